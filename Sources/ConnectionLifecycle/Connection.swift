@@ -1,0 +1,101 @@
+import Foundation
+
+/// A tracked connection: what it points at and where it is in the lifecycle.
+public struct Connection: Sendable, Hashable, Identifiable {
+    public var id: UUID
+    public var name: String
+    public var description: String?
+    public var url: String?
+    public var kind: String
+    public var type: String
+    public var subType: String
+    public var status: ConnectionStatus
+    public var credentialId: UUID?
+    public var owner: UUID?
+    public var metadata: [String: JSONValue]
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var deletedAt: Date?
+    /// Compare-and-set token: bumped by every stored change.
+    public var version: Int64
+    /// Who made the change that set the current status.
+    public var statusChangedBy: ActorRole
+
+    public init(
+        id: UUID = UUID(), name: String, description: String? = nil, url: String? = nil,
+        kind: String, type: String, subType: String, status: ConnectionStatus,
+        credentialId: UUID? = nil, owner: UUID? = nil, metadata: [String: JSONValue] = [:],
+        createdAt: Date, updatedAt: Date, deletedAt: Date? = nil,
+        version: Int64 = 1, statusChangedBy: ActorRole = .user
+    ) {
+        self.id = id
+        self.name = name
+        self.description = description
+        self.url = url
+        self.kind = kind
+        self.type = type
+        self.subType = subType
+        self.status = status
+        self.credentialId = credentialId
+        self.owner = owner
+        self.metadata = metadata
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.deletedAt = deletedAt
+        self.version = version
+        self.statusChangedBy = statusChangedBy
+    }
+}
+
+/// One entry of the append-only event log: a status change and why.
+public struct LifecycleEvent: Sendable, Hashable {
+    /// Position in the log, assigned by the store (0 until stored).
+    public var sequence: Int64
+    public var connectionId: UUID
+    /// `nil` for the event that created the connection.
+    public var from: ConnectionStatus?
+    public var to: ConnectionStatus
+    /// `system`, or the user who asked.
+    public var actor: String
+    public var actorRole: ActorRole
+    public var reason: String?
+    public var correlationId: UUID
+    public var at: Date
+
+    public init(
+        sequence: Int64 = 0, connectionId: UUID, from: ConnectionStatus?, to: ConnectionStatus,
+        actor: String, actorRole: ActorRole, reason: String?, correlationId: UUID, at: Date
+    ) {
+        self.sequence = sequence
+        self.connectionId = connectionId
+        self.from = from
+        self.to = to
+        self.actor = actor
+        self.actorRole = actorRole
+        self.reason = reason
+        self.correlationId = correlationId
+        self.at = at
+    }
+}
+
+extension LifecycleEvent {
+    /// The status a connection must have if `events` (oldest first) are its whole log.
+    /// Returns `nil` when the log is empty or broken (an event that does not start where
+    /// the previous one ended).
+    public static func replay(_ events: [LifecycleEvent]) -> ConnectionStatus? {
+        var status: ConnectionStatus?
+        for event in events {
+            guard event.from == status else { return nil }
+            status = event.to
+        }
+        return status
+    }
+}
+
+extension Date {
+    /// The same instant to the whole millisecond: the precision every store keeps, so a
+    /// timestamp written and read back compares equal.
+    public var truncatedToMilliseconds: Date {
+        Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded(.down) / 1000)
+    }
+}

@@ -1,0 +1,57 @@
+/// A connection definition: what a kind is and how its lifecycle behaves.
+public struct ConnectionKind: Sendable, Hashable {
+    public var name: String
+    public var type: String
+    public var subType: String
+    /// The status a connection of this kind starts in when the payload names none.
+    public var initialStatus: ConnectionStatus
+    public var table: TransitionTable
+
+    public init(name: String, type: String, subType: String,
+                initialStatus: ConnectionStatus = .discovered, table: TransitionTable = .standard) {
+        self.name = name
+        self.type = type
+        self.subType = subType
+        self.initialStatus = initialStatus
+        self.table = table
+    }
+
+    /// Meshery's `transitionMap`: for every status, the moves a user may request from it.
+    public var userTransitionMap: [ConnectionStatus: [TransitionEdge]] {
+        var map: [ConnectionStatus: [TransitionEdge]] = [:]
+        for edge in table.edges where edge.actors.contains(.user) {
+            map[edge.from, default: []].append(edge)
+        }
+        return map.mapValues { $0.sorted { $0.to < $1.to } }
+    }
+}
+
+/// The kinds a server knows, looked up by name.
+public struct KindCatalog: Sendable {
+    public let kinds: [String: ConnectionKind]
+
+    public init(_ kinds: [ConnectionKind]) {
+        self.kinds = Dictionary(kinds.map { ($0.name, $0) }, uniquingKeysWith: { _, last in last })
+    }
+
+    public subscript(name: String) -> ConnectionKind? { kinds[name] }
+
+    public var names: [String] { kinds.keys.sorted() }
+
+    /// Built-in kinds of DESIGN section 3 plus a generic `http` kind.
+    public static let builtIn = KindCatalog([
+        ConnectionKind(name: "kubernetes", type: "platform", subType: "orchestration"),
+        ConnectionKind(name: "prometheus", type: "telemetry", subType: "metrics"),
+        ConnectionKind(name: "grafana", type: "telemetry", subType: "metrics"),
+        ConnectionKind(name: "helm", type: "platform", subType: "registry"),
+        // A peer registration moves itself through heartbeats, so the system may connect it.
+        ConnectionKind(
+            name: "meshery", type: "platform", subType: "management",
+            table: TransitionTable.standard.replacing(
+                TransitionEdge(.registered, .connected, by: [.user, .system], verifies: true, onVerifyFailure: .notFound,
+                               description: "Verify and start the heartbeat")
+            )
+        ),
+        ConnectionKind(name: "http", type: "platform", subType: "http"),
+    ])
+}

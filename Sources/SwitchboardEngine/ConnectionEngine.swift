@@ -1,0 +1,213 @@
+import ConnectionLifecycle
+import Foundation
+import Logging
+import SwitchboardDrivers
+import SwitchboardStorage
+
+/// The one path every change to a connection takes: load, ask the lifecycle, verify when
+/// the edge says so, commit with compare-and-set (change and event in one transaction),
+/// then queue the side effects in commit order.
+public final class ConnectionEngine: Sendable {
+    public let store: any ConnectionStore
+    public let kinds: KindCatalog
+    private let drivers: DriverCatalog
+    private let effects: SideEffectRunner
+    private let locks = ConnectionLocks()
+    private let logger: Logger
+    private let now: @Sendable () -> Date
+
+    /// How often a request re-reads and re-decides after losing a compare-and-set race.
+    private static let maxAttempts = 5
+
+    public init(
+        store: any ConnectionStore, kinds: KindCatalog = .builtIn, drivers: DriverCatalog,
+        logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.store = store
+        self.kinds = kinds
+        self.drivers = drivers
+        self.effects = SideEffectRunner(drivers: drivers, logger: logger)
+        self.logger = logger
+        self.now = now
+    }
+
+    // MARK: Reading
+
+    public func connection(id: UUID) async throws -> Connection {
+        guard let connection = try await store.connection(id: id) else { throw EngineError.notFound(id) }
+        return connection
+    }
+
+    public func list(_ query: ConnectionQuery) async throws -> ConnectionListing {
+        try await store.list(query)
+    }
+
+    public func events(connectionId: UUID, page: Int, pageSize: Int) async throws -> EventPage {
+        _ = try await connection(id: connectionId)
+        return try await store.events(connectionId: connectionId, page: page, pageSize: pageSize)
+    }
+
+    /// The kind a connection follows. A stored kind this server no longer defines keeps the
+    /// default table, so such connections can still be moved and deleted.
+    public func kind(of connection: Connection) -> ConnectionKind {
+        kinds[connection.kind]
+            ?? ConnectionKind(name: connection.kind, type: connection.type, subType: connection.subType)
+    }
+
+    // MARK: Creating
+
+    /// Creates a connection. A `registered` or `connected` start is verified first; when the
+    /// check fails the connection is stored as `not found` and `verifyFailed` says so.
+    @discardableResult
+    public func create(_ new: NewConnection, by principal: Principal, reason: String? = nil,
+                       correlationId: UUID = UUID()) async throws -> Connection {
+        guard let kind = kinds[new.kind] else { throw EngineError.unknownKind(new.kind, known: kinds.names) }
+        try ConnectionRules.check(name: new.name, description: new.description, url: new.url)
+        try ConnectionRules.check(reason: reason)
+        if let type = new.type, type != kind.type {
+            throw EngineError.invalid(field: "type", detail: "\(kind.name) connections have type '\(kind.type)', not '\(type)'")
+        }
+        if let subType = new.subType, subType != kind.subType {
+            throw EngineError.invalid(field: "subType", detail: "\(kind.name) connections have subType '\(kind.subType)', not '\(subType)'")
+        }
+        let requested = new.status ?? kind.initialStatus
+        guard ConnectionStatus.creatable.contains(requested) else {
+            throw EngineError.invalid(field: "status", detail: "a new connection starts as \(ConnectionStatus.creatable.map(\.wireName).joined(separator: ", ")), not \(requested.wireName)")
+        }
+        let createdAt = now().truncatedToMilliseconds
+        var connection = Connection(
+            id: new.id ?? UUID(), name: new.name, description: new.description, url: new.url,
+            kind: kind.name, type: kind.type, subType: kind.subType, status: requested,
+            credentialId: new.credentialId, owner: new.owner, metadata: new.metadata,
+            createdAt: createdAt, updatedAt: createdAt, statusChangedBy: principal.role
+        )
+        var failure: String?
+        if requested != .discovered {
+            let check = await drivers.driver(for: kind.name).verify(connection)
+            if !check.isReachable {
+                failure = check.error ?? "the target is \(check.health.rawValue)"
+                connection.status = .notFound
+            }
+        }
+        let event = LifecycleEvent(
+            connectionId: connection.id, from: nil, to: connection.status, actor: principal.name,
+            actorRole: principal.role, reason: failure.map { "verification failed: \($0)" } ?? reason ?? "created",
+            correlationId: correlationId, at: createdAt
+        )
+        try await store.insert(connection, event: event)
+        logger.info("connection created", metadata: [
+            "connection": "\(connection.id.uuidString.lowercased())", "kind": "\(kind.name)", "status": "\(connection.status.wireName)",
+            "actor": "\(principal.name)",
+        ])
+        if let failure { throw EngineError.verifyFailed(connection, requested: requested, reason: failure) }
+        await effects.enqueue(Lifecycle.effects(from: .discovered, to: connection.status), for: connection)
+        return connection
+    }
+
+    // MARK: Changing
+
+    /// Moves a connection to `status` through the lifecycle.
+    @discardableResult
+    public func transition(_ id: UUID, to status: ConnectionStatus, by principal: Principal,
+                           reason: String? = nil, correlationId: UUID = UUID()) async throws -> Connection {
+        try await change(id, to: status, patch: ConnectionPatch(), by: principal, reason: reason, correlationId: correlationId)
+    }
+
+    /// Applies field changes and, when `status` differs from the stored one, a transition,
+    /// as one change with one event. A rejected or failed transition leaves the fields as
+    /// they were too.
+    @discardableResult
+    public func change(_ id: UUID, to status: ConnectionStatus?, patch: ConnectionPatch, by principal: Principal,
+                       reason: String? = nil, correlationId: UUID = UUID()) async throws -> Connection {
+        try ConnectionRules.check(name: patch.name, description: patch.description, url: patch.url)
+        try ConnectionRules.check(reason: reason)
+        for _ in 1...Self.maxAttempts {
+            let current = try await connection(id: id)
+            do {
+                return try await attempt(current, to: status, patch: patch, by: principal, reason: reason,
+                                         correlationId: correlationId)
+            } catch StoreError.versionConflict {
+                continue  // Someone else changed it meanwhile: decide again on what is there now.
+            }
+        }
+        throw EngineError.conflict(id)
+    }
+
+    private func attempt(_ current: Connection, to requested: ConnectionStatus?, patch: ConnectionPatch,
+                         by principal: Principal, reason: String?, correlationId: UUID) async throws -> Connection {
+        var updated = current
+        patch.apply(to: &updated)
+        let changedFields = patch.changedFields(of: current)
+        let at = now().truncatedToMilliseconds
+        updated.updatedAt = at
+
+        guard let requested, requested != current.status || changedFields.isEmpty else {
+            // Fields only. A tombstone is history and never changes.
+            if current.status == .deleted {
+                throw EngineError.rejected(current, requested: .deleted, TransitionRejection(
+                    reason: "the connection is deleted; deleted is terminal", allowed: []))
+            }
+            if changedFields.isEmpty { return current }
+            let event = LifecycleEvent(
+                connectionId: current.id, from: current.status, to: current.status, actor: principal.name,
+                actorRole: principal.role, reason: reason ?? "updated \(changedFields.joined(separator: ", "))",
+                correlationId: correlationId, at: at)
+            return try await commit(updated, expectedVersion: current.version, event: event, effects: [])
+        }
+
+        let request = TransitionRequest(from: current.status, to: requested, actor: principal.role,
+                                        lastChangedBy: current.statusChangedBy)
+        let plan: TransitionPlan
+        switch Lifecycle.decide(request, kind: kind(of: current)) {
+        case .rejected(let rejection): throw EngineError.rejected(current, requested: requested, rejection)
+        case .allowed(let allowed): plan = allowed
+        }
+
+        var target = requested
+        var failure: String?
+        if plan.verify {
+            let check = await drivers.driver(for: current.kind).verify(updated)
+            if !check.isReachable {
+                let message = check.error ?? "the target is \(check.health.rawValue)"
+                guard let failureStatus = plan.onVerifyFailure, failureStatus != current.status else {
+                    throw EngineError.verifyFailed(current, requested: requested, reason: message)
+                }
+                target = failureStatus
+                failure = message
+            }
+        }
+
+        updated.status = target
+        updated.statusChangedBy = principal.role
+        updated.deletedAt = target == .deleted ? at : nil
+        let event = LifecycleEvent(
+            connectionId: current.id, from: current.status, to: target, actor: principal.name,
+            actorRole: principal.role,
+            reason: failure.map { "verification failed: \($0)" } ?? reason,
+            correlationId: correlationId, at: at)
+        let stored = try await commit(updated, expectedVersion: current.version, event: event,
+                                      effects: failure == nil ? plan.effects : plan.failureEffects)
+        logger.info("connection status changed", metadata: [
+            "connection": "\(current.id.uuidString.lowercased())", "from": "\(current.status.wireName)", "to": "\(target.wireName)",
+            "actor": "\(principal.name)", "correlation": "\(correlationId.uuidString.lowercased())",
+        ])
+        if let failure { throw EngineError.verifyFailed(stored, requested: requested, reason: failure) }
+        return stored
+    }
+
+    private func commit(_ connection: Connection, expectedVersion: Int64, event: LifecycleEvent,
+                        effects effectList: [SideEffect]) async throws -> Connection {
+        let store = store
+        let effects = effects
+        return try await locks.withLock(connection.id) {
+            let stored = try await store.update(connection, expectedVersion: expectedVersion, event: event)
+            await effects.enqueue(effectList, for: stored)
+            return stored
+        }
+    }
+
+    /// Waits for every queued side effect to finish.
+    public func drainSideEffects() async {
+        await effects.drain()
+    }
+}

@@ -1,0 +1,111 @@
+import ConnectionLifecycle
+import Foundation
+
+/// What a caller supplies to create a connection. `type`, `subType` and `status` default to
+/// the kind's definition.
+public struct NewConnection: Sendable, Hashable {
+    public var id: UUID?
+    public var name: String
+    public var description: String?
+    public var url: String?
+    public var kind: String
+    public var type: String?
+    public var subType: String?
+    public var status: ConnectionStatus?
+    public var credentialId: UUID?
+    public var owner: UUID?
+    public var metadata: [String: JSONValue]
+
+    public init(
+        id: UUID? = nil, name: String, description: String? = nil, url: String? = nil, kind: String,
+        type: String? = nil, subType: String? = nil, status: ConnectionStatus? = nil,
+        credentialId: UUID? = nil, owner: UUID? = nil, metadata: [String: JSONValue] = [:]
+    ) {
+        self.id = id
+        self.name = name
+        self.description = description
+        self.url = url
+        self.kind = kind
+        self.type = type
+        self.subType = subType
+        self.status = status
+        self.credentialId = credentialId
+        self.owner = owner
+        self.metadata = metadata
+    }
+}
+
+/// Field changes to an existing connection; `nil` leaves a field as it is.
+public struct ConnectionPatch: Sendable, Hashable {
+    public var name: String?
+    public var description: String?
+    public var url: String?
+    public var credentialId: UUID?
+    public var metadata: [String: JSONValue]?
+
+    public init(name: String? = nil, description: String? = nil, url: String? = nil,
+                credentialId: UUID? = nil, metadata: [String: JSONValue]? = nil) {
+        self.name = name
+        self.description = description
+        self.url = url
+        self.credentialId = credentialId
+        self.metadata = metadata
+    }
+
+    public var isEmpty: Bool { self == ConnectionPatch() }
+
+    /// Names of the fields this patch would change on `connection`.
+    func changedFields(of connection: Connection) -> [String] {
+        var fields: [String] = []
+        if let name, name != connection.name { fields.append("name") }
+        if let description, description != connection.description { fields.append("description") }
+        if let url, url != connection.url { fields.append("url") }
+        if let credentialId, credentialId != connection.credentialId { fields.append("credentialId") }
+        if let metadata, metadata != connection.metadata { fields.append("metadata") }
+        return fields
+    }
+
+    func apply(to connection: inout Connection) {
+        if let name { connection.name = name }
+        if let description { connection.description = description }
+        if let url { connection.url = url }
+        if let credentialId { connection.credentialId = credentialId }
+        if let metadata { connection.metadata = metadata }
+    }
+}
+
+/// Limits every way in (API, CLI, discovery) shares; they match Meshery's schema.
+enum ConnectionRules {
+    static let maxName = 255
+    static let maxDescription = 1000
+    static let maxURL = 2048
+    static let maxReason = 1000
+
+    static func check(name: String?, description: String?, url: String?) throws {
+        if let name {
+            if name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                throw EngineError.invalid(field: "name", detail: "must not be empty")
+            }
+            if name.count > maxName {
+                throw EngineError.invalid(field: "name", detail: "is \(name.count) characters long; the limit is \(maxName)")
+            }
+        }
+        if let description, description.count > maxDescription {
+            throw EngineError.invalid(field: "description", detail: "is \(description.count) characters long; the limit is \(maxDescription)")
+        }
+        if let url, !url.isEmpty {
+            if url.count > maxURL {
+                throw EngineError.invalid(field: "url", detail: "is \(url.count) characters long; the limit is \(maxURL)")
+            }
+            guard let parsed = URL(string: url), parsed.scheme != nil, parsed.host != nil else {
+                throw EngineError.invalid(field: "url", detail: "'\(url)' is not an absolute URL such as https://prometheus.example:9090")
+            }
+        }
+    }
+
+    static func check(reason: String?) throws {
+        if let reason, reason.count > maxReason {
+            throw EngineError.invalid(field: "reason", detail: "is \(reason.count) characters long; the limit is \(maxReason)")
+        }
+    }
+}

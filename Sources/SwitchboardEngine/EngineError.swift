@@ -1,0 +1,33 @@
+import ConnectionLifecycle
+import Foundation
+
+/// Why the engine refused or could not finish a request, with what a caller needs to act.
+public enum EngineError: Error, Sendable {
+    /// No connection has this id.
+    case notFound(UUID)
+    /// The input breaks a rule; `field` names what to fix.
+    case invalid(field: String, detail: String)
+    case unknownKind(String, known: [String])
+    /// The lifecycle does not permit the move; nothing changed.
+    case rejected(Connection, requested: ConnectionStatus, TransitionRejection)
+    /// The verify step failed. `connection` is as stored afterwards: moved to the edge's
+    /// failure status, or unchanged when the edge keeps it where it was.
+    case verifyFailed(Connection, requested: ConnectionStatus, reason: String)
+    /// Other changes kept winning the compare-and-set; nothing changed.
+    case conflict(UUID)
+}
+
+extension EngineError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .notFound(let id): "connection \(id.uuidString.lowercased()) does not exist"
+        case .invalid(let field, let detail): "\(field): \(detail)"
+        case .unknownKind(let kind, let known): "unknown kind '\(kind)'; known kinds: \(known.joined(separator: ", "))"
+        case .rejected(_, _, let rejection): rejection.reason
+        case .verifyFailed(let connection, let requested, let reason):
+            "could not move connection \(connection.id.uuidString.lowercased()) to \(requested.wireName): \(reason); it is now \(connection.status.wireName)"
+        case .conflict(let id):
+            "connection \(id.uuidString.lowercased()) kept changing concurrently; retry the request"
+        }
+    }
+}

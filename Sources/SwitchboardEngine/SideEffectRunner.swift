@@ -1,0 +1,57 @@
+import ConnectionLifecycle
+import Foundation
+import Logging
+import SwitchboardDrivers
+
+/// Runs the side effects of committed changes (start and stop sessions, purge data), one
+/// connection's effects strictly in the order they were queued, different connections in
+/// parallel. A failing effect is logged and does not block the ones after it.
+actor SideEffectRunner {
+    private let drivers: DriverCatalog
+    private let logger: Logger
+    private var tails: [UUID: (token: Int, task: Task<Void, Never>)] = [:]
+    private var nextToken = 0
+
+    init(drivers: DriverCatalog, logger: Logger) {
+        self.drivers = drivers
+        self.logger = logger
+    }
+
+    func enqueue(_ effects: [SideEffect], for connection: Connection) {
+        guard !effects.isEmpty else { return }
+        let previous = tails[connection.id]?.task
+        nextToken += 1
+        let token = nextToken
+        let driver = drivers.driver(for: connection.kind)
+        let logger = logger
+        let task = Task {
+            await previous?.value
+            for effect in effects {
+                do {
+                    switch effect {
+                    case .startSession: try await driver.startSession(connection)
+                    case .stopSession: try await driver.stopSession(connection)
+                    case .purgeData: try await driver.purgeData(connection)
+                    // Credentials arrive with their own issue; a connection owns none yet.
+                    case .dropOwnedCredential: break
+                    }
+                } catch {
+                    logger.error("side effect failed", metadata: [
+                        "connection": "\(connection.id.uuidString.lowercased())", "effect": "\(effect.rawValue)", "error": "\(error)",
+                    ])
+                }
+            }
+            await self.finished(connection.id, token: token)
+        }
+        tails[connection.id] = (token, task)
+    }
+
+    /// Waits until every effect queued so far has run (for shutdown and tests).
+    func drain() async {
+        for (_, tail) in tails { await tail.task.value }
+    }
+
+    private func finished(_ id: UUID, token: Int) {
+        if tails[id]?.token == token { tails[id] = nil }
+    }
+}

@@ -1,0 +1,245 @@
+import ConnectionLifecycle
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SwitchboardEngine
+import SwitchboardStorage
+
+/// The connections API: Meshery's paths and shapes, with every status change routed
+/// through the engine.
+struct ConnectionRoutes<Context: RequestContext>: Sendable {
+    let engine: ConnectionEngine
+
+    static var maxPageSize: Int { 100 }
+    static var maxBulkIds: Int { 1000 }
+
+    func register(on router: Router<Context>) {
+        let connections = router.group("api/integrations/connections")
+        connections.get(use: list)
+        connections.post(use: create)
+        connections.post("transitions", use: bulkTransition)
+        connections.get("{connectionId}", use: show)
+        connections.put("{connectionId}", use: update)
+        connections.delete("{connectionId}", use: delete)
+        connections.post("{connectionId}/transitions", use: transition)
+        connections.get("{connectionId}/events", use: events)
+    }
+
+    // MARK: Handlers
+
+    @Sendable func list(_ request: Request, context: Context) async throws -> Response {
+        let parameters = request.uri.queryParameters
+        let page = try QueryValue.integer(parameters.get("page"), name: "page", default: 0, range: 0...Int(Int32.max))
+        let pageSize = try QueryValue.integer(parameters.get("pageSize"), name: "pageSize", default: 10,
+                                              range: 1...Self.maxPageSize)
+        let statuses = try parameters.getAll("status").flatMap(QueryValue.commaSeparated).map {
+            try QueryValue.status($0, field: "status")
+        }
+        var order = ConnectionOrder.default
+        if let text = parameters.get("order"), !text.isEmpty {
+            guard let parsed = ConnectionOrder(parsing: text) else {
+                throw Problem.badRequest("order '\(text)' is not valid; use a field (\(ConnectionOrder.Field.allCases.map(\.rawValue).joined(separator: ", "))) and optionally asc or desc, e.g. 'name asc'", field: "order")
+            }
+            order = parsed
+        }
+        let query = ConnectionQuery(
+            kinds: parameters.getAll("kind").flatMap(QueryValue.commaSeparated),
+            statuses: statuses,
+            types: parameters.getAll("type").flatMap(QueryValue.commaSeparated),
+            name: try QueryValue.text(parameters.get("name"), name: "name", limit: 255),
+            search: try QueryValue.text(parameters.get("search"), name: "search", limit: 255),
+            order: order, page: page, pageSize: pageSize
+        )
+        let listing = try await engine.list(query)
+        return try JSONBody.response(ConnectionPageResource(
+            connections: listing.connections.map(resource),
+            totalCount: listing.totalCount, page: page, pageSize: pageSize,
+            statusSummary: Dictionary(uniqueKeysWithValues: listing.statusSummary.map { ($0.key.wireName, $0.value) })
+        ))
+    }
+
+    @Sendable func create(_ request: Request, context: Context) async throws -> Response {
+        let payload = try await JSONBody.decode(ConnectionPayload.self, from: request)
+        guard let name = payload.name else { throw Problem.badRequest("field 'name' is required", field: "name") }
+        guard let kind = payload.kind, !kind.isEmpty else { throw Problem.badRequest("field 'kind' is required", field: "kind") }
+        let new = NewConnection(
+            id: payload.id, name: name, description: payload.description, url: payload.url, kind: kind,
+            type: payload.type, subType: payload.subType,
+            status: try payload.status.map { try QueryValue.status($0, field: "status") },
+            credentialId: payload.credentialId, metadata: payload.metadata ?? [:]
+        )
+        if let id = payload.id, try await engine.store.connection(id: id) != nil {
+            throw Problem("already-exists", title: "The connection already exists", status: .conflict,
+                          detail: "connection \(id.wire) already exists; use PUT to change it")
+        }
+        let connection = try await engine.create(new, by: .anonymousUser, reason: payload.reason,
+                                                 correlationId: correlationId(request))
+        var response = try JSONBody.response(resource(connection), status: .created)
+        response.headers[.location] = "/api/integrations/connections/\(connection.id.wire)"
+        return response
+    }
+
+    @Sendable func show(_ request: Request, context: Context) async throws -> Response {
+        try JSONBody.response(resource(try await engine.connection(id: connectionId(context))))
+    }
+
+    @Sendable func update(_ request: Request, context: Context) async throws -> Response {
+        let id = try connectionId(context)
+        let payload = try await JSONBody.decode(ConnectionPayload.self, from: request)
+        let current = try await engine.connection(id: id)
+        if let bodyId = payload.id, bodyId != id {
+            throw Problem.badRequest("the body's id \(bodyId.wire) differs from the path's \(id.wire)", field: "id")
+        }
+        for (field, given, stored) in [("kind", payload.kind, current.kind), ("type", payload.type, current.type),
+                                       ("subType", payload.subType, current.subType)] {
+            if let given, given != stored {
+                throw Problem.badRequest("\(field) cannot change (it is '\(stored)'); create a new connection instead", field: field)
+            }
+        }
+        let status = try payload.status.map { try QueryValue.status($0, field: "status") }
+        let patch = ConnectionPatch(name: payload.name, description: payload.description, url: payload.url,
+                                    credentialId: payload.credentialId, metadata: payload.metadata)
+        let updated = try await engine.change(id, to: status == current.status ? nil : status, patch: patch,
+                                              by: .anonymousUser, reason: payload.reason,
+                                              correlationId: correlationId(request))
+        return try JSONBody.response(resource(updated))
+    }
+
+    @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
+        try await engine.transition(try connectionId(context), to: .deleted, by: .anonymousUser,
+                                    reason: request.uri.queryParameters.get("reason"),
+                                    correlationId: correlationId(request))
+        return Response(status: .noContent)
+    }
+
+    @Sendable func transition(_ request: Request, context: Context) async throws -> Response {
+        let id = try connectionId(context)
+        let body = try await JSONBody.decode(TransitionBody.self, from: request)
+        let status = try QueryValue.status(body.status, field: "status")
+        let connection = try await engine.transition(id, to: status, by: .anonymousUser, reason: body.reason,
+                                                     correlationId: correlationId(request))
+        return try JSONBody.response(resource(connection))
+    }
+
+    @Sendable func bulkTransition(_ request: Request, context: Context) async throws -> Response {
+        let body = try await JSONBody.decode(BulkTransitionBody.self, from: request)
+        let status = try QueryValue.status(body.status, field: "status")
+        guard (1...Self.maxBulkIds).contains(body.ids.count) else {
+            throw Problem.badRequest("ids must hold between 1 and \(Self.maxBulkIds) connection ids, not \(body.ids.count)", field: "ids")
+        }
+        guard Set(body.ids).count == body.ids.count else {
+            throw Problem.badRequest("ids lists a connection more than once", field: "ids")
+        }
+        let correlation = correlationId(request)
+        let engine = engine
+        // A few at a time: verification may wait on slow targets, but must not flood them.
+        var results = [BulkTransitionResult?](repeating: nil, count: body.ids.count)
+        try await withThrowingTaskGroup(of: (Int, BulkTransitionResult).self) { group in
+            var next = 0
+            func startNext() {
+                guard next < body.ids.count else { return }
+                let index = next
+                let id = body.ids[index]
+                next += 1
+                group.addTask {
+                    (index, await Self.transitionOne(id, to: status, reason: body.reason, engine: engine,
+                                                     correlationId: correlation))
+                }
+            }
+            for _ in 0..<8 { startNext() }
+            while let (index, result) = try await group.next() {
+                results[index] = result
+                startNext()
+            }
+        }
+        let finished = results.compactMap { $0 }
+        let succeeded = finished.filter(\.ok).count
+        return try JSONBody.response(BulkTransitionResponse(results: finished, succeeded: succeeded,
+                                                            failed: finished.count - succeeded))
+    }
+
+    @Sendable func events(_ request: Request, context: Context) async throws -> Response {
+        let id = try connectionId(context)
+        let parameters = request.uri.queryParameters
+        let page = try QueryValue.integer(parameters.get("page"), name: "page", default: 0, range: 0...Int(Int32.max))
+        let pageSize = try QueryValue.integer(parameters.get("pageSize"), name: "pageSize", default: 25,
+                                              range: 1...Self.maxPageSize)
+        let events = try await engine.events(connectionId: id, page: page, pageSize: pageSize)
+        return try JSONBody.response(EventPageResource(events: events.events.map(EventResource.init),
+                                                       totalCount: events.totalCount, page: page, pageSize: pageSize))
+    }
+
+    // MARK: Helpers
+
+    private static func transitionOne(_ id: UUID, to status: ConnectionStatus, reason: String?,
+                                      engine: ConnectionEngine, correlationId: UUID) async -> BulkTransitionResult {
+        func resource(_ connection: Connection) -> ConnectionResource {
+            ConnectionResource(connection, kind: engine.kind(of: connection))
+        }
+        do {
+            let connection = try await engine.transition(id, to: status, by: .anonymousUser, reason: reason,
+                                                         correlationId: correlationId)
+            return BulkTransitionResult(id: id.wire, ok: true, status: connection.status, connection: resource(connection))
+        } catch let error as EngineError {
+            let problem = Problem(error, kinds: engine.kinds)
+            return BulkTransitionResult(id: id.wire, ok: false, status: problem.connection?.status, error: problem)
+        } catch {
+            return BulkTransitionResult(id: id.wire, ok: false, error: Problem(
+                "internal-error", title: "Internal server error", status: .internalServerError, detail: "\(error)"))
+        }
+    }
+
+    private func resource(_ connection: Connection) -> ConnectionResource {
+        ConnectionResource(connection, kind: engine.kind(of: connection))
+    }
+
+    private func connectionId(_ context: Context) throws -> UUID {
+        let text = try context.parameters.require("connectionId")
+        guard let id = UUID(uuidString: text) else {
+            throw Problem.badRequest("connectionId '\(text)' is not a UUID", field: "connectionId")
+        }
+        return id
+    }
+
+    /// The client's `X-Correlation-Id` when it is a UUID, so a client can find its own
+    /// change in the event log; a fresh one otherwise.
+    private func correlationId(_ request: Request) -> UUID {
+        request.headers[HTTPField.Name.correlationId].flatMap(UUID.init(uuidString:)) ?? UUID()
+    }
+}
+
+extension HTTPField.Name {
+    // The name is a valid token, so the initializer cannot fail; `accept` is a safe stand-in.
+    static let correlationId = HTTPField.Name("X-Correlation-Id") ?? .accept
+}
+
+/// Query string values, checked: anything out of range is a 400 that names the parameter.
+enum QueryValue {
+    static func integer(_ text: String?, name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        guard let text, !text.isEmpty else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            throw Problem.badRequest("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'", field: name)
+        }
+        return number
+    }
+
+    static func status(_ text: String, field: String) throws -> ConnectionStatus {
+        guard let status = ConnectionStatus(rawValue: text) else {
+            throw Problem.badRequest("'\(text)' is not a connection status; use one of \(ConnectionStatus.allCases.map(\.wireName).joined(separator: ", "))", field: field)
+        }
+        return status
+    }
+
+    static func text(_ value: String?, name: String, limit: Int) throws -> String? {
+        guard let value, !value.isEmpty else { return nil }
+        guard value.count <= limit else {
+            throw Problem.badRequest("\(name) is longer than \(limit) characters", field: name)
+        }
+        return value
+    }
+
+    /// `kind=a,b` means the same as `kind=a&kind=b`.
+    static func commaSeparated(_ value: String) -> [String] {
+        value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+}

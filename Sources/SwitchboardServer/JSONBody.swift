@@ -1,0 +1,78 @@
+import Foundation
+import Hummingbird
+
+/// JSON in and out: dates as RFC 3339 with milliseconds, decoding errors as clear 400s.
+enum JSONBody {
+    /// The largest request body the API reads.
+    static let maxRequestBytes = 1 << 20
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted)))
+        }
+        return encoder
+    }()
+
+    static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok,
+                         contentType: String = "application/json") throws -> Response {
+        let data = try encoder.encode(value)
+        return Response(status: status, headers: [.contentType: contentType],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// Reads and decodes the request body; anything malformed becomes a 400 problem that
+    /// names the field at fault.
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+        var request = request
+        let buffer = try await request.collectBody(upTo: maxRequestBytes)
+        guard buffer.readableBytes > 0 else { throw Problem.badRequest("the request needs a JSON body") }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw Problem.badRequest(describe(error), field: fieldPath(error))
+        }
+    }
+
+    private static func fieldPath(_ error: DecodingError) -> String? {
+        let path: [any CodingKey]
+        switch error {
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+            path = context.codingPath
+        case .keyNotFound(let key, let context):
+            path = context.codingPath + [key]
+        @unknown default:
+            return nil
+        }
+        let text = path.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        return text.isEmpty ? nil : text.replacingOccurrences(of: ".[", with: "[")
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .typeMismatch(let type, _):
+            return "field '\(fieldPath(error) ?? "body")' has the wrong type: expected \(jsonName(of: type))"
+        case .valueNotFound(let type, _):
+            return "field '\(fieldPath(error) ?? "body")' is null: expected \(jsonName(of: type))"
+        case .keyNotFound:
+            return "field '\(fieldPath(error) ?? "?")' is required"
+        case .dataCorrupted(let context):
+            if let field = fieldPath(error) { return "field '\(field)' is not valid: \(context.debugDescription)" }
+            return "the body is not valid JSON"
+        @unknown default:
+            return "the body could not be read"
+        }
+    }
+
+    private static func jsonName(of type: Any.Type) -> String {
+        switch type {
+        case is String.Type, is UUID.Type: "a string"
+        case is Int.Type, is Int64.Type, is Double.Type: "a number"
+        case is Bool.Type: "a boolean"
+        default:
+            String(describing: type).hasPrefix("Array") ? "an array" : "an object"
+        }
+    }
+}

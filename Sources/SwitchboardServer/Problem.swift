@@ -1,0 +1,104 @@
+import ConnectionLifecycle
+import Foundation
+import Hummingbird
+import SwitchboardEngine
+import SwitchboardStorage
+
+/// An RFC 9457 problem: every error the API returns has this shape and the media type
+/// `application/problem+json`. `type` is a relative URI naming the problem kind.
+struct Problem: Error, Encodable, Sendable {
+    var type: String
+    var title: String
+    var status: Int
+    var detail: String
+    /// Statuses that may be requested instead (illegal transitions).
+    var allowed: [ConnectionStatus]?
+    /// The connection as it is after the request (failed verification, illegal transition).
+    var connection: ConnectionResource?
+    /// The field to fix (bad input).
+    var field: String?
+
+    init(_ slug: String, title: String, status: HTTPResponse.Status, detail: String,
+         allowed: [ConnectionStatus]? = nil, connection: ConnectionResource? = nil, field: String? = nil) {
+        self.type = "/problems/\(slug)"
+        self.title = title
+        self.status = status.code
+        self.detail = detail
+        self.allowed = allowed
+        self.connection = connection
+        self.field = field
+    }
+
+    static func badRequest(_ detail: String, field: String? = nil) -> Problem {
+        Problem("invalid-request", title: "The request is not valid", status: .badRequest, detail: detail, field: field)
+    }
+
+    static func notFound(_ detail: String) -> Problem {
+        Problem("not-found", title: "Not found", status: .notFound, detail: detail)
+    }
+}
+
+extension Problem {
+    func response() throws -> Response {
+        try JSONBody.response(self, status: HTTPResponse.Status(code: status), contentType: "application/problem+json")
+    }
+}
+
+extension Problem {
+    /// The problem an engine error means for an API client.
+    init(_ error: EngineError, kinds: KindCatalog) {
+        func resource(_ connection: Connection) -> ConnectionResource {
+            ConnectionResource(connection, kind: kinds[connection.kind]
+                ?? ConnectionKind(name: connection.kind, type: connection.type, subType: connection.subType))
+        }
+        switch error {
+        case .notFound:
+            self = .notFound(error.description)
+        case .invalid(let field, _):
+            self = .badRequest(error.description, field: field)
+        case .unknownKind:
+            self = .badRequest(error.description, field: "kind")
+        case .rejected(let connection, let requested, let rejection):
+            let allowed = rejection.allowed.isEmpty ? "none" : rejection.allowed.map(\.wireName).joined(separator: ", ")
+            self.init("illegal-transition", title: "The lifecycle does not allow this transition", status: .conflict,
+                      detail: "cannot move connection \(connection.id.wire) from \(connection.status.wireName) to \(requested.wireName): \(rejection.reason). Allowed from \(connection.status.wireName): \(allowed)",
+                      allowed: rejection.allowed, connection: resource(connection))
+        case .verifyFailed(let connection, _, _):
+            self.init("verification-failed", title: "The connection's check failed", status: .unprocessableContent,
+                      detail: error.description, connection: resource(connection))
+        case .conflict:
+            self.init("concurrent-change", title: "The connection changed concurrently", status: .conflict,
+                      detail: error.description)
+        }
+    }
+}
+
+/// Turns every error a handler throws into a problem response, so no client ever sees a
+/// bare-text error or a stack trace.
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    let kinds: KindCatalog
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let problem as Problem {
+            return try problem.response()
+        } catch let error as EngineError {
+            return try Problem(error, kinds: kinds).response()
+        } catch let error as HTTPError {
+            let problem: Problem = switch error.status {
+            case .notFound: .notFound("no route for \(request.method) \(request.uri.path)")
+            case .contentTooLarge: Problem("too-large", title: "The request body is too large", status: .contentTooLarge,
+                                           detail: error.body ?? "the request body is larger than the server accepts")
+            default: Problem("http-error", title: error.status.reasonPhrase, status: error.status,
+                             detail: error.body ?? error.status.reasonPhrase)
+            }
+            return try problem.response()
+        } catch {
+            context.logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            let problem = Problem("internal-error", title: "Internal server error", status: .internalServerError,
+                                  detail: "the server could not complete the request; the server log has the cause")
+            return try problem.response()
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import ConnectionLifecycle
+
+/// The WHERE and ORDER BY clauses of a connection list, shared by every SQL store.
+/// Values travel as bound arguments, never spliced into the text.
+struct ConnectionFilterSQL {
+    var whereClause: String
+    var arguments: [String]
+    var orderClause: String
+
+    init(_ query: ConnectionQuery) {
+        var conditions: [String] = []
+        var arguments: [String] = []
+        func anyOf(_ column: String, _ values: [String]) {
+            guard !values.isEmpty else { return }
+            conditions.append("\(column) IN (\(Array(repeating: "?", count: values.count).joined(separator: ", ")))")
+            arguments += values
+        }
+        anyOf("kind", query.kinds)
+        // Tombstones stay out of lists unless asked for by status.
+        let statuses = query.statuses.isEmpty
+            ? ConnectionStatus.allCases.filter { $0 != .deleted }
+            : query.statuses
+        anyOf("status", statuses.map(\.wireName))
+        anyOf("type", query.types)
+        if let name = query.name, !name.isEmpty {
+            conditions.append(#"name LIKE ? ESCAPE '\'"#)
+            arguments.append(Self.containsPattern(name))
+        }
+        if let search = query.search, !search.isEmpty {
+            conditions.append(#"(name LIKE ? ESCAPE '\' OR url LIKE ? ESCAPE '\')"#)
+            let pattern = Self.containsPattern(search)
+            arguments += [pattern, pattern]
+        }
+        self.whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        self.arguments = arguments
+        let direction = query.order.descending ? "DESC" : "ASC"
+        // `id` breaks ties so that pages never overlap or skip rows.
+        self.orderClause = "ORDER BY \(Self.column(query.order.field)) \(direction), id \(direction)"
+    }
+
+    static func column(_ field: ConnectionOrder.Field) -> String {
+        switch field {
+        case .name: "name"
+        case .kind: "kind"
+        case .status: "status"
+        case .type: "type"
+        case .subType: "sub_type"
+        case .createdAt: "created_at"
+        case .updatedAt: "updated_at"
+        }
+    }
+
+    /// `%text%` with LIKE's wildcards in `text` escaped, so they match literally.
+    static func containsPattern(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            if character == "%" || character == "_" || character == "\\" { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return "%\(escaped)%"
+    }
+}

@@ -1,0 +1,69 @@
+import ConnectionLifecycle
+
+/// Filters, order and page of a connection list. Filters of one field are alternatives
+/// (`kind=a&kind=b`), filters of different fields must all hold.
+public struct ConnectionQuery: Sendable, Hashable {
+    public var kinds: [String]
+    /// Empty means every status but `deleted`: tombstones show only when asked for.
+    public var statuses: [ConnectionStatus]
+    public var types: [String]
+    /// Partial, case-insensitive match on the name.
+    public var name: String?
+    /// Partial, case-insensitive match on the name or the url.
+    public var search: String?
+    public var order: ConnectionOrder
+    public var page: Int
+    public var pageSize: Int
+
+    public init(
+        kinds: [String] = [], statuses: [ConnectionStatus] = [], types: [String] = [],
+        name: String? = nil, search: String? = nil, order: ConnectionOrder = .default,
+        page: Int = 0, pageSize: Int = 10
+    ) {
+        self.kinds = kinds
+        self.statuses = statuses
+        self.types = types
+        self.name = name
+        self.search = search
+        self.order = order
+        self.page = page
+        self.pageSize = pageSize
+    }
+}
+
+/// A sort order such as `name asc` or `updatedAt desc`.
+public struct ConnectionOrder: Sendable, Hashable {
+    public enum Field: String, Sendable, CaseIterable {
+        case name, kind, status, type, subType, createdAt, updatedAt
+
+        /// Also accepts Meshery's snake_case spellings (`updated_at`).
+        init?(spelling: String) {
+            let normalized = spelling.replacingOccurrences(of: "_", with: "").lowercased()
+            guard let field = Field.allCases.first(where: { $0.rawValue.lowercased() == normalized }) else { return nil }
+            self = field
+        }
+    }
+
+    public var field: Field
+    public var descending: Bool
+
+    public init(field: Field, descending: Bool) {
+        self.field = field
+        self.descending = descending
+    }
+
+    public static let `default` = ConnectionOrder(field: .updatedAt, descending: true)
+
+    /// Parses `field [asc|desc]`; returns `nil` for anything else.
+    public init?(parsing text: String) {
+        let words = text.split(whereSeparator: { $0 == " " || $0 == "+" }).map(String.init)
+        guard (1...2).contains(words.count), let field = Field(spelling: words[0]) else { return nil }
+        switch words.count == 2 ? words[1].lowercased() : "asc" {
+        case "asc": self.init(field: field, descending: false)
+        case "desc": self.init(field: field, descending: true)
+        default: return nil
+        }
+    }
+
+    public var text: String { "\(field.rawValue) \(descending ? "desc" : "asc")" }
+}

@@ -1,0 +1,73 @@
+import ConnectionLifecycle
+import Foundation
+
+/// Where connections and their event log live. Backend-neutral: the SQLite store is the
+/// embedded default, and a PostgreSQL store implements the same contract.
+///
+/// Every status change is a compare-and-set on the row's `version` that appends its event
+/// in the same transaction: either both are stored or neither is.
+public protocol ConnectionStore: Sendable {
+    /// Stores a new connection (version 1) and the event that created it.
+    func insert(_ connection: Connection, event: LifecycleEvent) async throws
+
+    /// Stores many new connections and their creation events in one transaction.
+    func insert(contentsOf items: [(Connection, LifecycleEvent)]) async throws
+
+    func connection(id: UUID) async throws -> Connection?
+
+    /// Writes `connection` if the stored row still has `expectedVersion`, bumping the version,
+    /// and appends `event` in the same transaction. Throws `StoreError.versionConflict` when
+    /// another change got there first and `StoreError.notFound` when there is no such row.
+    /// Returns the connection as stored.
+    func update(_ connection: Connection, expectedVersion: Int64, event: LifecycleEvent?) async throws -> Connection
+
+    /// Filters, sorts and paginates in the database.
+    func list(_ query: ConnectionQuery) async throws -> ConnectionListing
+
+    /// A connection's history, newest first.
+    func events(connectionId: UUID, page: Int, pageSize: Int) async throws -> EventPage
+
+    /// Throws unless the store can answer queries (for `/readyz`).
+    func checkReadiness() async throws
+}
+
+public enum StoreError: Error, Sendable, Equatable {
+    case notFound(UUID)
+    case versionConflict(UUID, expected: Int64)
+    case duplicate(UUID)
+}
+
+extension StoreError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .notFound(let id): "connection \(id.uuidString.lowercased()) does not exist"
+        case .versionConflict(let id, let expected):
+            "connection \(id.uuidString.lowercased()) changed concurrently (expected version \(expected))"
+        case .duplicate(let id): "connection \(id.uuidString.lowercased()) already exists"
+        }
+    }
+}
+
+public struct ConnectionListing: Sendable, Hashable {
+    public var connections: [Connection]
+    /// Rows matching the filters, on all pages.
+    public var totalCount: Int
+    /// Rows matching the filters, by status.
+    public var statusSummary: [ConnectionStatus: Int]
+
+    public init(connections: [Connection], totalCount: Int, statusSummary: [ConnectionStatus: Int]) {
+        self.connections = connections
+        self.totalCount = totalCount
+        self.statusSummary = statusSummary
+    }
+}
+
+public struct EventPage: Sendable, Hashable {
+    public var events: [LifecycleEvent]
+    public var totalCount: Int
+
+    public init(events: [LifecycleEvent], totalCount: Int) {
+        self.events = events
+        self.totalCount = totalCount
+    }
+}

@@ -1,0 +1,57 @@
+import GRDB
+
+/// The SQLite schema, as versioned migrations. Never edit a shipped migration: add one.
+enum SQLiteMigrations {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: connections and events") { db in
+            try db.execute(sql: """
+                CREATE TABLE connections (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    name TEXT NOT NULL,
+                    description TEXT,
+                    url TEXT,
+                    kind TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    sub_type TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    credential_id TEXT,
+                    owner TEXT,
+                    metadata TEXT NOT NULL DEFAULT '{}',
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL,
+                    deleted_at INTEGER,
+                    version INTEGER NOT NULL,
+                    status_changed_by TEXT NOT NULL
+                );
+                -- Lists filter by status (always: tombstones are excluded unless asked for), often by
+                -- kind, and page in name or update order; id breaks ties.
+                CREATE INDEX connections_by_name ON connections (name, id);
+                CREATE INDEX connections_by_update ON connections (updated_at, id);
+                CREATE INDEX connections_by_status_name ON connections (status, name, id);
+                CREATE INDEX connections_by_status_update ON connections (status, updated_at, id);
+                CREATE INDEX connections_by_kind_status_name ON connections (kind, status, name, id);
+                CREATE INDEX connections_by_kind_status_update ON connections (kind, status, updated_at, id);
+
+                CREATE TABLE events (
+                    sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+                    connection_id TEXT NOT NULL REFERENCES connections (id),
+                    from_status TEXT,
+                    to_status TEXT NOT NULL,
+                    actor TEXT NOT NULL,
+                    actor_role TEXT NOT NULL,
+                    reason TEXT,
+                    correlation_id TEXT NOT NULL,
+                    at INTEGER NOT NULL
+                );
+                CREATE INDEX events_by_connection ON events (connection_id, sequence);
+                -- The log is append-only: the database refuses edits and deletions.
+                CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+                BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+                CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+                BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,105 @@
+import ConnectionLifecycle
+import Foundation
+import GRDB
+
+/// Conversions between domain values and SQLite rows.
+enum ConnectionRow {
+    /// Column values in table order, `id` first.
+    static func values(of connection: Connection) -> [(any DatabaseValueConvertible)?] {
+        [
+            connection.id.storageKey, connection.name, connection.description, connection.url,
+            connection.kind, connection.type, connection.subType, connection.status.wireName,
+            connection.credentialId?.storageKey, connection.owner?.storageKey,
+            JSONText.encode(connection.metadata),
+            connection.createdAt.storageMilliseconds, connection.updatedAt.storageMilliseconds,
+            connection.deletedAt?.storageMilliseconds, connection.version, connection.statusChangedBy.rawValue,
+        ]
+    }
+
+    static func connection(from row: Row) throws -> Connection {
+        Connection(
+            id: try uuid(row["id"], column: "id"),
+            name: row["name"],
+            description: row["description"],
+            url: row["url"],
+            kind: row["kind"],
+            type: row["type"],
+            subType: row["sub_type"],
+            status: try status(row["status"]),
+            credentialId: try (row["credential_id"] as String?).map { try uuid($0, column: "credential_id") },
+            owner: try (row["owner"] as String?).map { try uuid($0, column: "owner") },
+            metadata: JSONText.decode(row["metadata"]),
+            createdAt: Date(storageMilliseconds: row["created_at"]),
+            updatedAt: Date(storageMilliseconds: row["updated_at"]),
+            deletedAt: (row["deleted_at"] as Int64?).map(Date.init(storageMilliseconds:)),
+            version: row["version"],
+            statusChangedBy: ActorRole(rawValue: row["status_changed_by"]) ?? .user
+        )
+    }
+}
+
+enum EventRow {
+    /// Column values for an insert, without the store-assigned sequence.
+    static func values(of event: LifecycleEvent) -> [(any DatabaseValueConvertible)?] {
+        [
+            event.connectionId.storageKey, event.from?.wireName, event.to.wireName, event.actor,
+            event.actorRole.rawValue, event.reason, event.correlationId.storageKey, event.at.storageMilliseconds,
+        ]
+    }
+
+    static func event(from row: Row) throws -> LifecycleEvent {
+        LifecycleEvent(
+            sequence: row["sequence"],
+            connectionId: try uuid(row["connection_id"], column: "connection_id"),
+            from: try (row["from_status"] as String?).map(status),
+            to: try status(row["to_status"]),
+            actor: row["actor"],
+            actorRole: ActorRole(rawValue: row["actor_role"]) ?? .user,
+            reason: row["reason"],
+            correlationId: try uuid(row["correlation_id"], column: "correlation_id"),
+            at: Date(storageMilliseconds: row["at"])
+        )
+    }
+}
+
+/// A value the database holds that the code cannot read: a corrupted or foreign row.
+public struct CorruptRowError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+private func uuid(_ text: String, column: String) throws -> UUID {
+    guard let value = UUID(uuidString: text) else { throw CorruptRowError(description: "\(column) '\(text)' is not a UUID") }
+    return value
+}
+
+private func status(_ text: String) throws -> ConnectionStatus {
+    guard let value = ConnectionStatus(rawValue: text) else { throw CorruptRowError(description: "unknown status '\(text)'") }
+    return value
+}
+
+enum JSONText {
+    static func encode(_ metadata: [String: JSONValue]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return (try? encoder.encode(metadata)).flatMap { String(bytes: $0, encoding: .utf8) } ?? "{}"
+    }
+
+    static func decode(_ text: String) -> [String: JSONValue] {
+        (try? JSONDecoder().decode([String: JSONValue].self, from: Data(text.utf8))) ?? [:]
+    }
+}
+
+extension UUID {
+    /// Lowercase text, the form used on the wire and in every store.
+    var storageKey: String { uuidString.lowercased() }
+}
+
+extension Date {
+    /// Whole milliseconds since 1970: what every store keeps. Callers create dates with
+    /// `Date.now.truncatedToMilliseconds` so that a stored value reads back identical.
+    var storageMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+
+    init(storageMilliseconds: Int64) {
+        self.init(timeIntervalSince1970: Double(storageMilliseconds) / 1000)
+    }
+}
