@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "Switchboard",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "switchboard", targets: ["switchboard"]),
     ],
@@ -14,9 +14,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .target(name: "ConnectionLifecycle"),
@@ -65,21 +65,42 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "ConnectionLifecycleTests", dependencies: ["ConnectionLifecycle"]),
-        .testTarget(name: "SwitchboardStorageTests", dependencies: ["SwitchboardStorage"]),
-        .testTarget(name: "SwitchboardEngineTests", dependencies: ["SwitchboardEngine"]),
+        // Stand-in servers, temporary folders and the design's table, for tests only.
+        .target(
+            name: "SwitchboardTestSupport",
+            dependencies: [
+                "ConnectionLifecycle", "SwitchboardStorage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "ConnectionLifecycleTests", dependencies: ["ConnectionLifecycle", "SwitchboardTestSupport"]),
+        .testTarget(
+            name: "SwitchboardStorageTests",
+            dependencies: ["SwitchboardStorage", "SwitchboardTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .testTarget(
+            name: "SwitchboardEngineTests",
+            dependencies: [
+                "SwitchboardEngine", "SwitchboardTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
         .testTarget(
             name: "SwitchboardServerTests",
             dependencies: [
-                "SwitchboardServer",
+                "SwitchboardServer", "SwitchboardTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
         .testTarget(
             name: "SwitchboardIntegrationTests",
             dependencies: [
-                "SwitchboardStorage",
+                "SwitchboardTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),

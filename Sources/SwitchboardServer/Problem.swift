@@ -1,6 +1,7 @@
 import ConnectionLifecycle
 import Foundation
 import Hummingbird
+import NIOCore
 import SwitchboardEngine
 import SwitchboardStorage
 
@@ -85,6 +86,9 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return try problem.response()
         } catch let error as EngineError {
             return try Problem(error, kinds: kinds).response()
+        } catch is NIOTooManyBytesError {
+            return try Problem("too-large", title: "The request body is too large", status: .contentTooLarge,
+                               detail: "the request body is larger than \(JSONBody.maxRequestBytes) bytes").response()
         } catch let error as HTTPError {
             let problem: Problem = switch error.status {
             case .notFound: .notFound("no route for \(request.method) \(request.uri.path)")

@@ -1,0 +1,51 @@
+import AsyncHTTPClient
+import ConnectionLifecycle
+import Foundation
+import Logging
+import SwitchboardDrivers
+import SwitchboardTestSupport
+import Testing
+
+/// The generic check against a real HTTP server on loopback.
+@Suite struct HTTPReachabilityDriverTests {
+    private func check(_ url: String?, timeout: Duration = .seconds(2)) async throws -> CheckResult {
+        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        let driver = HTTPReachabilityDriver(client: client, timeout: timeout, logger: Logger(label: "test"))
+        let connection = Connection(name: "t", url: url, kind: "http", type: "platform", subType: "http",
+                                    status: .discovered, createdAt: .now, updatedAt: .now)
+        let result = await driver.verify(connection)
+        try await client.shutdown()
+        return result
+    }
+
+    @Test func answersBelow500AreReachable() async throws {
+        let target = try await StandInHTTPServer.start()
+        let ok = try await check(target.reachableURL)
+        #expect(ok.health == .reachable && ok.error == nil)
+        let missing = try await check("\(target.baseURL)/no-such-page")
+        #expect(missing.health == .reachable, "a 404 still proves the server answers")
+        let failing = try await check(target.failingURL)
+        #expect(failing.health == .unreachable)
+        #expect(failing.error?.contains("HTTP 503") == true)
+        await target.stop()
+    }
+
+    @Test func refusedAndTimedOutAreUnreachable() async throws {
+        let refused = try await check(StandInHTTPServer.refusedURL)
+        #expect(refused.health == .unreachable)
+        #expect(refused.error?.contains("refused") == true, "\(refused.error ?? "")")
+
+        let target = try await StandInHTTPServer.start()
+        let slow = try await check(target.slowURL, timeout: .milliseconds(300))
+        #expect(slow.health == .unreachable)
+        #expect(slow.error?.contains("timed out") == true, "\(slow.error ?? "")")
+        #expect(slow.latency < .seconds(1.5))
+        await target.stop()
+    }
+
+    @Test func connectionsWithoutAnHTTPURLCannotBeChecked() async throws {
+        #expect(try await check(nil).health == .unknown)
+        #expect(try await check("ftp://files.example/").health == .unknown)
+        #expect(try await check("not a url").health == .unknown)
+    }
+}
