@@ -1,0 +1,159 @@
+import AsyncHTTPClient
+import ConnectionLifecycle
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import SwitchboardEngine
+import SwitchboardServer
+import SwitchboardStorage
+import SwitchboardTestSupport
+import Testing
+
+/// The real router, engine and SQLite store, driven in-process (or over loopback for
+/// concurrency), with a stand-in HTTP target for the checks.
+struct ServerHarness: Sendable {
+    let client: any TestClientProtocol
+    let store: SQLiteConnectionStore
+    let engine: ConnectionEngine
+    let target: StandInHTTPServer
+    let databasePath: String
+
+    static func run<T: Sendable>(_ mode: TestingSetup = .router,
+                                 _ body: @escaping @Sendable (ServerHarness) async throws -> T) async throws -> T {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let target = try await StandInHTTPServer.start()
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        var logger = Logger(label: "server-test")
+        logger.logLevel = .warning
+        let path = folder.file("switchboard.sqlite")
+        let store = try SQLiteConnectionStore(path: path)
+        let engine = SwitchboardApp.engine(store: store, httpClient: httpClient, checkTimeout: .seconds(2), logger: logger)
+        let app = Application(router: SwitchboardApp.router(engine: engine), logger: logger)
+        do {
+            let result = try await app.test(mode) { client in
+                try await body(ServerHarness(client: client, store: store, engine: engine, target: target,
+                                             databasePath: path))
+            }
+            try await httpClient.shutdown()
+            await target.stop()
+            return result
+        } catch {
+            try? await httpClient.shutdown()
+            await target.stop()
+            throw error
+        }
+    }
+
+    // MARK: Requests
+
+    @discardableResult
+    func request(_ method: HTTPRequest.Method, _ uri: String, json: String? = nil,
+                 headers: HTTPFields = [:]) async throws -> TestResponse {
+        var headers = headers
+        if json != nil { headers[.contentType] = "application/json" }
+        return try await client.execute(uri: uri, method: method, headers: headers,
+                                        body: json.map { ByteBuffer(string: $0) })
+    }
+
+    func createConnection(name: String, kind: String = "prometheus", status: String? = nil,
+                          url: String? = nil) async throws -> ConnectionJSON {
+        var body: [String: String] = ["name": name, "kind": kind]
+        body["status"] = status
+        body["url"] = url ?? target.reachableURL
+        let response = try await request(.post, "/api/integrations/connections", json: try encode(body))
+        #expect(response.status == .created, "\(String(buffer: response.body))")
+        return try decode(ConnectionJSON.self, response)
+    }
+
+    func seed(_ kind: String, _ status: ConnectionStatus, url: String? = nil) async throws -> Connection {
+        try await Seeding.connection(in: store, kind: try #require(KindCatalog.builtIn[kind]), status: status,
+                                     url: url ?? target.reachableURL)
+    }
+
+    func history(_ id: UUID) async throws -> [LifecycleEvent] {
+        try await Seeding.history(of: id, in: store)
+    }
+}
+
+func encode(_ value: some Encodable) throws -> String {
+    String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+}
+
+func decode<T: Decodable>(_ type: T.Type, _ response: TestResponse) throws -> T {
+    try JSONDecoder().decode(T.self, from: Data(response.body.readableBytesView))
+}
+
+/// What a client reads of a connection.
+struct ConnectionJSON: Decodable {
+    var id: String
+    var schemaVersion: String
+    var name: String
+    var kind: String
+    var type: String
+    var subType: String
+    var status: String
+    var url: String?
+    var version: Int64
+    var deletedAt: String?
+    var createdAt: String
+    var updatedAt: String
+    var transitionMap: [String: [Transition]]
+
+    struct Transition: Decodable {
+        var nextState: String
+        var description: String?
+    }
+
+    var uuid: UUID { UUID(uuidString: id) ?? UUID() }
+}
+
+struct PageJSON: Decodable {
+    var connections: [ConnectionJSON]
+    var totalCount: Int
+    var page: Int
+    var pageSize: Int
+    var statusSummary: [String: Int]
+}
+
+struct ProblemJSON: Decodable {
+    var type: String
+    var title: String
+    var status: Int
+    var detail: String
+    var allowed: [String]?
+    var connection: ConnectionJSON?
+    var field: String?
+}
+
+struct EventJSON: Decodable {
+    var sequence: Int64
+    var from: String?
+    var to: String
+    var actor: String
+    var actorRole: String
+    var reason: String?
+    var correlationId: String
+    var createdAt: String
+}
+
+struct EventPageJSON: Decodable {
+    var events: [EventJSON]
+    var totalCount: Int
+}
+
+/// Asserts `response` is an RFC 9457 problem with `status`, and returns it.
+@discardableResult
+func expectProblem(_ response: TestResponse, _ status: HTTPResponse.Status, _ comment: String = "",
+                   sourceLocation: SourceLocation = #_sourceLocation) throws -> ProblemJSON {
+    #expect(response.status == status, "\(comment): \(String(buffer: response.body))", sourceLocation: sourceLocation)
+    #expect(response.headers[.contentType] == "application/problem+json", "\(comment)", sourceLocation: sourceLocation)
+    let problem = try decode(ProblemJSON.self, response)
+    #expect(problem.status == Int(status.code), sourceLocation: sourceLocation)
+    #expect(problem.type.hasPrefix("/problems/") && !problem.title.isEmpty && !problem.detail.isEmpty,
+            sourceLocation: sourceLocation)
+    return problem
+}
