@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+
+/// The real `switchboard` executable, started as a child process on a free loopback port.
+final class ServerProcess: @unchecked Sendable {
+    // @unchecked: `process` and `pipe` are set once in `init` and only read afterwards;
+    // Foundation's Process is thread-safe for terminate/wait.
+    let process: Process
+    let address: String
+    let logPath: String
+
+    /// The binary SwiftPM built next to this test bundle, or `SWITCHBOARD_BINARY`.
+    static func binaryPath() throws -> String {
+        if let path = ProcessInfo.processInfo.environment["SWITCHBOARD_BINARY"] { return path }
+        let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var folder = testBinary.deletingLastPathComponent()
+        // On Linux the tests run from `.build/debug/<Package>PackageTests.xctest`; on macOS from inside a bundle.
+        for _ in 0..<4 {
+            let candidate = folder.appendingPathComponent("switchboard").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            folder = folder.deletingLastPathComponent()
+        }
+        throw ServerProcessError("no switchboard binary beside \(testBinary.path); run `swift build` first or set SWITCHBOARD_BINARY")
+    }
+
+    init(dataDirectory: String, logPath: String) async throws {
+        self.logPath = logPath
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Self.binaryPath())
+        process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDirectory,
+                             "--check-timeout", "2"]
+        let output = Pipe()
+        process.standardOutput = output
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        try process.run()
+        self.process = process
+        // The server prints one line with its address once it listens.
+        let reader = output.fileHandleForReading
+        let line: String? = await Task.detached {
+            var buffer = Data()
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline {
+                let chunk = reader.availableData
+                if chunk.isEmpty { return nil }
+                buffer.append(chunk)
+                if let text = String(data: buffer, encoding: .utf8), text.contains("\n") { return text }
+            }
+            return nil
+        }.value
+        guard let line, let range = line.range(of: #"http://127\.0\.0\.1:\d+"#, options: .regularExpression) else {
+            process.terminate()
+            let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            throw ServerProcessError("switchboard did not report its address; output: \(line ?? "none"); log: \(log)")
+        }
+        address = String(line[range])
+    }
+
+    /// Ends the process at once, as a crash or an out-of-memory kill would.
+    func kill() {
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Asks for a graceful shutdown and returns the exit status.
+    func terminate() -> Int32 {
+        process.terminate()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
+
+struct ServerProcessError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
