@@ -41,7 +41,7 @@ actor SideEffectRunner {
                     ])
                 }
             }
-            await self.finished(connection.id, token: token)
+            self.finished(connection.id, token: token)
         }
         tails[connection.id] = (token, task)
     }

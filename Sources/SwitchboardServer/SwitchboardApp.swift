@@ -38,6 +38,7 @@ public enum SwitchboardApp {
         let router = Router()
         router.middlewares.add(ProblemMiddleware(kinds: engine.kinds))
         SystemRoutes(engine: engine).register(on: router)
+        WebPageRoutes().register(on: router)
         ConnectionRoutes(engine: engine).register(on: router)
         return router
     }

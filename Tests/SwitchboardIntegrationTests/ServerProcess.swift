@@ -31,7 +31,7 @@ final class ServerProcess: @unchecked Sendable {
                              "--check-timeout", "2"]
         let output = Pipe()
         process.standardOutput = output
-        FileManager.default.createFile(atPath: logPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         try process.run()
         self.process = process

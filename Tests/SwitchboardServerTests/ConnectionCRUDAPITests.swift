@@ -143,3 +143,22 @@ import Testing
         }
     }
 }
+
+/// The page's files are served with the right types (its behaviour is tested in a browser
+/// by the web page's own suite).
+@Suite struct WebPageServingTests {
+    @Test func pageScriptAndStylesAreServed() async throws {
+        try await ServerHarness.run { harness in
+            let page = try await harness.request(.get, "/")
+            #expect(page.status == .ok)
+            #expect(page.headers[.contentType]?.hasPrefix("text/html") == true)
+            let html = String(buffer: page.body)
+            #expect(html.contains("<title>Switchboard") && html.contains("/app.js") && html.contains("/app.css"))
+            let script = try await harness.request(.get, "/app.js")
+            #expect(script.headers[.contentType]?.hasPrefix("text/javascript") == true)
+            #expect(String(buffer: script.body).contains("/api/integrations/connections"))
+            let styles = try await harness.request(.get, "/app.css")
+            #expect(styles.headers[.contentType]?.hasPrefix("text/css") == true)
+        }
+    }
+}
