@@ -1,35 +1,45 @@
 import ConnectionLifecycle
 import Foundation
 
-/// The outcome of a reachability check.
+/// The outcome of one check of a target.
 public struct CheckResult: Sendable, Hashable {
-    public enum Health: String, Sendable, Hashable, Codable {
-        case reachable, unreachable, unauthorized, unknown
-    }
-
-    public var health: Health
-    /// What went wrong, in words a user can act on; `nil` when reachable.
+    public var health: HealthState
+    /// What went wrong, in words a user can act on (refused, timed out, TLS error, HTTP 401…);
+    /// `nil` when reachable.
     public var error: String?
     public var latency: Duration
+    /// What the check learned, e.g. a version (shown by ping).
+    public var details: [String: String]
 
-    public init(health: Health, error: String? = nil, latency: Duration) {
+    public init(health: HealthState, error: String? = nil, latency: Duration, details: [String: String] = [:]) {
         self.health = health
         self.error = error
         self.latency = latency
+        self.details = details
     }
 
     public var isReachable: Bool { health == .reachable }
+
+    public var latencyMilliseconds: Double {
+        Double(latency.components.seconds) * 1000 + Double(latency.components.attoseconds) / 1e15
+    }
+}
+
+/// Where a session keeps what it collects; the store implements it.
+public protocol CollectedDataSink: Sendable {
+    /// Replaces the value kept under `key` for the connection.
+    func saveCollectedData(connectionId: UUID, key: String, value: JSONValue) async throws
 }
 
 /// What Switchboard does with the thing a connection points at, for one kind.
 public protocol ConnectionDriver: Sendable {
     /// The check a `verify` edge runs before its change commits.
     func verify(_ connection: Connection) async -> CheckResult
-    /// Begins what "connected" means for the kind.
-    func startSession(_ connection: Connection) async throws
-    func stopSession(_ connection: Connection) async throws
-    /// Deletes what the session collected.
-    func purgeData(_ connection: Connection) async throws
+    /// The cheap periodic check the health monitor runs.
+    func probe(_ connection: Connection, timeout: Duration) async -> CheckResult
+    /// What "connected" means for the kind: runs until cancelled, keeping what it collects
+    /// in `sink`. Throwing ends the session early (it is restarted while still connected).
+    func runSession(_ connection: Connection, sink: any CollectedDataSink) async throws
 }
 
 /// The driver for each kind, looked up by kind name.
@@ -45,4 +55,14 @@ public struct DriverCatalog: Sendable {
     public func driver(for kind: String) -> any ConnectionDriver {
         drivers[kind] ?? fallback
     }
+}
+
+/// A monotonic stopwatch for check latencies.
+struct Stopwatch {
+    private let clock = ContinuousClock()
+    private let start: ContinuousClock.Instant
+
+    init() { start = clock.now }
+
+    var elapsed: Duration { clock.now - start }
 }

@@ -10,8 +10,11 @@ import SwitchboardStorage
 public final class ConnectionEngine: Sendable {
     public let store: any ConnectionStore
     public let kinds: KindCatalog
-    private let drivers: DriverCatalog
+    public let drivers: DriverCatalog
+    let metrics: EngineMetrics
+    private let sessions: SessionManager
     private let effects: SideEffectRunner
+    let feed = ChangeFeed()
     private let locks = ConnectionLocks()
     private let logger: Logger
     private let now: @Sendable () -> Date
@@ -21,14 +24,49 @@ public final class ConnectionEngine: Sendable {
 
     public init(
         store: any ConnectionStore, kinds: KindCatalog = .builtIn, drivers: DriverCatalog,
-        logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+        metrics: EngineMetrics = .discarded, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store
         self.kinds = kinds
         self.drivers = drivers
-        self.effects = SideEffectRunner(drivers: drivers, logger: logger)
+        self.metrics = metrics
+        self.sessions = SessionManager(drivers: drivers, sink: StoreSink(store: store), logger: logger)
+        self.effects = SideEffectRunner(sessions: sessions, store: store, logger: logger)
         self.logger = logger
         self.now = now
+    }
+
+    // MARK: Running
+
+    /// Starts the sessions of every connected connection (at server start: what was
+    /// connected before a restart is connected again).
+    public func resumeSessions() async throws {
+        var after: UUID?
+        while true {
+            let batch = try await store.probeCandidates(after: after, limit: 1000)
+            for connection in batch where connection.status == .connected {
+                await effects.enqueue([.startSession], for: connection)
+            }
+            guard let last = batch.last else { break }
+            after = last.id
+        }
+    }
+
+    /// Stops every session (at shutdown), after the queued side effects ran.
+    public func shutdown() async {
+        await effects.drain()
+        await sessions.stopAll()
+        await feed.finishAll()
+    }
+
+    /// Ids of connections whose session runs now.
+    public func activeSessionIds() async -> Set<UUID> {
+        await sessions.activeSessionIds
+    }
+
+    /// Every committed change from now on, in commit order per connection.
+    public func changes() async -> AsyncStream<Connection> {
+        await feed.subscribe()
     }
 
     // MARK: Reading
@@ -45,6 +83,24 @@ public final class ConnectionEngine: Sendable {
     public func events(connectionId: UUID, page: Int, pageSize: Int) async throws -> EventPage {
         _ = try await connection(id: connectionId)
         return try await store.events(connectionId: connectionId, page: page, pageSize: pageSize)
+    }
+
+    /// Health records of the given connections.
+    public func health(of ids: [UUID]) async throws -> [UUID: HealthRecord] {
+        try await store.health(of: ids)
+    }
+
+    /// What the connection's session collected, by key.
+    public func collectedData(connectionId: UUID) async throws -> [String: CollectedItem] {
+        _ = try await connection(id: connectionId)
+        return try await store.collectedData(connectionId: connectionId)
+    }
+
+    /// Runs the kind's verify now and reports the result; the status does not change.
+    public func ping(_ id: UUID) async throws -> (Connection, CheckResult) {
+        let connection = try await connection(id: id)
+        let result = await drivers.driver(for: connection.kind).verify(connection)
+        return (connection, result)
     }
 
     /// The kind a connection follows. A stored kind this server no longer defines keeps the
@@ -95,6 +151,8 @@ public final class ConnectionEngine: Sendable {
             correlationId: correlationId, at: createdAt
         )
         try await store.insert(connection, event: event)
+        metrics.transitionCommitted(from: nil, to: connection.status, actor: principal.role)
+        await feed.publish(connection)
         logger.info("connection created", metadata: [
             "connection": "\(connection.id.uuidString.lowercased())", "kind": "\(kind.name)", "status": "\(connection.status.wireName)",
             "actor": "\(principal.name)",
@@ -199,11 +257,15 @@ public final class ConnectionEngine: Sendable {
                         effects effectList: [SideEffect]) async throws -> Connection {
         let store = store
         let effects = effects
-        return try await locks.withLock(connection.id) {
+        let feed = feed
+        let stored = try await locks.withLock(connection.id) {
             let stored = try await store.update(connection, expectedVersion: expectedVersion, event: event)
             await effects.enqueue(effectList, for: stored)
+            await feed.publish(stored)
             return stored
         }
+        if event.from != event.to { metrics.transitionCommitted(from: event.from, to: event.to, actor: event.actorRole) }
+        return stored
     }
 
     /// Waits for every queued side effect to finish.

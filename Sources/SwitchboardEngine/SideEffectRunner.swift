@@ -1,19 +1,21 @@
 import ConnectionLifecycle
 import Foundation
 import Logging
-import SwitchboardDrivers
+import SwitchboardStorage
 
 /// Runs the side effects of committed changes (start and stop sessions, purge data), one
 /// connection's effects strictly in the order they were queued, different connections in
 /// parallel. A failing effect is logged and does not block the ones after it.
 actor SideEffectRunner {
-    private let drivers: DriverCatalog
+    private let sessions: SessionManager
+    private let store: any ConnectionStore
     private let logger: Logger
     private var tails: [UUID: (token: Int, task: Task<Void, Never>)] = [:]
     private var nextToken = 0
 
-    init(drivers: DriverCatalog, logger: Logger) {
-        self.drivers = drivers
+    init(sessions: SessionManager, store: any ConnectionStore, logger: Logger) {
+        self.sessions = sessions
+        self.store = store
         self.logger = logger
     }
 
@@ -22,22 +24,24 @@ actor SideEffectRunner {
         let previous = tails[connection.id]?.task
         nextToken += 1
         let token = nextToken
-        let driver = drivers.driver(for: connection.kind)
+        let sessions = sessions
+        let store = store
         let logger = logger
         let task = Task {
             await previous?.value
             for effect in effects {
                 do {
                     switch effect {
-                    case .startSession: try await driver.startSession(connection)
-                    case .stopSession: try await driver.stopSession(connection)
-                    case .purgeData: try await driver.purgeData(connection)
+                    case .startSession: await sessions.start(connection)
+                    case .stopSession: await sessions.stop(connection.id)
+                    case .purgeData: try await store.purgeCollectedData(connectionId: connection.id)
                     // Credentials arrive with their own issue; a connection owns none yet.
                     case .dropOwnedCredential: break
                     }
                 } catch {
                     logger.error("side effect failed", metadata: [
-                        "connection": "\(connection.id.uuidString.lowercased())", "effect": "\(effect.rawValue)", "error": "\(error)",
+                        "connection": "\(connection.id.uuidString.lowercased())", "effect": "\(effect.rawValue)",
+                        "error": "\(error)",
                     ])
                 }
             }

@@ -23,6 +23,8 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
         connections.delete("{connectionId}", use: delete)
         connections.post("{connectionId}/transitions", use: transition)
         connections.get("{connectionId}/events", use: events)
+        connections.post("{connectionId}/ping", use: ping)
+        connections.get("{connectionId}/data", use: collectedData)
     }
 
     // MARK: Handlers
@@ -51,8 +53,9 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
             order: order, page: page, pageSize: pageSize
         )
         let listing = try await engine.list(query)
+        let health = try await engine.health(of: listing.connections.map(\.id))
         return try JSONBody.response(ConnectionPageResource(
-            connections: listing.connections.map(resource),
+            connections: listing.connections.map { resource($0, health: health[$0.id]) },
             totalCount: listing.totalCount, page: page, pageSize: pageSize,
             statusSummary: Dictionary(uniqueKeysWithValues: listing.statusSummary.map { ($0.key.wireName, $0.value) })
         ))
@@ -80,7 +83,25 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
     }
 
     @Sendable func show(_ request: Request, context: Context) async throws -> Response {
-        try JSONBody.response(resource(try await engine.connection(id: connectionId(context))))
+        let connection = try await engine.connection(id: connectionId(context))
+        let health = try await engine.health(of: [connection.id])
+        return try JSONBody.response(resource(connection, health: health[connection.id]))
+    }
+
+    @Sendable func ping(_ request: Request, context: Context) async throws -> Response {
+        let (connection, result) = try await engine.ping(try connectionId(context))
+        return try JSONBody.response(PingResource(
+            connectionId: connection.id.wire, status: connection.status, health: result.health,
+            reachable: result.isReachable, latencyMs: result.latencyMilliseconds, error: result.error,
+            details: result.details, checkedAt: Date()))
+    }
+
+    @Sendable func collectedData(_ request: Request, context: Context) async throws -> Response {
+        let id = try connectionId(context)
+        let items = try await engine.collectedData(connectionId: id)
+        return try JSONBody.response(CollectedDataResource(
+            connectionId: id.wire,
+            items: items.mapValues { CollectedDataResource.Item(value: $0.value, collectedAt: $0.collectedAt) }))
     }
 
     @Sendable func update(_ request: Request, context: Context) async throws -> Response {
@@ -191,6 +212,10 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
 
     private func resource(_ connection: Connection) -> ConnectionResource {
         ConnectionResource(connection, kind: engine.kind(of: connection))
+    }
+
+    private func resource(_ connection: Connection, health: HealthRecord?) -> ConnectionResource {
+        ConnectionResource(connection, kind: engine.kind(of: connection), health: health)
     }
 
     private func connectionId(_ context: Context) throws -> UUID {

@@ -1,9 +1,11 @@
 import AsyncHTTPClient
 import ConnectionLifecycle
+import CoreMetrics
 import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import Prometheus
 import ServiceLifecycle
 import SwitchboardDrivers
 import SwitchboardEngine
@@ -17,13 +19,20 @@ public struct ServerConfiguration: Sendable {
     public var dataDirectory: String
     /// How long a verify step waits for the target.
     public var checkTimeout: Duration
+    /// Probe cadence, timeout and damping.
+    public var monitor: HealthMonitorConfiguration
+    /// Whether targets may be link-local or cloud metadata addresses.
+    public var outbound: OutboundPolicy
 
     public init(host: String = "127.0.0.1", port: Int = 9081, dataDirectory: String = "./switchboard-data",
-                checkTimeout: Duration = .seconds(5)) {
+                checkTimeout: Duration = .seconds(5), monitor: HealthMonitorConfiguration = .init(),
+                outbound: OutboundPolicy = .init()) {
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory
         self.checkTimeout = checkTimeout
+        self.monitor = monitor
+        self.outbound = outbound
     }
 
     public var databasePath: String {
@@ -31,23 +40,54 @@ public struct ServerConfiguration: Sendable {
     }
 }
 
-/// Builds the parts (store, drivers, engine, router) and runs them until a shutdown signal.
+/// The parts of a running server, wired together.
+public struct SwitchboardParts: Sendable {
+    public let engine: ConnectionEngine
+    public let monitor: HealthMonitor
+    public let registry: PrometheusCollectorRegistry
+}
+
+/// Builds the parts (store, drivers, engine, monitor, router) and runs them until a
+/// shutdown signal.
 public enum SwitchboardApp {
-    /// The router with every API route; tests drive it in-process.
-    public static func router(engine: ConnectionEngine) -> Router<BasicRequestContext> {
+    /// The router with every route; tests drive it in-process.
+    public static func router(_ parts: SwitchboardParts) -> Router<BasicRequestContext> {
         let router = Router()
-        router.middlewares.add(ProblemMiddleware(kinds: engine.kinds))
-        SystemRoutes(engine: engine).register(on: router)
+        router.middlewares.add(ProblemMiddleware(kinds: parts.engine.kinds))
+        SystemRoutes(engine: parts.engine, registry: parts.registry).register(on: router)
         WebPageRoutes().register(on: router)
-        ConnectionRoutes(engine: engine).register(on: router)
+        ConnectionRoutes(engine: parts.engine).register(on: router)
         return router
     }
 
-    /// The engine over `store`, with every kind checked by the generic HTTP driver.
-    public static func engine(store: any ConnectionStore, httpClient: HTTPClient, checkTimeout: Duration,
-                              logger: Logger) -> ConnectionEngine {
-        let driver = HTTPReachabilityDriver(client: httpClient, timeout: checkTimeout, logger: logger)
-        return ConnectionEngine(store: store, drivers: DriverCatalog(fallback: driver), logger: logger)
+    /// The drivers of every built-in kind, sending requests through `http`.
+    public static func drivers(http: OutboundHTTP, credentials: any CredentialSource, timeout: Duration) -> DriverCatalog {
+        let generic = GenericHTTPDriver(http: http, timeout: timeout)
+        return DriverCatalog(drivers: [
+            "prometheus": PrometheusDriver(http: http, credentials: credentials, timeout: timeout),
+            "grafana": GrafanaDriver(http: http, credentials: credentials, timeout: timeout),
+            "helm": HelmDriver(http: http, credentials: credentials, timeout: timeout),
+            "http": generic,
+        ], fallback: generic)
+    }
+
+    /// The engine and monitor over `store`.
+    public static func assemble(store: any ConnectionStore, httpClient: HTTPClient, configuration: ServerConfiguration,
+                                logger: Logger) -> SwitchboardParts {
+        let registry = PrometheusCollectorRegistry()
+        let http = OutboundHTTP(client: httpClient, policy: configuration.outbound)
+        let engine = ConnectionEngine(
+            store: store,
+            drivers: drivers(http: http, credentials: FileReferenceCredentials(), timeout: configuration.checkTimeout),
+            metrics: EngineMetrics(factory: PrometheusMetricsFactory(registry: registry)),
+            logger: logger)
+        let monitor = HealthMonitor(engine: engine, configuration: configuration.monitor, logger: logger)
+        return SwitchboardParts(engine: engine, monitor: monitor, registry: registry)
+    }
+
+    /// The outbound HTTP client every driver shares. Redirects are handled by `OutboundHTTP`.
+    public static func makeHTTPClient() -> HTTPClient {
+        HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
     }
 
     /// Runs the server until SIGTERM or SIGINT, then shuts down gracefully. `onRunning`
@@ -56,12 +96,10 @@ public enum SwitchboardApp {
                            onRunning: @escaping @Sendable (String) async -> Void = { _ in }) async throws {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let store = try SQLiteConnectionStore(path: configuration.databasePath)
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton,
-                                    configuration: .init(redirectConfiguration: .disallow))
-        let engine = engine(store: store, httpClient: httpClient, checkTimeout: configuration.checkTimeout,
-                            logger: logger)
+        let httpClient = makeHTTPClient()
+        let parts = assemble(store: store, httpClient: httpClient, configuration: configuration, logger: logger)
         let app = Application(
-            router: router(engine: engine),
+            router: router(parts),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port),
                                  serverName: "switchboard"),
             onServerRunning: { channel in
@@ -71,14 +109,17 @@ public enum SwitchboardApp {
             logger: logger
         )
         let services = ServiceGroup(configuration: .init(
-            services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            services: [.init(service: app), .init(service: parts.monitor)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
+            try await parts.engine.resumeSessions()
             try await services.run()
         } catch {
+            await parts.engine.shutdown()
             try? await httpClient.shutdown()
             throw error
         }
-        await engine.drainSideEffects()
+        await parts.engine.shutdown()
         try await httpClient.shutdown()
         logger.info("switchboard stopped")
     }

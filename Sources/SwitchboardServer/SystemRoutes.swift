@@ -1,10 +1,13 @@
+import ConnectionLifecycle
 import Foundation
 import Hummingbird
+import Prometheus
 import SwitchboardEngine
 
-/// Liveness, readiness and the API's own description.
+/// Liveness, readiness, metrics and the API's own description.
 struct SystemRoutes<Context: RequestContext>: Sendable {
     let engine: ConnectionEngine
+    let registry: PrometheusCollectorRegistry
 
     func register(on router: Router<Context>) {
         router.get("healthz") { _, _ in
@@ -19,9 +22,32 @@ struct SystemRoutes<Context: RequestContext>: Sendable {
             }
             return try JSONBody.response(["status": "ready"])
         }
+        router.get("metrics") { _, _ in
+            try await refreshConnectionCounts()
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+        }
         router.get("api/openapi.yaml") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/yaml"],
                      body: ResponseBody(byteBuffer: ByteBuffer(bytes: try OpenAPIDocument.bytes())))
+        }
+    }
+}
+
+extension SystemRoutes {
+    /// `switchboard_connections{kind, status}` is read from the store at scrape time, so it
+    /// is always the truth, zeros included.
+    func refreshConnectionCounts() async throws {
+        let counts = try await engine.store.countsByKindAndStatus()
+        var byKey: [String: Int] = [:]
+        for count in counts { byKey["\(count.kind)|\(count.status.wireName)"] = count.count }
+        let kinds = Set(engine.kinds.names).union(counts.map(\.kind))
+        for kind in kinds {
+            for status in ConnectionStatus.allCases where status != .deleted {
+                registry.makeGauge(name: "switchboard_connections", labels: [("kind", kind), ("status", status.wireName)],
+                                   help: "Connections by kind and status (tombstones excluded)")
+                    .set(Double(byKey["\(kind)|\(status.wireName)"] ?? 0))
+            }
         }
     }
 }

@@ -27,13 +27,16 @@ struct ConnectionResource: Encodable {
     var transitionMap: [String: [StateTransition]]
     /// Compare-and-set token: changes with every stored change.
     var version: Int64
+    /// What the health monitor last observed (probes only; status changes only through damping).
+    var health: HealthResource
 
     struct StateTransition: Encodable {
         var nextState: ConnectionStatus
         var description: String
     }
 
-    init(_ connection: Connection, kind: ConnectionKind) {
+    init(_ connection: Connection, kind: ConnectionKind, health: HealthRecord? = nil) {
+        self.health = HealthResource(health ?? HealthRecord(connectionId: connection.id))
         id = connection.id.wire
         name = connection.name
         description = connection.description
@@ -58,7 +61,7 @@ struct ConnectionResource: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case id, schemaVersion, name, description, url, credentialId, type, subType, kind, status, metadata,
-             owner, createdAt, updatedAt, deletedAt, environments, transitionMap, version
+             owner, createdAt, updatedAt, deletedAt, environments, transitionMap, version, health
     }
 
     // Written by hand so that `deletedAt` is always present (null while live), as in Meshery.
@@ -82,6 +85,80 @@ struct ConnectionResource: Encodable {
         try container.encode(environments, forKey: .environments)
         try container.encode(transitionMap, forKey: .transitionMap)
         try container.encode(version, forKey: .version)
+        try container.encode(health, forKey: .health)
+    }
+}
+
+/// A health record on the wire.
+struct HealthResource: Encodable {
+    var state: HealthState
+    var checkedAt: Date?
+    var latencyMs: Double?
+    var lastError: String?
+    var consecutiveSuccesses: Int
+    var consecutiveFailures: Int
+
+    init(_ record: HealthRecord) {
+        state = record.state
+        checkedAt = record.checkedAt
+        latencyMs = record.latencyMilliseconds
+        lastError = record.lastError
+        consecutiveSuccesses = record.consecutiveSuccesses
+        consecutiveFailures = record.consecutiveFailures
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case state, checkedAt, latencyMs, lastError, consecutiveSuccesses, consecutiveFailures
+    }
+
+    // Unknowns are null rather than absent, so clients see every field.
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(state, forKey: .state)
+        try container.encode(checkedAt, forKey: .checkedAt)
+        try container.encode(latencyMs, forKey: .latencyMs)
+        try container.encode(lastError, forKey: .lastError)
+        try container.encode(consecutiveSuccesses, forKey: .consecutiveSuccesses)
+        try container.encode(consecutiveFailures, forKey: .consecutiveFailures)
+    }
+}
+
+/// The answer of `POST .../{connectionId}/ping`: the kind's verify, run now.
+struct PingResource: Encodable {
+    var connectionId: String
+    var status: ConnectionStatus
+    var health: HealthState
+    var reachable: Bool
+    var latencyMs: Double
+    var error: String?
+    var details: [String: String]
+    var checkedAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case connectionId, status, health, reachable, latencyMs, error, details, checkedAt
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(connectionId, forKey: .connectionId)
+        try container.encode(status, forKey: .status)
+        try container.encode(health, forKey: .health)
+        try container.encode(reachable, forKey: .reachable)
+        try container.encode(latencyMs, forKey: .latencyMs)
+        try container.encode(error, forKey: .error)
+        try container.encode(details, forKey: .details)
+        try container.encode(checkedAt, forKey: .checkedAt)
+    }
+}
+
+/// What a connection's session collected: `GET .../{connectionId}/data`.
+struct CollectedDataResource: Encodable {
+    var connectionId: String
+    var items: [String: Item]
+
+    struct Item: Encodable {
+        var value: JSONValue
+        var collectedAt: Date
     }
 }
 

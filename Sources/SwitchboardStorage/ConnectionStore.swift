@@ -29,6 +29,53 @@ public protocol ConnectionStore: Sendable {
 
     /// Throws unless the store can answer queries (for `/readyz`).
     func checkReadiness() async throws
+
+    // MARK: Observed health and collected data
+
+    /// Replaces a connection's health record.
+    func saveHealth(_ record: HealthRecord) async throws
+
+    /// Health records of the given connections (those never checked are absent).
+    func health(of ids: [UUID]) async throws -> [UUID: HealthRecord]
+
+    /// Connections the health monitor may probe: registered, connected and disconnected
+    /// (the monitor skips admin-made disconnects), in pages of `limit` after `afterId`.
+    func probeCandidates(after afterId: UUID?, limit: Int) async throws -> [Connection]
+
+    /// Replaces the value a session keeps under `key`.
+    func saveCollectedData(connectionId: UUID, key: String, value: JSONValue, at date: Date) async throws
+
+    /// Everything collected for a connection, by key.
+    func collectedData(connectionId: UUID) async throws -> [String: CollectedItem]
+
+    /// Deletes everything collected for a connection (when it is deleted).
+    func purgeCollectedData(connectionId: UUID) async throws
+
+    /// Live connections counted by kind and status (for metrics).
+    func countsByKindAndStatus() async throws -> [KindStatusCount]
+}
+
+/// One value a session collected, and when.
+public struct CollectedItem: Sendable, Hashable {
+    public var value: JSONValue
+    public var collectedAt: Date
+
+    public init(value: JSONValue, collectedAt: Date) {
+        self.value = value
+        self.collectedAt = collectedAt
+    }
+}
+
+public struct KindStatusCount: Sendable, Hashable {
+    public var kind: String
+    public var status: ConnectionStatus
+    public var count: Int
+
+    public init(kind: String, status: ConnectionStatus, count: Int) {
+        self.kind = kind
+        self.status = status
+        self.count = count
+    }
 }
 
 public enum StoreError: Error, Sendable, Equatable {

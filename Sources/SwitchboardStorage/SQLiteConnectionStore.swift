@@ -108,6 +108,86 @@ public final class SQLiteConnectionStore: ConnectionStore {
         _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
     }
 
+    public func saveHealth(_ record: HealthRecord) async throws {
+        try await pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO connection_health (connection_id, state, checked_at, latency_ms, last_error,
+                    consecutive_successes, consecutive_failures)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (connection_id) DO UPDATE SET state = excluded.state, checked_at = excluded.checked_at,
+                    latency_ms = excluded.latency_ms, last_error = excluded.last_error,
+                    consecutive_successes = excluded.consecutive_successes,
+                    consecutive_failures = excluded.consecutive_failures
+                """, arguments: [record.connectionId.storageKey, record.state.rawValue,
+                                 record.checkedAt?.storageMilliseconds, record.latencyMilliseconds, record.lastError,
+                                 record.consecutiveSuccesses, record.consecutiveFailures])
+        }
+    }
+
+    public func health(of ids: [UUID]) async throws -> [UUID: HealthRecord] {
+        guard !ids.isEmpty else { return [:] }
+        return try await pool.read { db in
+            var records: [UUID: HealthRecord] = [:]
+            // SQLite limits bound parameters; ask in slices.
+            for slice in stride(from: 0, to: ids.count, by: 500).map({ ids[$0..<min($0 + 500, ids.count)] }) {
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT * FROM connection_health WHERE connection_id IN (\(slice.map { _ in "?" }.joined(separator: ",")))
+                    """, arguments: StatementArguments(slice.map(\.storageKey)))
+                for row in rows {
+                    let record = try HealthRow.record(from: row)
+                    records[record.connectionId] = record
+                }
+            }
+            return records
+        }
+    }
+
+    public func probeCandidates(after afterId: UUID?, limit: Int) async throws -> [Connection] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM connections WHERE status IN ('registered', 'connected', 'disconnected') AND id > ?
+                ORDER BY id LIMIT ?
+                """, arguments: [afterId?.storageKey ?? "", limit]).map(ConnectionRow.connection(from:))
+        }
+    }
+
+    public func saveCollectedData(connectionId: UUID, key: String, value: JSONValue, at date: Date) async throws {
+        try await pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO collected_data (connection_id, key, value, collected_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (connection_id, key) DO UPDATE SET value = excluded.value, collected_at = excluded.collected_at
+                """, arguments: [connectionId.storageKey, key, JSONText.encode(value), date.storageMilliseconds])
+        }
+    }
+
+    public func collectedData(connectionId: UUID) async throws -> [String: CollectedItem] {
+        try await pool.read { db in
+            var items: [String: CollectedItem] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT * FROM collected_data WHERE connection_id = ?",
+                                        arguments: [connectionId.storageKey]) {
+                items[row["key"]] = CollectedItem(value: JSONText.decodeValue(row["value"]),
+                                                  collectedAt: Date(storageMilliseconds: row["collected_at"]))
+            }
+            return items
+        }
+    }
+
+    public func purgeCollectedData(connectionId: UUID) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM collected_data WHERE connection_id = ?", arguments: [connectionId.storageKey])
+        }
+    }
+
+    public func countsByKindAndStatus() async throws -> [KindStatusCount] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT kind, status, COUNT(*) AS count FROM connections WHERE status != 'deleted' GROUP BY kind, status
+                """).compactMap { row in
+                ConnectionStatus(rawValue: row["status"]).map { KindStatusCount(kind: row["kind"], status: $0, count: row["count"]) }
+            }
+        }
+    }
+
     /// SQLite's plan for the list query `query` runs, one line per step: lets tests and
     /// operators see which indexes a listing uses.
     public func queryPlan(for query: ConnectionQuery) async throws -> [String] {

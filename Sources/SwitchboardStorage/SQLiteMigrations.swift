@@ -52,6 +52,28 @@ enum SQLiteMigrations {
                 BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
                 """)
         }
+        migrator.registerMigration("v2: health and collected data") { db in
+            try db.execute(sql: """
+                -- Written by probes only, one row per connection: observed health is not status.
+                CREATE TABLE connection_health (
+                    connection_id TEXT PRIMARY KEY NOT NULL REFERENCES connections (id),
+                    state TEXT NOT NULL,
+                    checked_at INTEGER,
+                    latency_ms REAL,
+                    last_error TEXT,
+                    consecutive_successes INTEGER NOT NULL DEFAULT 0,
+                    consecutive_failures INTEGER NOT NULL DEFAULT 0
+                );
+                -- What sessions collect (inventory, query results, chart lists), by key.
+                CREATE TABLE collected_data (
+                    connection_id TEXT NOT NULL REFERENCES connections (id),
+                    key TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    collected_at INTEGER NOT NULL,
+                    PRIMARY KEY (connection_id, key)
+                );
+                """)
+        }
         return migrator
     }
 }

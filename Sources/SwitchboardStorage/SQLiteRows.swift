@@ -62,6 +62,20 @@ enum EventRow {
     }
 }
 
+enum HealthRow {
+    static func record(from row: Row) throws -> HealthRecord {
+        HealthRecord(
+            connectionId: try uuid(row["connection_id"], column: "connection_id"),
+            state: HealthState(rawValue: row["state"]) ?? .unknown,
+            checkedAt: (row["checked_at"] as Int64?).map(Date.init(storageMilliseconds:)),
+            latencyMilliseconds: row["latency_ms"],
+            lastError: row["last_error"],
+            consecutiveSuccesses: row["consecutive_successes"],
+            consecutiveFailures: row["consecutive_failures"]
+        )
+    }
+}
+
 /// A value the database holds that the code cannot read: a corrupted or foreign row.
 public struct CorruptRowError: Error, CustomStringConvertible {
     public let description: String
@@ -79,9 +93,17 @@ private func status(_ text: String) throws -> ConnectionStatus {
 
 enum JSONText {
     static func encode(_ metadata: [String: JSONValue]) -> String {
+        encode(JSONValue.object(metadata))
+    }
+
+    static func encode(_ value: JSONValue) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        return (try? encoder.encode(metadata)).flatMap { String(bytes: $0, encoding: .utf8) } ?? "{}"
+        return (try? encoder.encode(value)).flatMap { String(bytes: $0, encoding: .utf8) } ?? "null"
+    }
+
+    static func decodeValue(_ text: String) -> JSONValue {
+        (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .null
     }
 
     static func decode(_ text: String) -> [String: JSONValue] {

@@ -5,11 +5,14 @@ import NIOCore
 import ServiceLifecycle
 import Synchronization
 
-/// A real HTTP server on a free loopback port, for tests: it stands in for the targets
-/// connections point at (there is no Prometheus or Kubernetes here for the generic check).
+/// A real HTTP server on a free loopback port, for tests that need *some* healthy or broken
+/// target rather than a particular product (those use real Prometheus, a real static Helm
+/// repository, or the Kubernetes and Grafana stand-ins).
 ///
-/// Routes: `/ok` answers 200, `/fail` answers 503, `/flaky` answers 503 on every third
-/// request and 200 otherwise, `/slow` answers 200 after two seconds. Every request is counted.
+/// Under `/ok` it answers every kind's health endpoints as a healthy target would (Prometheus
+/// `/-/ready` and build info, Grafana `/api/health` and `/api/search`, a Helm `index.yaml`,
+/// anything else 200). `/fail` answers 503 to everything, `/flaky` answers 503 on every third
+/// request and like `/ok` otherwise, `/slow` answers after two seconds. Every request is counted.
 public final class StandInHTTPServer: Sendable {
     public let port: Int
     private let services: ServiceGroup
@@ -36,15 +39,19 @@ public final class StandInHTTPServer: Sendable {
     public static func start() async throws -> StandInHTTPServer {
         let requests = Counter()
         let router = Router()
-        router.get("ok") { _, _ in requests.next(); return HTTPResponse.Status.ok }
-        router.get("fail") { _, _ in requests.next(); return HTTPResponse.Status.serviceUnavailable }
-        router.get("flaky") { _, _ in
-            requests.next() % 3 == 0 ? HTTPResponse.Status.serviceUnavailable : .ok
-        }
-        router.get("slow") { _, _ in
-            requests.next()
-            try await Task.sleep(for: .seconds(2))
-            return HTTPResponse.Status.ok
+        for prefix in ["ok", "fail", "flaky", "slow"] {
+            for path in [prefix, "\(prefix)/**"] {
+                router.get(RouterPath(path)) { request, _ in
+                    let count = requests.next()
+                    switch prefix {
+                    case "fail": return Response(status: .serviceUnavailable)
+                    case "flaky" where count % 3 == 0: return Response(status: .serviceUnavailable)
+                    case "slow": try await Task.sleep(for: .seconds(2))
+                    default: break
+                    }
+                    return HealthyAnswers.response(for: request.uri.path)
+                }
+            }
         }
         let server = try await LiveServer.start(router: router)
         return StandInHTTPServer(port: server.port, services: server.services, running: server.running,
@@ -103,4 +110,24 @@ public struct LiveServer: Sendable {
 
 public enum LiveServerError: Error {
     case didNotStart
+}
+
+/// What healthy targets of each kind answer, by path.
+enum HealthyAnswers {
+    static func response(for path: String) -> Response {
+        func body(_ text: String, _ type: String = "application/json") -> Response {
+            Response(status: .ok, headers: [.contentType: type], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        }
+        if path.hasSuffix("/-/ready") { return body("Prometheus Server is Ready.\n", "text/plain") }
+        if path.hasSuffix("/api/v1/status/buildinfo") {
+            return body(#"{"status":"success","data":{"version":"2.42.0","revision":"stand-in"}}"#)
+        }
+        if path.hasSuffix("/api/v1/query") { return body(#"{"status":"success","data":{"resultType":"vector","result":[]}}"#) }
+        if path.hasSuffix("/api/health") { return body(#"{"commit":"stand-in","database":"ok","version":"10.4.0"}"#) }
+        if path.hasSuffix("/api/search") { return body("[]") }
+        if path.hasSuffix("/index.yaml") {
+            return body("apiVersion: v1\nentries:\n  demo:\n    - name: demo\n      version: 1.0.0\n", "application/x-yaml")
+        }
+        return body("ok\n", "text/plain")
+    }
 }

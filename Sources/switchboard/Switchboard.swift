@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ConnectionLifecycle
+import SwitchboardDrivers
+import SwitchboardEngine
 import SwitchboardServer
 
 @main
@@ -29,12 +32,44 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a verify step waits for its target.")
     var checkTimeout: Double = 5
 
+    @Option(help: "Seconds between checks of connected and system-disconnected connections.")
+    var probeInterval: Double = 15
+
+    @Option(help: "Seconds between checks of registered connections.")
+    var probeRegisteredInterval: Double = 60
+
+    @Option(help: "Seconds one periodic check may take.")
+    var probeTimeout: Double = 5
+
+    @Option(help: "Consecutive failed checks before connected → disconnected or registered → not found.")
+    var failureThreshold: Int = 3
+
+    @Option(help: "Consecutive good checks before a system-disconnected connection reconnects.")
+    var recoveryThreshold: Int = 2
+
+    @Option(help: "Longest wait in seconds between checks of a target that stays down.")
+    var maxBackoff: Double = 300
+
+    @Option(help: "Checks in flight at once, at most.")
+    var maxConcurrentProbes: Int = 256
+
+    @Flag(help: "Allow targets on link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254).")
+    var allowLinkLocalTargets = false
+
     @Option(help: "trace, debug, info, notice, warning, error or critical (env SWITCHBOARD_LOG_LEVEL).")
     var logLevel: String = ProcessInfo.processInfo.environment["SWITCHBOARD_LOG_LEVEL"] ?? "info"
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535, not \(port)") }
-        guard checkTimeout > 0 else { throw ValidationError("--check-timeout must be positive") }
+        for (name, value) in [("--check-timeout", checkTimeout), ("--probe-interval", probeInterval),
+                              ("--probe-registered-interval", probeRegisteredInterval), ("--probe-timeout", probeTimeout),
+                              ("--max-backoff", maxBackoff)] where value <= 0 {
+            throw ValidationError("\(name) must be a positive number of seconds, not \(value)")
+        }
+        for (name, value) in [("--failure-threshold", failureThreshold), ("--recovery-threshold", recoveryThreshold),
+                              ("--max-concurrent-probes", maxConcurrentProbes)] where value < 1 {
+            throw ValidationError("\(name) must be at least 1, not \(value)")
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -48,9 +83,15 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "switchboard")
+        let policy = HealthPolicy(
+            interval: .seconds(probeInterval), registeredInterval: .seconds(probeRegisteredInterval),
+            timeout: .seconds(probeTimeout), failureThreshold: failureThreshold,
+            recoveryThreshold: recoveryThreshold, maxBackoff: .seconds(maxBackoff))
         let configuration = ServerConfiguration(
             host: host, port: port, dataDirectory: dataDirectory,
-            checkTimeout: .milliseconds(Int64(checkTimeout * 1000))
+            checkTimeout: .seconds(checkTimeout),
+            monitor: HealthMonitorConfiguration(policy: policy, maxConcurrentProbes: maxConcurrentProbes),
+            outbound: OutboundPolicy(allowLinkLocal: allowLinkLocalTargets)
         )
         try await SwitchboardApp.run(configuration, logger: logger) { address in
             // The one line a person starting the server needs; logs go to standard error.

@@ -26,7 +26,7 @@ struct EngineHarness {
         let store = try SQLiteConnectionStore(path: folder.file("switchboard.sqlite"))
         let recorder = EffectRecorder()
         let driver = RecordingDriver(
-            wrapped: HTTPReachabilityDriver(client: client, timeout: checkTimeout, logger: logger), recorder: recorder)
+            wrapped: GenericHTTPDriver(http: OutboundHTTP(client: client), timeout: checkTimeout), recorder: recorder)
         let engine = ConnectionEngine(store: store, drivers: DriverCatalog(fallback: driver), logger: logger)
         do {
             let result = try await body(EngineHarness(engine: engine, store: store, target: target, recorder: recorder))
@@ -51,20 +51,26 @@ actor EffectRecorder {
     func effects(of id: UUID) -> [String] { log.filter { $0.0 == id }.map(\.1) }
 }
 
-/// The real HTTP driver, with session effects recorded so tests can see what ran and when.
+/// The real generic HTTP driver, with a session that records when it starts and stops and
+/// collects one value, so tests can see what ran, in which order, and what was kept.
 struct RecordingDriver: ConnectionDriver {
-    let wrapped: HTTPReachabilityDriver
+    let wrapped: GenericHTTPDriver
     let recorder: EffectRecorder
 
     func verify(_ connection: Connection) async -> CheckResult { await wrapped.verify(connection) }
 
-    func startSession(_ connection: Connection) async throws {
-        // A slow start: a later stop must still wait for it.
-        try await Task.sleep(for: .milliseconds(20))
-        await recorder.record(connection.id, "start")
+    func probe(_ connection: Connection, timeout: Duration) async -> CheckResult {
+        await wrapped.probe(connection, timeout: timeout)
     }
 
-    func stopSession(_ connection: Connection) async throws { await recorder.record(connection.id, "stop") }
-
-    func purgeData(_ connection: Connection) async throws { await recorder.record(connection.id, "purge") }
+    func runSession(_ connection: Connection, sink: any CollectedDataSink) async throws {
+        await recorder.record(connection.id, "start")
+        try await sink.saveCollectedData(connectionId: connection.id, key: "seen", value: .string(connection.name))
+        do {
+            while true { try await Task.sleep(for: .seconds(60)) }
+        } catch {
+            await recorder.record(connection.id, "stop")
+            throw error
+        }
+    }
 }

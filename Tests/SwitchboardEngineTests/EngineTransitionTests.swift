@@ -182,7 +182,7 @@ import Testing
         }
     }
 
-    @Test func sideEffectsRunInCommitOrder() async throws {
+    @Test func sessionsFollowCommitsAndDeletionPurges() async throws {
         try await EngineHarness.run { harness in
             let kind = try #require(KindCatalog.builtIn["prometheus"])
             let seeded = try await Seeding.connection(in: harness.store, kind: kind, status: .registered,
@@ -190,9 +190,30 @@ import Testing
             try await harness.engine.transition(seeded.id, to: .connected, by: .user("erin"))
             try await harness.engine.transition(seeded.id, to: .maintenance, by: .user("erin"))
             try await harness.engine.transition(seeded.id, to: .connected, by: .user("erin"))
+            await harness.engine.drainSideEffects()
+            try await waitUntil { await harness.recorder.effects(of: seeded.id).count == 3 }
+            #expect(await harness.engine.activeSessionIds() == [seeded.id])
+            #expect(try await harness.store.collectedData(connectionId: seeded.id)["seen"] != nil)
+
+            try await harness.engine.transition(seeded.id, to: .ignored, by: .user("erin"))
+            await harness.engine.drainSideEffects()
+            #expect(await harness.recorder.effects(of: seeded.id) == ["start", "stop", "start", "stop"])
+            #expect(await harness.engine.activeSessionIds().isEmpty)
+            #expect(try await harness.store.collectedData(connectionId: seeded.id)["seen"] != nil, "ignoring keeps data")
+
             try await harness.engine.transition(seeded.id, to: .deleted, by: .user("erin"))
             await harness.engine.drainSideEffects()
-            #expect(await harness.recorder.effects(of: seeded.id) == ["start", "stop", "start", "stop", "purge"])
+            #expect(try await harness.store.collectedData(connectionId: seeded.id).isEmpty, "deleting purges data")
         }
     }
+}
+
+/// Polls `condition` until it holds, for at most `timeout`.
+func waitUntil(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    Issue.record("condition not met within \(timeout)")
 }

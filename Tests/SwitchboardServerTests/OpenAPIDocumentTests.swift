@@ -29,9 +29,9 @@ import Yams
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        let engine = SwitchboardApp.engine(store: try SQLiteConnectionStore(path: folder.file("db.sqlite")),
-                                           httpClient: client, checkTimeout: .seconds(1), logger: Logger(label: "t"))
-        let served = Set(SwitchboardApp.router(engine: engine).routes.map { "\($0.method) \($0.path)" })
+        let parts = SwitchboardApp.assemble(store: try SQLiteConnectionStore(path: folder.file("db.sqlite")),
+                                            httpClient: client, configuration: ServerConfiguration(), logger: Logger(label: "t"))
+        let served = Set(SwitchboardApp.router(parts).routes.map { "\($0.method) \($0.path)" })
         try await client.shutdown()
 
         #expect(served.count >= 11)

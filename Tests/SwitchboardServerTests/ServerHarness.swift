@@ -31,8 +31,10 @@ struct ServerHarness: Sendable {
         logger.logLevel = .warning
         let path = folder.file("switchboard.sqlite")
         let store = try SQLiteConnectionStore(path: path)
-        let engine = SwitchboardApp.engine(store: store, httpClient: httpClient, checkTimeout: .seconds(2), logger: logger)
-        let app = Application(router: SwitchboardApp.router(engine: engine), logger: logger)
+        let parts = SwitchboardApp.assemble(store: store, httpClient: httpClient,
+                                            configuration: ServerConfiguration(checkTimeout: .seconds(2)), logger: logger)
+        let engine = parts.engine
+        let app = Application(router: SwitchboardApp.router(parts), logger: logger)
         do {
             let result = try await app.test(mode) { client in
                 try await body(ServerHarness(client: client, store: store, engine: engine, target: target,

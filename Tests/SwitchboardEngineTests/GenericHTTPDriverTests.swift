@@ -7,10 +7,10 @@ import SwitchboardTestSupport
 import Testing
 
 /// The generic check against a real HTTP server on loopback.
-@Suite struct HTTPReachabilityDriverTests {
+@Suite struct GenericHTTPDriverTests {
     private func check(_ url: String?, timeout: Duration = .seconds(2)) async throws -> CheckResult {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        let driver = HTTPReachabilityDriver(client: client, timeout: timeout, logger: Logger(label: "test"))
+        let driver = GenericHTTPDriver(http: OutboundHTTP(client: client), timeout: timeout)
         let connection = Connection(name: "t", url: url, kind: "http", type: "platform", subType: "http",
                                     status: .discovered, createdAt: .now, updatedAt: .now)
         let result = await driver.verify(connection)

@@ -1,0 +1,59 @@
+import ConnectionLifecycle
+import Foundation
+
+/// Shared by the HTTP-speaking drivers: where the target is, how to authenticate, how long
+/// to wait, and how to turn an answer into a check result.
+struct HTTPTarget {
+    let baseURL: String
+    let headers: [(String, String)]
+
+    /// The connection's url without a trailing slash, and auth headers from its secrets:
+    /// a bearer token, an API key (sent as a bearer token, as Grafana expects) or basic auth.
+    init(_ connection: Connection, credentials: any CredentialSource) async throws {
+        guard let url = connection.url, !url.isEmpty else { throw DriverError("the connection has no url") }
+        baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
+        let secrets = try await credentials.secrets(for: connection)
+        var headers: [(String, String)] = [("Accept", "application/json")]
+        if let token = secrets["token"] ?? secrets["apiKey"] {
+            headers.append(("Authorization", "Bearer \(token)"))
+        } else if let username = secrets["username"] {
+            let pair = Data("\(username):\(secrets["password"] ?? "")".utf8).base64EncodedString()
+            headers.append(("Authorization", "Basic \(pair)"))
+        }
+        self.headers = headers
+    }
+
+    func url(_ path: String) -> String { baseURL + path }
+}
+
+extension CheckResult {
+    /// 2xx is reachable, 401 and 403 are unauthorized, anything else names the status.
+    static func classify(_ status: Int, path: String, latency: Duration, details: [String: String] = [:]) -> CheckResult {
+        switch status {
+        case 200..<300: CheckResult(health: .reachable, latency: latency, details: details)
+        case 401, 403: CheckResult(health: .unauthorized, error: "\(path) answered HTTP \(status) (unauthorized)", latency: latency)
+        default: CheckResult(health: .unreachable, error: "\(path) answered HTTP \(status)", latency: latency)
+        }
+    }
+
+    static func failed(_ error: any Error, latency: Duration) -> CheckResult {
+        let health: HealthState = (error as? OutboundError).map { if case .invalidURL = $0 { .unknown } else { .unreachable } }
+            ?? ((error as? DriverError) != nil ? .unknown : .unreachable)
+        return CheckResult(health: health, error: OutboundHTTP.describe(error), latency: latency)
+    }
+}
+
+/// Reads a number of seconds from a connection's metadata, with a default.
+func secondsSetting(_ connection: Connection, _ key: String, default value: Double) -> Duration {
+    if case .number(let number)? = connection.metadata[key], number >= 0.05 { return .seconds(fromMetadata: number) }
+    return .seconds(fromMetadata: value)
+}
+
+/// Runs `body` every `interval` until the task is cancelled. A failing round is retried at
+/// the next interval; the error is kept as the session's `lastError`.
+func everyInterval(_ interval: Duration, _ body: () async throws -> Void) async throws {
+    while !Task.isCancelled {
+        try await body()
+        try await Task.sleep(for: interval)
+    }
+}

@@ -1,0 +1,202 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+/// Which targets outbound requests may reach.
+public struct OutboundPolicy: Sendable, Hashable {
+    /// Allow link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10,
+    /// fd00:ec2::254). Off by default: a connection's url must not become a way to read a
+    /// cloud provider's instance credentials.
+    public var allowLinkLocal: Bool
+
+    public init(allowLinkLocal: Bool = false) {
+        self.allowLinkLocal = allowLinkLocal
+    }
+}
+
+/// A response of an outbound request, body included.
+public struct OutboundResponse: Sendable {
+    public var status: Int
+    public var headers: HTTPHeaders
+    public var body: ByteBuffer
+
+    public var bodyData: Data { Data(body.readableBytesView) }
+}
+
+/// Every request Switchboard sends to a target goes through here: the address guard, a
+/// deadline for the whole exchange, and redirects followed only within the same host.
+public struct OutboundHTTP: Sendable {
+    public let client: HTTPClient
+    public let policy: OutboundPolicy
+    private static let maxRedirects = 3
+
+    public init(client: HTTPClient, policy: OutboundPolicy = OutboundPolicy()) {
+        self.client = client
+        self.policy = policy
+    }
+
+    /// A GET (or `method`) with `headers`; redirects to the same scheme, host and port are
+    /// followed, others refused. `maxBody` caps how much of the body is read.
+    public func request(_ url: String, method: HTTPMethod = .GET, headers: [(String, String)] = [],
+                        timeout: Duration, tls: TLSConfiguration? = nil,
+                        maxBody: Int = 8 << 20) async throws -> OutboundResponse {
+        let deadline = NIODeadline.now() + .nanoseconds(timeout.nanoseconds)
+        var current = url
+        for _ in 0...Self.maxRedirects {
+            guard let target = URL(string: current), let host = target.host, let scheme = target.scheme?.lowercased(),
+                  scheme == "http" || scheme == "https" else {
+                throw OutboundError.invalidURL(current)
+            }
+            try await AddressGuard.check(host: host, policy: policy)
+            var request = HTTPClientRequest(url: current)
+            request.method = method
+            for (name, value) in headers { request.headers.add(name: name, value: value) }
+            request.tlsConfiguration = tls
+            let response = try await client.execute(request, deadline: deadline)
+            let body = try await response.body.collect(upTo: maxBody)
+            let status = Int(response.status.code)
+            guard (300..<400).contains(status), status != 304, let location = response.headers.first(name: "Location") else {
+                return OutboundResponse(status: status, headers: response.headers, body: body)
+            }
+            guard let next = URL(string: location, relativeTo: target)?.absoluteURL else {
+                throw OutboundError.invalidURL(location)
+            }
+            guard next.scheme?.lowercased() == scheme, next.host == host, next.port == target.port else {
+                throw OutboundError.crossHostRedirect(from: current, to: next.absoluteString)
+            }
+            current = next.absoluteString
+        }
+        throw OutboundError.tooManyRedirects(url)
+    }
+
+    /// A short reason a person can act on: refused, timed out, TLS, DNS, blocked address.
+    public static func describe(_ error: any Error) -> String {
+        if let error = error as? OutboundError { return error.description }
+        if let error = error as? DriverError { return error.description }
+        if let error = error as? HTTPClientError {
+            switch error {
+            case .deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout: return "timed out"
+            case .remoteConnectionClosed: return "the server closed the connection"
+            case .bodyLengthMismatch: return "the server sent a malformed body"
+            default: break
+            }
+            let text = String(describing: error)
+            if text.lowercased().contains("toomanybytes") || text.contains("responseBodyTooLarge") { return "the answer is too large" }
+            return text
+        }
+        if error is NIOTooManyBytesError { return "the answer is too large" }
+        if let error = error as? NIOSSLError { return "TLS error: \(error)" }
+        if let error = error as? BoringSSLError { return "TLS error: \(error)" }
+        if let error = error as? NIOSSLExtraError { return "TLS error: \(error)" }
+        let text = String(describing: error)
+        if text.contains("connectionRefused") || text.contains("Connection refused") || text.contains("ECONNREFUSED") {
+            return "connection refused"
+        }
+        if text.contains("handshake") || text.contains("certificate") || text.contains("SSL") { return "TLS error: \(text)" }
+        if text.contains("NXDOMAIN") || text.contains("resolve") || text.contains("DNS") { return "name resolution failed: \(text)" }
+        if text.contains("connectTimeout") || text.contains("deadlineExceeded") { return "timed out" }
+        return text
+    }
+}
+
+public enum OutboundError: Error, CustomStringConvertible, Sendable, Equatable {
+    case blockedAddress(host: String, address: String)
+    case crossHostRedirect(from: String, to: String)
+    case tooManyRedirects(String)
+    case invalidURL(String)
+
+    public var description: String {
+        switch self {
+        case .blockedAddress(let host, let address):
+            "refused to contact \(host) (\(address)): link-local and cloud metadata addresses are blocked (allow them with --allow-link-local-targets)"
+        case .crossHostRedirect(let from, let to): "refused a redirect from \(from) to another host (\(to))"
+        case .tooManyRedirects(let url): "\(url) redirected more than \(OutboundHTTP.maxRedirectsForMessage) times"
+        case .invalidURL(let url): "'\(url)' is not an http or https URL"
+        }
+    }
+}
+
+extension OutboundHTTP {
+    fileprivate static var maxRedirectsForMessage: Int { maxRedirects }
+}
+
+/// Keeps outbound requests away from link-local and cloud metadata addresses, whether the
+/// url names them directly or through a host name.
+enum AddressGuard {
+    static func check(host rawHost: String, policy: OutboundPolicy) async throws {
+        guard !policy.allowLinkLocal else { return }
+        let host = rawHost.hasPrefix("[") ? String(rawHost.dropFirst().dropLast()) : rawHost
+        let addresses: [String]
+        if isIPLiteral(host) {
+            addresses = [host]
+        } else {
+            addresses = await resolve(host)
+        }
+        if let blocked = addresses.first(where: isBlocked) {
+            throw OutboundError.blockedAddress(host: host, address: blocked)
+        }
+    }
+
+    static func isIPLiteral(_ host: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
+    }
+
+    static func isBlocked(_ address: String) -> Bool {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, address, &v4) == 1 {
+            let value = UInt32(bigEndian: v4.s_addr)
+            return value >> 16 == 0xA9FE  // 169.254.0.0/16
+        }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, address, &v6) == 1 else { return false }
+        let bytes = withUnsafeBytes(of: v6) { Array($0) }
+        if bytes[0] == 0xFE && bytes[1] & 0xC0 == 0x80 { return true }  // fe80::/10
+        let metadata: [UInt8] = [0xFD, 0x00, 0x0E, 0xC2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54]  // fd00:ec2::254
+        if bytes == metadata { return true }
+        // IPv4-mapped (::ffff:a.b.c.d) link-local.
+        if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
+            return bytes[12] == 169 && bytes[13] == 254
+        }
+        return false
+    }
+
+    /// The host's addresses through the system resolver, off the cooperative pool.
+    static func resolve(_ host: String) async -> [String] {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var hints = addrinfo()
+                hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+                var result: UnsafeMutablePointer<addrinfo>?
+                guard getaddrinfo(host, nil, &hints, &result) == 0, let first = result else {
+                    continuation.resume(returning: [])
+                    return
+                }
+                defer { freeaddrinfo(first) }
+                var addresses: [String] = []
+                var cursor: UnsafeMutablePointer<addrinfo>? = first
+                while let entry = cursor {
+                    var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+                    if getnameinfo(entry.pointee.ai_addr, entry.pointee.ai_addrlen, &buffer, socklen_t(buffer.count),
+                                   nil, 0, NI_NUMERICHOST) == 0 {
+                        addresses.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+                    }
+                    cursor = entry.pointee.ai_next
+                }
+                continuation.resume(returning: addresses)
+            }
+        }
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+
+    static func seconds(fromMetadata value: Double) -> Duration { .milliseconds(Int64(value * 1000)) }
+}

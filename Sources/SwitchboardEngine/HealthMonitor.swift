@@ -1,0 +1,193 @@
+import ConnectionLifecycle
+import Foundation
+import HeapModule
+import Logging
+import ServiceLifecycle
+import SwitchboardDrivers
+import SwitchboardStorage
+
+/// How the health monitor runs.
+public struct HealthMonitorConfiguration: Sendable {
+    /// The server's policy; a connection's metadata may override it.
+    public var policy: HealthPolicy
+    /// Probes in flight at once, at most.
+    public var maxConcurrentProbes: Int
+    /// Each wait is stretched or shrunk at random by up to this fraction, so checks of
+    /// connections created together spread out.
+    public var jitter: Double
+
+    public init(policy: HealthPolicy = .standard, maxConcurrentProbes: Int = 256, jitter: Double = 0.1) {
+        self.policy = policy
+        self.maxConcurrentProbes = maxConcurrentProbes
+        self.jitter = jitter
+    }
+}
+
+/// Probes registered, connected and system-disconnected connections on a jittered
+/// schedule, stores what it observes, and asks the engine (as `system`) for the damped
+/// transitions `HealthDamping` calls for. Admin decisions are never probed or moved.
+public actor HealthMonitor: Service {
+    private struct Entry {
+        var connection: Connection
+        var health: HealthRecord
+        var generation: Int
+        var probing = false
+    }
+
+    private struct Due: Comparable {
+        var at: ContinuousClock.Instant
+        var id: UUID
+        var generation: Int
+        static func < (lhs: Due, rhs: Due) -> Bool { lhs.at < rhs.at }
+    }
+
+    private let engine: ConnectionEngine
+    private let configuration: HealthMonitorConfiguration
+    private let logger: Logger
+    private let clock = ContinuousClock()
+    private var entries: [UUID: Entry] = [:]
+    private var queue = Heap<Due>()
+    private var nextGeneration = 0
+    private var inFlight = 0
+    private var completedChecks = 0
+
+    public init(engine: ConnectionEngine, configuration: HealthMonitorConfiguration = .init(), logger: Logger) {
+        self.engine = engine
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Checks completed since start (for benchmarks and tests).
+    public var checksCompleted: Int { completedChecks }
+
+    /// Connections the monitor is watching now.
+    public var watchedIds: Set<UUID> { Set(entries.keys) }
+
+    public func run() async throws {
+        let changes = await engine.changes()
+        try await loadCandidates()
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                for await change in changes { await self.apply(change) }
+            }
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                for entry in takeDue() {
+                    group.addTask { await self.probe(entry) }
+                }
+                try? await Task.sleep(for: nextWake())
+            }
+            group.cancelAll()
+        }
+    }
+
+    // MARK: Scheduling
+
+    private func loadCandidates() async throws {
+        var after: UUID?
+        while true {
+            let batch = try await engine.store.probeCandidates(after: after, limit: 1000)
+            guard let last = batch.last else { break }
+            after = last.id
+            let records = try await engine.health(of: batch.map(\.id))
+            for connection in batch where HealthDamping.isProbed(status: connection.status, lastChangedBy: connection.statusChangedBy) {
+                let health = records[connection.id] ?? HealthRecord(connectionId: connection.id)
+                let policy = policy(for: connection)
+                // Spread the first round over one interval instead of checking everything at once.
+                let first = policy.delay(status: connection.status, health: health) * Double.random(in: 0...1)
+                track(connection, health: health, after: first)
+            }
+        }
+    }
+
+    private func track(_ connection: Connection, health: HealthRecord, after delay: Duration) {
+        nextGeneration += 1
+        entries[connection.id] = Entry(connection: connection, health: health, generation: nextGeneration)
+        queue.insert(Due(at: clock.now + delay, id: connection.id, generation: nextGeneration))
+    }
+
+    /// Follows committed changes: newly probed connections join (with fresh counts: someone
+    /// just decided about them), others leave.
+    private func apply(_ connection: Connection) {
+        let probed = HealthDamping.isProbed(status: connection.status, lastChangedBy: connection.statusChangedBy)
+        guard var entry = entries[connection.id] else {
+            if probed {
+                let fresh = HealthRecord(connectionId: connection.id)
+                track(connection, health: fresh, after: jittered(policy(for: connection).delay(status: connection.status, health: fresh)) * 0.1)
+            }
+            return
+        }
+        guard probed else {
+            entries[connection.id] = nil
+            return
+        }
+        entry.connection = connection
+        entries[connection.id] = entry
+    }
+
+    private func takeDue() -> [Entry] {
+        var due: [Entry] = []
+        let now = clock.now
+        while inFlight < configuration.maxConcurrentProbes, let next = queue.min, next.at <= now {
+            _ = queue.removeMin()
+            guard var entry = entries[next.id], entry.generation == next.generation, !entry.probing else { continue }
+            entry.probing = true
+            entries[next.id] = entry
+            inFlight += 1
+            due.append(entry)
+        }
+        return due
+    }
+
+    private func nextWake() -> Duration {
+        guard inFlight < configuration.maxConcurrentProbes, let next = queue.min else { return .milliseconds(50) }
+        return max(.milliseconds(1), min(next.at - clock.now, .milliseconds(250)))
+    }
+
+    private func policy(for connection: Connection) -> HealthPolicy {
+        configuration.policy.overridden(by: connection.metadata)
+    }
+
+    private func jittered(_ delay: Duration) -> Duration {
+        delay * (1 + Double.random(in: -configuration.jitter...configuration.jitter))
+    }
+
+    // MARK: Probing
+
+    private func probe(_ entry: Entry) async {
+        let connection = entry.connection
+        let policy = policy(for: connection)
+        let result = await engine.drivers.driver(for: connection.kind).probe(connection, timeout: policy.timeout)
+        let health = entry.health.recording(result.health, error: result.error,
+                                            latencyMilliseconds: result.latencyMilliseconds,
+                                            at: Date().truncatedToMilliseconds)
+        do {
+            try await engine.store.saveHealth(health)
+        } catch {
+            logger.error("could not store a health record", metadata: ["connection": "\(connection.id)", "error": "\(error)"])
+        }
+        engine.metrics.probed(connection, state: result.health, latency: result.latency)
+        if let move = HealthDamping.automaticTransition(status: connection.status, lastChangedBy: connection.statusChangedBy,
+                                                         health: health, policy: policy) {
+            do {
+                try await engine.transition(connection.id, to: move.to, by: .system, reason: move.reason)
+            } catch {
+                // Someone else moved it first, or the return check failed: the next probe decides again.
+                logger.info("automatic transition not taken", metadata: [
+                    "connection": "\(connection.id.uuidString.lowercased())", "to": "\(move.to.wireName)", "error": "\(error)",
+                ])
+            }
+        }
+        finished(connection.id, generation: entry.generation, health: health)
+    }
+
+    private func finished(_ id: UUID, generation: Int, health: HealthRecord) {
+        inFlight -= 1
+        completedChecks += 1
+        guard var entry = entries[id], entry.generation == generation else { return }
+        entry.probing = false
+        entry.health = health
+        entries[id] = entry
+        let delay = jittered(policy(for: entry.connection).delay(status: entry.connection.status, health: health))
+        queue.insert(Due(at: clock.now + delay, id: id, generation: generation))
+    }
+}

@@ -1,0 +1,69 @@
+import ConnectionLifecycle
+import Foundation
+import Logging
+import SwitchboardDrivers
+import SwitchboardStorage
+
+/// Runs one session per connected connection: the kind driver's `runSession`, restarted
+/// with a growing pause when it fails, until the session is stopped.
+actor SessionManager {
+    private let drivers: DriverCatalog
+    private let sink: any CollectedDataSink
+    private let logger: Logger
+    private var running: [UUID: Task<Void, Never>] = [:]
+
+    init(drivers: DriverCatalog, sink: any CollectedDataSink, logger: Logger) {
+        self.drivers = drivers
+        self.sink = sink
+        self.logger = logger
+    }
+
+    var activeSessionIds: Set<UUID> { Set(running.keys) }
+
+    func start(_ connection: Connection) {
+        guard running[connection.id] == nil else { return }
+        let driver = drivers.driver(for: connection.kind)
+        let sink = sink
+        let logger = logger
+        running[connection.id] = Task {
+            var pause: Duration = .seconds(1)
+            while !Task.isCancelled {
+                do {
+                    try await driver.runSession(connection, sink: sink)
+                    pause = .seconds(1)
+                } catch is CancellationError {
+                    return
+                } catch {
+                    if Task.isCancelled { return }
+                    logger.warning("session failed; restarting", metadata: [
+                        "connection": "\(connection.id.uuidString.lowercased())", "kind": "\(connection.kind)",
+                        "error": "\(OutboundHTTP.describe(error))", "retryIn": "\(pause)",
+                    ])
+                }
+                try? await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(60))
+            }
+        }
+    }
+
+    /// Stops a session and waits until it has ended, so nothing it collects lands after.
+    func stop(_ id: UUID) async {
+        guard let task = running.removeValue(forKey: id) else { return }
+        task.cancel()
+        await task.value
+    }
+
+    func stopAll() async {
+        for id in Array(running.keys) { await stop(id) }
+    }
+}
+
+/// The store as the place sessions keep what they collect.
+struct StoreSink: CollectedDataSink {
+    let store: any ConnectionStore
+
+    func saveCollectedData(connectionId: UUID, key: String, value: JSONValue) async throws {
+        try await store.saveCollectedData(connectionId: connectionId, key: key, value: value,
+                                          at: Date().truncatedToMilliseconds)
+    }
+}
