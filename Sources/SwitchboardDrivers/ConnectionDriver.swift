@@ -55,6 +55,18 @@ public struct DriverCatalog: Sendable {
     public func driver(for kind: String) -> any ConnectionDriver {
         drivers[kind] ?? fallback
     }
+
+    /// The drivers of every built-in kind, sending requests through `http`. Kinds without a
+    /// driver of their own (meshery, for now) use the generic HTTP check.
+    public static func builtIn(http: OutboundHTTP, credentials: any CredentialSource, timeout: Duration) -> DriverCatalog {
+        let generic = GenericHTTPDriver(http: http, timeout: timeout)
+        return DriverCatalog(drivers: [
+            "prometheus": PrometheusDriver(http: http, credentials: credentials, timeout: timeout),
+            "grafana": GrafanaDriver(http: http, credentials: credentials, timeout: timeout),
+            "helm": HelmDriver(http: http, credentials: credentials, timeout: timeout),
+            "http": generic,
+        ], fallback: generic)
+    }
 }
 
 /// A monotonic stopwatch for check latencies.

@@ -18,6 +18,15 @@ public struct HelmDriver: ConnectionDriver {
     }
 
     public func verify(_ connection: Connection) async -> CheckResult {
+        await check(connection, timeout: timeout)
+    }
+
+    /// Probing fetches and parses the index too: a repository whose index is broken is down.
+    public func probe(_ connection: Connection, timeout: Duration) async -> CheckResult {
+        await check(connection, timeout: timeout)
+    }
+
+    private func check(_ connection: Connection, timeout: Duration) async -> CheckResult {
         let watch = Stopwatch()
         do {
             let charts = try await fetchIndex(connection, timeout: timeout)
@@ -27,10 +36,6 @@ public struct HelmDriver: ConnectionDriver {
         } catch {
             return .failed(error, latency: watch.elapsed)
         }
-    }
-
-    public func probe(_ connection: Connection, timeout: Duration) async -> CheckResult {
-        await verify(connection)
     }
 
     public func runSession(_ connection: Connection, sink: any CollectedDataSink) async throws {

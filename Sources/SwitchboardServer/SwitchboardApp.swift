@@ -60,17 +60,6 @@ public enum SwitchboardApp {
         return router
     }
 
-    /// The drivers of every built-in kind, sending requests through `http`.
-    public static func drivers(http: OutboundHTTP, credentials: any CredentialSource, timeout: Duration) -> DriverCatalog {
-        let generic = GenericHTTPDriver(http: http, timeout: timeout)
-        return DriverCatalog(drivers: [
-            "prometheus": PrometheusDriver(http: http, credentials: credentials, timeout: timeout),
-            "grafana": GrafanaDriver(http: http, credentials: credentials, timeout: timeout),
-            "helm": HelmDriver(http: http, credentials: credentials, timeout: timeout),
-            "http": generic,
-        ], fallback: generic)
-    }
-
     /// The engine and monitor over `store`.
     public static func assemble(store: any ConnectionStore, httpClient: HTTPClient, configuration: ServerConfiguration,
                                 logger: Logger) -> SwitchboardParts {
@@ -78,7 +67,7 @@ public enum SwitchboardApp {
         let http = OutboundHTTP(client: httpClient, policy: configuration.outbound)
         let engine = ConnectionEngine(
             store: store,
-            drivers: drivers(http: http, credentials: FileReferenceCredentials(), timeout: configuration.checkTimeout),
+            drivers: .builtIn(http: http, credentials: FileReferenceCredentials(), timeout: configuration.checkTimeout),
             metrics: EngineMetrics(factory: PrometheusMetricsFactory(registry: registry)),
             logger: logger)
         let monitor = HealthMonitor(engine: engine, configuration: configuration.monitor, logger: logger)

@@ -12,40 +12,56 @@ import Synchronization
 /// Under `/ok` it answers every kind's health endpoints as a healthy target would (Prometheus
 /// `/-/ready` and build info, Grafana `/api/health` and `/api/search`, a Helm `index.yaml`,
 /// anything else 200). `/fail` answers 503 to everything, `/flaky` answers 503 on every third
-/// request and like `/ok` otherwise, `/slow` answers after two seconds. Every request is counted.
+/// request and like `/ok` otherwise, `/alternate/<name>` fails every other request to that
+/// path, `/switch` is
+/// healthy or failing as `setSwitch(healthy:)` says, `/slow` answers after two seconds.
+/// Every request is counted.
 public final class StandInHTTPServer: Sendable {
     public let port: Int
     private let services: ServiceGroup
     private let running: Task<Void, any Error>
     private let counter: Counter
+    private let switchState: SwitchState
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
     public var reachableURL: String { "\(baseURL)/ok" }
     public var failingURL: String { "\(baseURL)/fail" }
     public var flakyURL: String { "\(baseURL)/flaky" }
     public var slowURL: String { "\(baseURL)/slow" }
+    public var alternatingURL: String { "\(baseURL)/alternate" }
+    public var switchURL: String { "\(baseURL)/switch" }
     /// Nothing listens on port 1 of the loopback: connections are refused at once.
     public static let refusedURL = "http://127.0.0.1:1/"
 
     public var requestCount: Int { counter.count.withLock { $0 } }
 
-    private init(port: Int, services: ServiceGroup, running: Task<Void, any Error>, counter: Counter) {
+    /// Makes `/switch` answer like `/ok` (healthy) or with 503.
+    public func setSwitch(healthy: Bool) { switchState.healthy.withLock { $0 = healthy } }
+
+    private init(port: Int, services: ServiceGroup, running: Task<Void, any Error>, counter: Counter,
+                 switchState: SwitchState) {
         self.port = port
         self.services = services
         self.running = running
         self.counter = counter
+        self.switchState = switchState
     }
 
     public static func start() async throws -> StandInHTTPServer {
         let requests = Counter()
+        let alternations = PathCounter()
+        let switchState = SwitchState()
         let router = Router()
-        for prefix in ["ok", "fail", "flaky", "slow"] {
+        for prefix in ["ok", "fail", "flaky", "slow", "alternate", "switch"] {
             for path in [prefix, "\(prefix)/**"] {
                 router.get(RouterPath(path)) { request, _ in
                     let count = requests.next()
                     switch prefix {
                     case "fail": return Response(status: .serviceUnavailable)
                     case "flaky" where count % 3 == 0: return Response(status: .serviceUnavailable)
+                    case "alternate" where alternations.next(request.uri.path) % 2 == 0:
+                        return Response(status: .serviceUnavailable)
+                    case "switch" where !switchState.healthy.withLock({ $0 }): return Response(status: .serviceUnavailable)
                     case "slow": try await Task.sleep(for: .seconds(2))
                     default: break
                     }
@@ -55,13 +71,30 @@ public final class StandInHTTPServer: Sendable {
         }
         let server = try await LiveServer.start(router: router)
         return StandInHTTPServer(port: server.port, services: server.services, running: server.running,
-                                 counter: requests)
+                                 counter: requests, switchState: switchState)
     }
 
     public func stop() async {
         await services.triggerGracefulShutdown()
         _ = try? await running.value
     }
+}
+
+/// Counts requests per path, so each `/alternate/<name>` alternates on its own.
+final class PathCounter: Sendable {
+    private let counts = Mutex<[String: Int]>([:])
+
+    func next(_ path: String) -> Int {
+        counts.withLock { counts in
+            counts[path, default: 0] += 1
+            return counts[path, default: 0]
+        }
+    }
+}
+
+/// Whether `/switch` is healthy, shared with the server's tasks.
+final class SwitchState: Sendable {
+    let healthy = Mutex(true)
 }
 
 /// Counts requests across the server's tasks.

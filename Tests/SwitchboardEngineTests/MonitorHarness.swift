@@ -1,0 +1,97 @@
+import AsyncHTTPClient
+import ConnectionLifecycle
+import Foundation
+import Logging
+import SwitchboardDrivers
+import SwitchboardEngine
+import SwitchboardStorage
+import SwitchboardTestSupport
+import Testing
+
+/// A real engine with the built-in drivers and a running health monitor on a fast
+/// schedule (checks every 100 ms instead of 15 s; the damping thresholds are the defaults).
+struct MonitorHarness: Sendable {
+    let engine: ConnectionEngine
+    let store: SQLiteConnectionStore
+    let monitor: HealthMonitor
+    let folder: TemporaryDirectory
+
+    static let fastPolicy = HealthPolicy(
+        interval: .milliseconds(100), registeredInterval: .milliseconds(100), timeout: .seconds(1),
+        failureThreshold: 3, recoveryThreshold: 2, maxBackoff: .milliseconds(400))
+
+    static func run<T: Sendable>(policy: HealthPolicy = fastPolicy, outbound: OutboundPolicy = .init(),
+                                 _ body: @Sendable (MonitorHarness) async throws -> T) async throws -> T {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
+        var logger = Logger(label: "monitor-test")
+        logger.logLevel = .warning
+        let store = try SQLiteConnectionStore(path: folder.file("switchboard.sqlite"))
+        let drivers = DriverCatalog.builtIn(http: OutboundHTTP(client: client, policy: outbound),
+                                            credentials: FileReferenceCredentials(), timeout: .seconds(2))
+        let engine = ConnectionEngine(store: store, drivers: drivers, logger: logger)
+        let monitor = HealthMonitor(engine: engine, configuration: .init(policy: policy, maxConcurrentProbes: 16, jitter: 0.1),
+                                    logger: logger)
+        let running = Task { try await monitor.run() }
+        let harness = MonitorHarness(engine: engine, store: store, monitor: monitor, folder: folder)
+        do {
+            let result = try await body(harness)
+            running.cancel()
+            _ = try? await running.value
+            await engine.shutdown()
+            try await client.shutdown()
+            return result
+        } catch {
+            running.cancel()
+            _ = try? await running.value
+            await engine.shutdown()
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    /// Creates a connection and moves it to `status` through the engine, as a user would.
+    func connection(_ name: String, kind: String = "http", url: String, path: [ConnectionStatus],
+                    metadata: [String: JSONValue] = [:]) async throws -> Connection {
+        var connection = try await engine.create(NewConnection(name: name, url: url, kind: kind, metadata: metadata),
+                                                 by: .user("tester"))
+        for status in path {
+            connection = try await engine.transition(connection.id, to: status, by: .user("tester"))
+        }
+        return connection
+    }
+
+    func status(_ id: UUID) async throws -> ConnectionStatus? {
+        try await store.connection(id: id)?.status
+    }
+
+    func history(_ id: UUID) async throws -> [LifecycleEvent] {
+        try await Seeding.history(of: id, in: store)
+    }
+
+    func health(_ id: UUID) async throws -> HealthRecord? {
+        try await store.health(of: [id])[id]
+    }
+
+    /// Waits until the connection has `status`, failing the test after `timeout`.
+    func waitForStatus(_ id: UUID, _ status: ConnectionStatus, timeout: Duration = .seconds(20)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await self.status(id) == status { return }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        Issue.record("connection did not become \(status.wireName) within \(timeout); it is \(try await self.status(id)?.wireName ?? "gone")")
+    }
+
+    /// Waits until the monitor has run `count` more checks of anything.
+    func waitForChecks(_ count: Int, timeout: Duration = .seconds(20)) async throws {
+        let start = await monitor.checksCompleted
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if await monitor.checksCompleted >= start + count { return }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        Issue.record("the monitor did not run \(count) checks within \(timeout)")
+    }
+}
