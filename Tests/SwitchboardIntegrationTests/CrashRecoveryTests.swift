@@ -27,6 +27,12 @@ import Testing
         var totalCount: Int
     }
 
+    /// Acknowledged transitions so far, across the clients.
+    actor Progress {
+        private(set) var count = 0
+        func add() { count += 1 }
+    }
+
     /// A transition the server answered 200 to.
     struct Acknowledged: Sendable {
         var connectionId: String
@@ -53,6 +59,7 @@ import Testing
         // Four clients move random connections along random legal edges until the server dies.
         let address = first.address
         let connectionIds = ids
+        let progress = Progress()
         let load = Task {
             try await withThrowingTaskGroup(of: [Acknowledged].self) { group in
                 for worker in 0..<4 {
@@ -73,6 +80,7 @@ import Testing
                                 #"{"status": "\#(next)"}"#, correlation: correlation) else { break }
                             if status == 200 {
                                 acknowledged.append(Acknowledged(connectionId: id, correlationId: correlation, status: next))
+                                await progress.add()
                             }
                         }
                         return acknowledged
@@ -81,7 +89,11 @@ import Testing
                 return try await group.reduce(into: [Acknowledged]()) { $0 += $1 }
             }
         }
-        try await Task.sleep(for: .milliseconds(1500))
+        // Kill it mid-load once enough has been acknowledged (however busy the machine is).
+        let deadline = ContinuousClock.now + .seconds(60)
+        while await progress.count < 80 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
         first.kill()
         let acknowledged = try await load.value
         #expect(acknowledged.count > 20, "the load produced too little to prove anything: \(acknowledged.count)")
