@@ -95,6 +95,14 @@ let package = Package(
             dependencies: ["SwitchboardStorage", "SwitchboardTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
+            name: "SwitchboardDriversTests",
+            dependencies: [
+                "SwitchboardDrivers", "SwitchboardTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
+        .testTarget(
             name: "SwitchboardEngineTests",
             dependencies: [
                 "SwitchboardEngine", "SwitchboardTestSupport",

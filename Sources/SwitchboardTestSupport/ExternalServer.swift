@@ -74,11 +74,14 @@ public final class ExternalServer: @unchecked Sendable {
         throw ExternalServerError("\(executable) did not become ready on port \(port): \(log())")
     }
 
-    /// Stops the process (SIGTERM) and waits for it to exit.
+    /// Stops the process: SIGTERM, then SIGKILL if it is still there after a second (a
+    /// child can inherit an ignored SIGTERM from a test process that handles signals).
     public func stop() {
         guard process.isRunning else { return }
         process.terminate()
-        process.waitUntilExit()
+        for _ in 0..<100 where process.isRunning { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        for _ in 0..<500 where process.isRunning { usleep(10_000) }
     }
 
     /// Starts the same program again on the same port.

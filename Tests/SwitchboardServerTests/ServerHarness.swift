@@ -21,7 +21,7 @@ struct ServerHarness: Sendable {
     let target: StandInHTTPServer
     let databasePath: String
 
-    static func run<T: Sendable>(_ mode: TestingSetup = .router,
+    static func run<T: Sendable>(_ mode: TestingSetup = .router, monitor: HealthPolicy? = nil,
                                  _ body: @escaping @Sendable (ServerHarness) async throws -> T) async throws -> T {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
@@ -31,10 +31,15 @@ struct ServerHarness: Sendable {
         logger.logLevel = .warning
         let path = folder.file("switchboard.sqlite")
         let store = try SQLiteConnectionStore(path: path)
-        let parts = SwitchboardApp.assemble(store: store, httpClient: httpClient,
-                                            configuration: ServerConfiguration(checkTimeout: .seconds(2)), logger: logger)
+        let parts = SwitchboardApp.assemble(
+            store: store, httpClient: httpClient,
+            configuration: ServerConfiguration(checkTimeout: .seconds(2),
+                                               monitor: HealthMonitorConfiguration(policy: monitor ?? .standard)),
+            logger: logger)
         let engine = parts.engine
         let app = Application(router: SwitchboardApp.router(parts), logger: logger)
+        let monitoring = monitor.map { _ in Task { try await parts.monitor.run() } }
+        defer { monitoring?.cancel() }
         do {
             let result = try await app.test(mode) { client in
                 try await body(ServerHarness(client: client, store: store, engine: engine, target: target,
