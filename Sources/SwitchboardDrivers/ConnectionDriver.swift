@@ -64,6 +64,7 @@ public struct DriverCatalog: Sendable {
             "prometheus": PrometheusDriver(http: http, credentials: credentials, timeout: timeout),
             "grafana": GrafanaDriver(http: http, credentials: credentials, timeout: timeout),
             "helm": HelmDriver(http: http, credentials: credentials, timeout: timeout),
+            "kubernetes": KubernetesDriver(http: http, credentials: credentials, timeout: timeout),
             "http": generic,
         ], fallback: generic)
     }

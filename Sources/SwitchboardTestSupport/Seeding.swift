@@ -8,12 +8,13 @@ public enum Seeding {
     @discardableResult
     public static func connection(
         in store: any ConnectionStore, kind: ConnectionKind, status: ConnectionStatus,
-        lastChangedBy: ActorRole = .user, name: String? = nil, url: String? = nil
+        lastChangedBy: ActorRole = .user, name: String? = nil, url: String? = nil,
+        metadata: [String: JSONValue] = [:]
     ) async throws -> Connection {
         let now = Date().truncatedToMilliseconds
         let connection = Connection(
             name: name ?? "\(kind.name)-\(status.wireName)", url: url, kind: kind.name, type: kind.type,
-            subType: kind.subType, status: status, createdAt: now, updatedAt: now,
+            subType: kind.subType, status: status, metadata: metadata, createdAt: now, updatedAt: now,
             deletedAt: status == .deleted ? now : nil, statusChangedBy: lastChangedBy)
         try await store.insert(connection, event: LifecycleEvent(
             connectionId: connection.id, from: nil, to: status, actor: "seed", actorRole: lastChangedBy,

@@ -1,5 +1,7 @@
+import ConnectionLifecycle
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -11,7 +13,7 @@ import Synchronization
 ///
 /// Under `/ok` it answers every kind's health endpoints as a healthy target would (Prometheus
 /// `/-/ready` and build info, Grafana `/api/health` and `/api/search`, a Helm `index.yaml`,
-/// anything else 200). `/fail` answers 503 to everything, `/flaky` answers 503 on every third
+/// Kubernetes `/version` and `/readyz` over plain HTTP, anything else 200). `/fail` answers 503 to everything, `/flaky` answers 503 on every third
 /// request and like `/ok` otherwise, `/alternate/<name>` fails every other request to that
 /// path, `/switch` is
 /// healthy or failing as `setSwitch(healthy:)` says, `/slow` answers after two seconds.
@@ -30,6 +32,22 @@ public final class StandInHTTPServer: Sendable {
     public var slowURL: String { "\(baseURL)/slow" }
     public var alternatingURL: String { "\(baseURL)/alternate" }
     public var switchURL: String { "\(baseURL)/switch" }
+    /// A kubeconfig (written into `folder`) whose only context points at `url` over plain
+    /// HTTP with a token, so Kubernetes connections can use this stand-in too. Returns the
+    /// metadata a connection needs to use it.
+    public static func kubernetesMetadata(for url: String, in folder: TemporaryDirectory) throws -> [String: JSONValue] {
+        let path = folder.file("kubeconfig-\(abs(url.hashValue))")
+        try """
+            apiVersion: v1
+            kind: Config
+            current-context: stand-in
+            clusters: [{name: stand-in, cluster: {server: "\(url)"}}]
+            users: [{name: stand-in, user: {token: stand-in-token}}]
+            contexts: [{name: stand-in, context: {cluster: stand-in, user: stand-in}}]
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return ["kubeconfigPath": .string(path), "context": .string("stand-in")]
+    }
+
     /// Nothing listens on port 1 of the loopback: connections are refused at once.
     public static let refusedURL = "http://127.0.0.1:1/"
 
@@ -111,13 +129,15 @@ public struct LiveServer: Sendable {
     public let services: ServiceGroup
     let running: Task<Void, any Error>
 
-    public static func start<Builder: HTTPResponderBuilder>(router: Builder) async throws -> LiveServer
+    public static func start<Builder: HTTPResponderBuilder>(router: Builder,
+                                                           server: HTTPServerBuilder = .http1()) async throws -> LiveServer
     where Builder.Responder.Context: RequestContext, Builder.Responder.Context.Source == ApplicationRequestContextSource {
         var logger = Logger(label: "stand-in")
         logger.logLevel = .warning
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = Application(
             router: router,
+            server: server,
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             onServerRunning: { channel in
                 continuation.yield(channel.localAddress?.port ?? 0)
@@ -158,6 +178,10 @@ enum HealthyAnswers {
         if path.hasSuffix("/api/v1/query") { return body(#"{"status":"success","data":{"resultType":"vector","result":[]}}"#) }
         if path.hasSuffix("/api/health") { return body(#"{"commit":"stand-in","database":"ok","version":"10.4.0"}"#) }
         if path.hasSuffix("/api/search") { return body("[]") }
+        if path.hasSuffix("/version") {
+            return body(#"{"major":"1","minor":"29","gitVersion":"v1.29.4-stand-in"}"#)
+        }
+        if path.hasSuffix("/readyz") { return body("ok", "text/plain") }
         if path.hasSuffix("/index.yaml") {
             return body("apiVersion: v1\nentries:\n  demo:\n    - name: demo\n      version: 1.0.0\n", "application/x-yaml")
         }

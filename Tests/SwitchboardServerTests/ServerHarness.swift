@@ -20,6 +20,7 @@ struct ServerHarness: Sendable {
     let engine: ConnectionEngine
     let target: StandInHTTPServer
     let databasePath: String
+    let folder: TemporaryDirectory
 
     static func run<T: Sendable>(_ mode: TestingSetup = .router, monitor: HealthPolicy? = nil,
                                  _ body: @escaping @Sendable (ServerHarness) async throws -> T) async throws -> T {
@@ -43,7 +44,7 @@ struct ServerHarness: Sendable {
         do {
             let result = try await app.test(mode) { client in
                 try await body(ServerHarness(client: client, store: store, engine: engine, target: target,
-                                             databasePath: path))
+                                             databasePath: path, folder: folder))
             }
             try await httpClient.shutdown()
             await target.stop()
@@ -68,17 +69,29 @@ struct ServerHarness: Sendable {
 
     func createConnection(name: String, kind: String = "prometheus", status: String? = nil,
                           url: String? = nil) async throws -> ConnectionJSON {
-        var body: [String: String] = ["name": name, "kind": kind]
-        body["status"] = status
-        body["url"] = url ?? target.reachableURL
+        struct Body: Encodable {
+            var name: String
+            var kind: String
+            var status: String?
+            var url: String
+            var metadata: [String: JSONValue]
+        }
+        let target = url ?? self.target.reachableURL
+        let body = Body(name: name, kind: kind, status: status, url: target, metadata: try metadata(kind: kind, url: target))
         let response = try await request(.post, "/api/integrations/connections", json: try encode(body))
         #expect(response.status == .created, "\(String(buffer: response.body))")
         return try decode(ConnectionJSON.self, response)
     }
 
     func seed(_ kind: String, _ status: ConnectionStatus, url: String? = nil) async throws -> Connection {
-        try await Seeding.connection(in: store, kind: try #require(KindCatalog.builtIn[kind]), status: status,
-                                     url: url ?? target.reachableURL)
+        let target = url ?? self.target.reachableURL
+        return try await Seeding.connection(in: store, kind: try #require(KindCatalog.builtIn[kind]), status: status,
+                                            url: target, metadata: try metadata(kind: kind, url: target))
+    }
+
+    /// Kubernetes connections reach the stand-in through a kubeconfig; other kinds need nothing.
+    func metadata(kind: String, url: String) throws -> [String: JSONValue] {
+        kind == "kubernetes" ? try StandInHTTPServer.kubernetesMetadata(for: url, in: folder) : [:]
     }
 
     func history(_ id: UUID) async throws -> [LifecycleEvent] {

@@ -1,0 +1,179 @@
+import AsyncHTTPClient
+import ConnectionLifecycle
+import Foundation
+import NIOCore
+
+/// Kubernetes: the connection's metadata names a kubeconfig (`kubeconfigPath`) and a
+/// `context`. Verify asks the API server for `/version` and `/readyz` with the context's
+/// credentials (a 401 or 403 is unauthorized, not reachable); the probe asks `/readyz`.
+/// While connected, the session lists and then watches namespaces, nodes and services
+/// (resuming from the last `resourceVersion`, relisting when it is too old) and keeps them
+/// as the connection's inventory.
+public struct KubernetesDriver: ConnectionDriver {
+    private let http: OutboundHTTP
+    private let resolver: KubernetesAuthResolver
+    private let timeout: Duration
+
+    /// Inventory kinds: collected-data key and list path.
+    static let resources: [(key: String, path: String)] = [
+        ("namespaces", "/api/v1/namespaces"), ("nodes", "/api/v1/nodes"), ("services", "/api/v1/services"),
+    ]
+
+    public init(http: OutboundHTTP, credentials: any CredentialSource, timeout: Duration = .seconds(5)) {
+        self.http = http
+        self.resolver = KubernetesAuthResolver(credentials: credentials, execCache: ExecCredentialCache())
+        self.timeout = timeout
+    }
+
+    public func verify(_ connection: Connection) async -> CheckResult {
+        let watch = Stopwatch()
+        do {
+            let endpoint = try await resolver.endpoint(for: connection)
+            let version = try await get(endpoint, "/version", timeout: timeout)
+            guard (200..<300).contains(version.status) else {
+                return await classified(version.status, "/version", watch)
+            }
+            let gitVersion = (try? JSONDecoder().decode(Version.self, from: version.bodyData))?.gitVersion ?? "unknown"
+            let ready = try await get(endpoint, "/readyz", timeout: timeout)
+            guard (200..<300).contains(ready.status) else { return await classified(ready.status, "/readyz", watch) }
+            return CheckResult(health: .reachable, latency: watch.elapsed,
+                               details: ["version": gitVersion, "context": endpoint.contextName])
+        } catch {
+            return .failed(error, latency: watch.elapsed)
+        }
+    }
+
+    public func probe(_ connection: Connection, timeout: Duration) async -> CheckResult {
+        let watch = Stopwatch()
+        do {
+            let endpoint = try await resolver.endpoint(for: connection)
+            let ready = try await get(endpoint, "/readyz", timeout: timeout)
+            return await classified(ready.status, "/readyz", watch)
+        } catch {
+            return .failed(error, latency: watch.elapsed)
+        }
+    }
+
+    public func runSession(_ connection: Connection, sink: any CollectedDataSink) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for resource in Self.resources {
+                group.addTask { try await follow(resource, of: connection, sink: sink) }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    // MARK: Inventory
+
+    private struct ObjectList: Decodable {
+        var metadata: ListMeta
+        var items: [Object]
+        struct ListMeta: Decodable { var resourceVersion: String? }
+    }
+
+    struct Object: Decodable {
+        var metadata: Meta
+        struct Meta: Decodable {
+            var name: String
+            var namespace: String?
+            var resourceVersion: String?
+        }
+        var key: String { metadata.namespace.map { "\($0)/\(metadata.name)" } ?? metadata.name }
+    }
+
+    private struct WatchEvent: Decodable {
+        var type: String
+        var object: EventObject
+    }
+
+    /// A watch event's object: a resource, or a Status when the type is ERROR.
+    private struct EventObject: Decodable {
+        var metadata: Object.Meta?
+        var code: Int?
+        var message: String?
+    }
+
+    /// Lists a resource, then watches it from the list's resourceVersion, saving the names
+    /// after every change; relists when the server says the version is gone (410).
+    private func follow(_ resource: (key: String, path: String), of connection: Connection,
+                        sink: any CollectedDataSink) async throws {
+        while !Task.isCancelled {
+            let endpoint = try await resolver.endpoint(for: connection)
+            let listing = try await get(endpoint, resource.path, timeout: timeout)
+            guard (200..<300).contains(listing.status) else {
+                throw DriverError("listing \(resource.key) answered HTTP \(listing.status)")
+            }
+            let list = try JSONDecoder().decode(ObjectList.self, from: listing.bodyData)
+            var objects = Set(list.items.map(\.key))
+            try await save(objects, resource.key, connection, sink)
+            var version = list.metadata.resourceVersion ?? ""
+            // Watch until the version is too old (then relist) or the task ends.
+            watching: while !Task.isCancelled {
+                let query = "?watch=true&allowWatchBookmarks=true&timeoutSeconds=240&resourceVersion=\(version)"
+                var request = HTTPClientRequest(url: endpoint.server + resource.path + query)
+                for (name, value) in endpoint.headers { request.headers.add(name: name, value: value) }
+                request.tlsConfiguration = endpoint.tls
+                try await AddressGuardCheck.check(endpoint.server, http.policy)
+                let response = try await http.client.execute(request, deadline: .now() + .seconds(300))
+                if response.status.code == 410 { break watching }
+                guard (200..<300).contains(response.status.code) else {
+                    throw DriverError("watching \(resource.key) answered HTTP \(response.status.code)")
+                }
+                var pending = ByteBuffer()
+                for try await chunk in response.body {
+                    pending.writeImmutableBuffer(chunk)
+                    while let newline = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
+                        let length = newline - pending.readerIndex
+                        guard let line = pending.readSlice(length: length) else { break }
+                        pending.moveReaderIndex(forwardBy: 1)
+                        guard line.readableBytes > 0,
+                              let event = try? JSONDecoder().decode(WatchEvent.self, from: Data(line.readableBytesView)) else {
+                            continue
+                        }
+                        if event.type == "ERROR" {
+                            if event.object.code == 410 { break watching }
+                            throw DriverError("watch of \(resource.key) failed: \(event.object.message ?? "unknown error")")
+                        }
+                        guard let meta = event.object.metadata else { continue }
+                        if let next = meta.resourceVersion { version = next }
+                        let key = meta.namespace.map { "\($0)/\(meta.name)" } ?? meta.name
+                        switch event.type {
+                        case "ADDED", "MODIFIED": objects.insert(key)
+                        case "DELETED": objects.remove(key)
+                        default: continue  // BOOKMARK: only the version moves.
+                        }
+                        try await save(objects, resource.key, connection, sink)
+                    }
+                }
+            }
+        }
+    }
+
+    private func save(_ objects: Set<String>, _ key: String, _ connection: Connection, _ sink: any CollectedDataSink) async throws {
+        try await sink.saveCollectedData(connectionId: connection.id, key: key,
+                                         value: .array(objects.sorted().map(JSONValue.string)))
+    }
+
+    // MARK: Requests
+
+    private func get(_ endpoint: KubernetesEndpoint, _ path: String, timeout: Duration) async throws -> OutboundResponse {
+        try await http.request(endpoint.server + path, headers: endpoint.headers, timeout: timeout, tls: endpoint.tls)
+    }
+
+    /// A 401 may mean an exec plugin's credential went stale: forget it, so the next check
+    /// runs the plugin again.
+    private func classified(_ status: Int, _ path: String, _ watch: Stopwatch) async -> CheckResult {
+        if status == 401 { await resolver.execCache.invalidateAll() }
+        return .classify(status, path: path, latency: watch.elapsed)
+    }
+
+    private struct Version: Decodable { var gitVersion: String }
+}
+
+/// The address guard for requests that do not go through `OutboundHTTP.request`.
+enum AddressGuardCheck {
+    static func check(_ url: String, _ policy: OutboundPolicy) async throws {
+        guard let host = URL(string: url)?.host else { throw OutboundError.invalidURL(url) }
+        try await AddressGuard.check(host: host, policy: policy)
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+
+/// A throwaway certificate authority, a server certificate for 127.0.0.1 and a client
+/// certificate, made with the `openssl` command for a test.
+public struct TestPKI: Sendable {
+    public let folder: String
+    public var caCertificate: String { "\(folder)/ca.crt" }
+    public var serverCertificate: String { "\(folder)/server.crt" }
+    public var serverKey: String { "\(folder)/server.key" }
+    public var clientCertificate: String { "\(folder)/client.crt" }
+    public var clientKey: String { "\(folder)/client.key" }
+    /// A second, unrelated authority: trusting it instead of the real one must fail.
+    public var otherCACertificate: String { "\(folder)/other-ca.crt" }
+
+    public init(in folder: String) throws {
+        self.folder = folder
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        try Self.openssl(["req", "-x509"] + key + ["-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+                                                  "-subj", "/CN=switchboard-test-ca"], in: folder)
+        try Self.openssl(["req", "-x509"] + key + ["-keyout", "other-ca.key", "-out", "other-ca.crt", "-days", "2",
+                                                  "-subj", "/CN=someone-else"], in: folder)
+        try "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n"
+            .write(toFile: "\(folder)/server.ext", atomically: true, encoding: .utf8)
+        try "extendedKeyUsage=clientAuth\n".write(toFile: "\(folder)/client.ext", atomically: true, encoding: .utf8)
+        for (name, subject) in [("server", "/CN=kube-apiserver"), ("client", "/O=system:masters/CN=admin")] {
+            try Self.openssl(["req"] + key + ["-keyout", "\(name).key", "-out", "\(name).csr", "-subj", subject], in: folder)
+            try Self.openssl(["x509", "-req", "-in", "\(name).csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                              "-out", "\(name).crt", "-days", "2", "-extfile", "\(name).ext"], in: folder)
+        }
+    }
+
+    public func base64(_ path: String) throws -> String {
+        try Data(contentsOf: URL(fileURLWithPath: path)).base64EncodedString()
+    }
+
+    private static func openssl(_ arguments: [String], in folder: String) throws {
+        guard let openssl = ExternalServer.locate("openssl") else {
+            throw ExternalServerError("openssl is not installed; `scripts/test` installs it from Debian's packages")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: openssl)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: folder)
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw ExternalServerError("openssl \(arguments.joined(separator: " ")) failed: \(String(decoding: text, as: UTF8.self))")
+        }
+    }
+}
