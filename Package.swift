@@ -77,6 +77,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Measures the health monitor's probe throughput against a local target.
+        .executableTarget(
+            name: "probe-benchmark",
+            dependencies: [
+                "SwitchboardEngine", "SwitchboardDrivers", "SwitchboardStorage", "SwitchboardTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Stand-in servers, temporary folders and the design's table, for tests only.
         .target(
             name: "SwitchboardTestSupport",

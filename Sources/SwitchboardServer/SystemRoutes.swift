@@ -35,6 +35,11 @@ struct SystemRoutes<Context: RequestContext>: Sendable {
 }
 
 extension SystemRoutes {
+    static var connectionsMetric: MetricNameDescriptor {
+        MetricNameDescriptor(metricName: "switchboard_connections", unitName: "",
+                             helpText: "Connections by kind and status (tombstones excluded)")
+    }
+
     /// `switchboard_connections{kind, status}` is read from the store at scrape time, so it
     /// is always the truth, zeros included.
     func refreshConnectionCounts() async throws {
@@ -44,8 +49,7 @@ extension SystemRoutes {
         let kinds = Set(engine.kinds.names).union(counts.map(\.kind))
         for kind in kinds {
             for status in ConnectionStatus.allCases where status != .deleted {
-                registry.makeGauge(name: "switchboard_connections", labels: [("kind", kind), ("status", status.wireName)],
-                                   help: "Connections by kind and status (tombstones excluded)")
+                registry.makeGauge(descriptor: Self.connectionsMetric, labels: [("kind", kind), ("status", status.wireName)])
                     .set(Double(byKey["\(kind)|\(status.wireName)"] ?? 0))
             }
         }
