@@ -162,8 +162,12 @@ public actor HealthMonitor: Service {
                                             at: Date().truncatedToMilliseconds)
         do {
             try await engine.store.saveHealth(health)
+        } catch is CancellationError {
+            return  // Shutting down: the next start probes again.
         } catch {
-            logger.error("could not store a health record", metadata: ["connection": "\(connection.id)", "error": "\(error)"])
+            logger.error("could not store a health record", metadata: [
+                "connection": "\(connection.id.uuidString.lowercased())", "error": "\(error)",
+            ])
         }
         engine.metrics.probed(connection, state: result.health, latency: result.latency)
         if let move = HealthDamping.automaticTransition(status: connection.status, lastChangedBy: connection.statusChangedBy,
