@@ -138,9 +138,13 @@ public actor HealthMonitor: Service {
         return due
     }
 
+    /// How long the scheduling loop may sleep: briefly while every probe slot is busy (one
+    /// frees up within milliseconds), until the next due check otherwise (at most 50 ms, so
+    /// connections that join meanwhile wait little).
     private func nextWake() -> Duration {
-        guard inFlight < configuration.maxConcurrentProbes, let next = queue.min else { return .milliseconds(50) }
-        return max(.milliseconds(1), min(next.at - clock.now, .milliseconds(250)))
+        guard inFlight < configuration.maxConcurrentProbes else { return .milliseconds(2) }
+        guard let next = queue.min else { return .milliseconds(50) }
+        return max(.milliseconds(1), min(next.at - clock.now, .milliseconds(50)))
     }
 
     private func policy(for connection: Connection) -> HealthPolicy {

@@ -65,7 +65,7 @@ import Testing
 
         let sink = MemorySink()
         let session = Task { try await driver.runSession(connection(keyFile: keyFile), sink: sink) }
-        try await waitFor { await sink.values["dashboards"] != nil }
+        try await waitUntil { await sink.values["dashboards"] != nil }
         session.cancel()
         guard case .array(let dashboards)? = await sink.values["dashboards"] else { Issue.record("no dashboards"); return }
         #expect(dashboards.count == 2)

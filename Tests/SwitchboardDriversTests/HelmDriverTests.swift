@@ -62,7 +62,7 @@ struct HelmDriverTests {
 
         let sink = MemorySink()
         let session = Task { try await driver.runSession(connection("http://127.0.0.1:\(port)/repo/"), sink: sink) }
-        try await waitFor { await sink.values["charts"] != nil }
+        try await waitUntil { await sink.values["charts"] != nil }
         session.cancel()
         guard case .array(let charts)? = await sink.values["charts"] else { Issue.record("no chart list"); return }
         #expect(charts.count == 2)
@@ -81,11 +81,3 @@ actor MemorySink: CollectedDataSink {
     }
 }
 
-func waitFor(timeout: Duration = .seconds(15), _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(25))
-    }
-    Issue.record("condition not met within \(timeout)")
-}

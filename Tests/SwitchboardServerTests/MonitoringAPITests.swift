@@ -112,11 +112,3 @@ import Testing
     }
 }
 
-func waitUntil(timeout: Duration = .seconds(15), _ condition: () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return }
-        try await Task.sleep(for: .milliseconds(25))
-    }
-    Issue.record("condition not met within \(timeout)")
-}
