@@ -13,8 +13,31 @@ public protocol CredentialSource: Sendable {
 /// Secrets by reference: the connection's metadata names files that hold them, so the
 /// database never holds a secret. Keys: `bearerTokenFile`, `basicAuthUsername` with
 /// `basicAuthPasswordFile`, `apiKeyFile`, and for Kubernetes `kubeconfigPath` with `context`.
+///
+/// A server names the folders such files may live in (`allowedDirectories`), so that a
+/// connection cannot name an arbitrary file (a service-account token, a private key) and
+/// have it sent to a URL of its choosing. `nil` allows any file (tests, embedding).
 public struct FileReferenceCredentials: CredentialSource {
-    public init() {}
+    private let allowedDirectories: [String]?
+
+    public init(allowedDirectories: [String]? = nil) {
+        self.allowedDirectories = allowedDirectories.map { $0.map(Self.canonical) }
+    }
+
+    /// The absolute path with symbolic links resolved, without a trailing slash.
+    static func canonical(_ path: String) -> String {
+        let resolved = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+        return resolved.count > 1 && resolved.hasSuffix("/") ? String(resolved.dropLast()) : resolved
+    }
+
+    /// Throws unless `path` is inside an allowed folder.
+    func permit(_ path: String, key: String) throws {
+        guard let allowedDirectories else { return }
+        let file = Self.canonical(path)
+        guard allowedDirectories.contains(where: { file.hasPrefix($0 + "/") }) else {
+            throw DriverError("\(key) \(path) is outside the folders this server reads secrets from (\(allowedDirectories.joined(separator: ", ")); see --secret-files-under)")
+        }
+    }
 
     public enum Key {
         public static let bearerTokenFile = "bearerTokenFile"
@@ -33,6 +56,7 @@ public struct FileReferenceCredentials: CredentialSource {
         }
         func read(_ key: String) throws -> String? {
             guard let path = text(key) else { return nil }
+            try permit(path, key: key)
             do {
                 return try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
             } catch {
@@ -44,6 +68,7 @@ public struct FileReferenceCredentials: CredentialSource {
         secrets["password"] = try read(Key.basicAuthPasswordFile)
         secrets["apiKey"] = try read(Key.apiKeyFile)
         if let path = text(Key.kubeconfigPath) {
+            try permit(path, key: Key.kubeconfigPath)
             do {
                 secrets["kubeconfig"] = try String(contentsOfFile: path, encoding: .utf8)
                 secrets["kubeconfigDirectory"] = URL(fileURLWithPath: path).deletingLastPathComponent().path

@@ -43,9 +43,12 @@ extension CheckResult {
     }
 }
 
-/// Reads a number of seconds from a connection's metadata, with a default.
+/// Reads a number of seconds from a connection's metadata (0.05 s to a day), with a
+/// default; anything else in that key is ignored.
 func secondsSetting(_ connection: Connection, _ key: String, default value: Double) -> Duration {
-    if case .number(let number)? = connection.metadata[key], number >= 0.05 { return .seconds(fromMetadata: number) }
+    if case .number(let number)? = connection.metadata[key], (0.05...86_400).contains(number) {
+        return .seconds(fromMetadata: number)
+    }
     return .seconds(fromMetadata: value)
 }
 

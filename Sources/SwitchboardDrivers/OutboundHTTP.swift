@@ -106,6 +106,7 @@ public enum OutboundError: Error, CustomStringConvertible, Sendable, Equatable {
     case crossHostRedirect(from: String, to: String)
     case tooManyRedirects(String)
     case invalidURL(String)
+    case unresolvable(String)
 
     public var description: String {
         switch self {
@@ -114,6 +115,7 @@ public enum OutboundError: Error, CustomStringConvertible, Sendable, Equatable {
         case .crossHostRedirect(let from, let to): "refused a redirect from \(from) to another host (\(to))"
         case .tooManyRedirects(let url): "\(url) redirected more than \(OutboundHTTP.maxRedirectsForMessage) times"
         case .invalidURL(let url): "'\(url)' is not an http or https URL"
+        case .unresolvable(let host): "name resolution failed for \(host)"
         }
     }
 }
@@ -133,6 +135,7 @@ enum AddressGuard {
             addresses = [host]
         } else {
             addresses = await resolve(host)
+            guard !addresses.isEmpty else { throw OutboundError.unresolvable(host) }
         }
         if let blocked = addresses.first(where: isBlocked) {
             throw OutboundError.blockedAddress(host: host, address: blocked)

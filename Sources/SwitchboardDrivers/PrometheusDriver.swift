@@ -59,7 +59,8 @@ public struct PrometheusDriver: ConnectionDriver {
             for query in queries {
                 var components = URLComponents()
                 components.queryItems = [URLQueryItem(name: "query", value: query)]
-                let encoded = components.percentEncodedQuery ?? ""
+                // URLComponents leaves `+`, which Prometheus would read as a space.
+                let encoded = (components.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B")
                 let response = try await http.request(target.url("/api/v1/query?\(encoded)"), headers: target.headers,
                                                       timeout: timeout)
                 guard (200..<300).contains(response.status) else {

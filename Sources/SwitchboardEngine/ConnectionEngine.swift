@@ -150,15 +150,24 @@ public final class ConnectionEngine: Sendable {
             actorRole: principal.role, reason: failure.map { "verification failed: \($0)" } ?? reason ?? "created",
             correlationId: correlationId, at: createdAt
         )
-        try await store.insert(connection, event: event)
+        let store = store
+        let effects = effects
+        let feed = feed
+        let created = connection
+        let verified = failure == nil
+        try await locks.withLock(connection.id) {
+            try await store.insert(created, event: event)
+            if verified {
+                await effects.enqueue(Lifecycle.effects(from: .discovered, to: created.status), for: created)
+            }
+            await feed.publish(created)
+        }
         metrics.transitionCommitted(from: nil, to: connection.status, actor: principal.role)
-        await feed.publish(connection)
         logger.info("connection created", metadata: [
             "connection": "\(connection.id.uuidString.lowercased())", "kind": "\(kind.name)", "status": "\(connection.status.wireName)",
             "actor": "\(principal.name)",
         ])
         if let failure { throw EngineError.verifyFailed(connection, requested: requested, reason: failure) }
-        await effects.enqueue(Lifecycle.effects(from: .discovered, to: connection.status), for: connection)
         return connection
     }
 
@@ -210,7 +219,11 @@ public final class ConnectionEngine: Sendable {
                 connectionId: current.id, from: current.status, to: current.status, actor: principal.name,
                 actorRole: principal.role, reason: reason ?? "updated \(changedFields.joined(separator: ", "))",
                 correlationId: correlationId, at: at)
-            return try await commit(updated, expectedVersion: current.version, event: event, effects: [])
+            // A running session follows the old target until restarted.
+            let retarget = current.status == .connected
+                && !Set(changedFields).isDisjoint(with: ["url", "metadata", "credentialId"])
+            return try await commit(updated, expectedVersion: current.version, event: event,
+                                    effects: retarget ? [.stopSession, .startSession] : [])
         }
 
         let request = TransitionRequest(from: current.status, to: requested, actor: principal.role,
@@ -235,6 +248,11 @@ public final class ConnectionEngine: Sendable {
             }
         }
 
+        if failure != nil {
+            // The request failed: its field changes are not kept, only where the check sent it.
+            updated = current
+            updated.updatedAt = at
+        }
         updated.status = target
         updated.statusChangedBy = principal.role
         updated.deletedAt = target == .deleted ? at : nil

@@ -120,6 +120,12 @@ public actor HealthMonitor: Service {
             entries[connection.id] = nil
             return
         }
+        if connection.status != entry.connection.status && connection.statusChangedBy == .user {
+            // A person just decided about it: start counting afresh, and check soon.
+            let fresh = HealthRecord(connectionId: connection.id)
+            track(connection, health: fresh, after: jittered(policy(for: connection).delay(status: connection.status, health: fresh)) * 0.1)
+            return
+        }
         entry.connection = connection
         entries[connection.id] = entry
     }
@@ -160,14 +166,19 @@ public actor HealthMonitor: Service {
     private func probe(_ entry: Entry) async {
         let connection = entry.connection
         let policy = policy(for: connection)
-        let result = await engine.drivers.driver(for: connection.kind).probe(connection, timeout: policy.timeout)
+        let driver = engine.drivers.driver(for: connection.kind)
+        let limit = policy.timeout + .seconds(2)
+        let result = await withDeadline(limit) { await driver.probe(connection, timeout: policy.timeout) }
+            ?? CheckResult(health: .unreachable, error: "the check did not finish within \(limit)", latency: limit)
         let health = entry.health.recording(result.health, error: result.error,
                                             latencyMilliseconds: result.latencyMilliseconds,
                                             at: Date().truncatedToMilliseconds)
         do {
             try await engine.store.saveHealth(health)
         } catch is CancellationError {
-            return  // Shutting down: the next start probes again.
+            // Shutting down: the next start probes again.
+            finished(connection.id, generation: entry.generation, health: health)
+            return
         } catch {
             logger.error("could not store a health record", metadata: [
                 "connection": "\(connection.id.uuidString.lowercased())", "error": "\(error)",
@@ -175,7 +186,8 @@ public actor HealthMonitor: Service {
         }
         engine.metrics.probed(connection, state: result.health, latency: result.latency)
         if let move = HealthDamping.automaticTransition(status: connection.status, lastChangedBy: connection.statusChangedBy,
-                                                         health: health, policy: policy) {
+                                                         health: health, policy: policy),
+           isCurrent(entry) {
             do {
                 try await engine.transition(connection.id, to: move.to, by: .system, reason: move.reason)
             } catch {
@@ -186,6 +198,13 @@ public actor HealthMonitor: Service {
             }
         }
         finished(connection.id, generation: entry.generation, health: health)
+    }
+
+    /// Whether nobody decided about the connection while it was being probed (a user's
+    /// decision starts a new generation, and a stale probe must not act on it).
+    private func isCurrent(_ entry: Entry) -> Bool {
+        guard let now = entries[entry.connection.id] else { return false }
+        return now.generation == entry.generation && now.connection.status == entry.connection.status
     }
 
     private func finished(_ id: UUID, generation: Int, health: HealthRecord) {

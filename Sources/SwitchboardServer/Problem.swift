@@ -86,6 +86,9 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return try problem.response()
         } catch let error as EngineError {
             return try Problem(error, kinds: kinds).response()
+        } catch StoreError.duplicate(let id) {
+            return try Problem("already-exists", title: "The connection already exists", status: .conflict,
+                               detail: "connection \(id.wire) already exists; use PUT to change it").response()
         } catch is NIOTooManyBytesError {
             return try Problem("too-large", title: "The request body is too large", status: .contentTooLarge,
                                detail: "the request body is larger than \(JSONBody.maxRequestBytes) bytes").response()

@@ -23,16 +23,20 @@ public struct ServerConfiguration: Sendable {
     public var monitor: HealthMonitorConfiguration
     /// Whether targets may be link-local or cloud metadata addresses.
     public var outbound: OutboundPolicy
+    /// Folders that files named in connection metadata (tokens, passwords, kubeconfigs)
+    /// must be in; `nil` allows any.
+    public var secretFileDirectories: [String]?
 
     public init(host: String = "127.0.0.1", port: Int = 9081, dataDirectory: String = "./switchboard-data",
                 checkTimeout: Duration = .seconds(5), monitor: HealthMonitorConfiguration = .init(),
-                outbound: OutboundPolicy = .init()) {
+                outbound: OutboundPolicy = .init(), secretFileDirectories: [String]? = nil) {
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory
         self.checkTimeout = checkTimeout
         self.monitor = monitor
         self.outbound = outbound
+        self.secretFileDirectories = secretFileDirectories
     }
 
     public var databasePath: String {
@@ -67,7 +71,9 @@ public enum SwitchboardApp {
         let http = OutboundHTTP(client: httpClient, policy: configuration.outbound)
         let engine = ConnectionEngine(
             store: store,
-            drivers: .builtIn(http: http, credentials: FileReferenceCredentials(), timeout: configuration.checkTimeout),
+            drivers: .builtIn(http: http,
+                              credentials: FileReferenceCredentials(allowedDirectories: configuration.secretFileDirectories),
+                              timeout: configuration.checkTimeout),
             metrics: EngineMetrics(factory: PrometheusMetricsFactory(registry: registry)),
             logger: logger)
         let monitor = HealthMonitor(engine: engine, configuration: configuration.monitor, logger: logger)

@@ -105,7 +105,7 @@ public final class KubernetesStandIn: Sendable {
                 }
                 let since = Int(query.get("resourceVersion") ?? "") ?? 0
                 guard let stream = await state.watch(kind, since: since) else {
-                    return json(#"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","status":"Failure","message":"too old resource version","reason":"Expired","code":410}}"# + "\n")
+                    return json(#"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"too old resource version","reason":"Expired","code":410}}"# + "\n")
                 }
                 return Response(status: .ok, headers: [.contentType: "application/json"],
                                 body: ResponseBody(asyncSequence: stream))

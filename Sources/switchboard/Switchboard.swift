@@ -53,6 +53,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Checks in flight at once, at most.")
     var maxConcurrentProbes: Int = 256
 
+    @Option(help: ArgumentHelp("A folder whose files connections may name as secrets (token, password, API key, kubeconfig files); repeat for several.", discussion: "Default: <data-dir>/secrets and ~/.kube."))
+    var secretFilesUnder: [String] = []
+
     @Flag(help: "Allow targets on link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254).")
     var allowLinkLocalTargets = false
 
@@ -91,7 +94,11 @@ struct Serve: AsyncParsableCommand {
             host: host, port: port, dataDirectory: dataDirectory,
             checkTimeout: .seconds(checkTimeout),
             monitor: HealthMonitorConfiguration(policy: policy, maxConcurrentProbes: maxConcurrentProbes),
-            outbound: OutboundPolicy(allowLinkLocal: allowLinkLocalTargets)
+            outbound: OutboundPolicy(allowLinkLocal: allowLinkLocalTargets),
+            secretFileDirectories: secretFilesUnder.isEmpty
+                ? [URL(fileURLWithPath: dataDirectory).appendingPathComponent("secrets").path,
+                   FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".kube").path]
+                : secretFilesUnder
         )
         try await SwitchboardApp.run(configuration, logger: logger) { address in
             // The one line a person starting the server needs; logs go to standard error.

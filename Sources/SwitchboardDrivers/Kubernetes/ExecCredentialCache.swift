@@ -11,6 +11,8 @@ actor ExecCredentialCache {
     }
 
     private var cache: [String: Credential] = [:]
+    /// How long a plugin may run before it is killed (kubectl waits for a person; a server cannot).
+    static let pluginTimeout: DispatchTimeInterval = .seconds(30)
 
     /// The cached credential for `exec`, or a fresh one from running the plugin.
     func credential(for exec: Kubeconfig.ExecConfig, directory: String, cluster: Kubeconfig.Cluster) async throws -> Credential {
@@ -51,11 +53,27 @@ actor ExecCredentialCache {
         } catch {
             throw DriverError("cannot run exec plugin \(exec.command): \(error.localizedDescription)\(exec.installHint.map { " (\($0))" } ?? "")")
         }
-        // Read both pipes off the cooperative pool; the plugin may write a lot to either.
+        // Read both pipes at once, off the cooperative pool (a plugin that fills one pipe while
+        // the other is read would wait forever), and stop a plugin that hangs.
         let (stdout, stderr) = await withCheckedContinuation { continuation in
             DispatchQueue.global().async {
-                let stdout = output.fileHandleForReading.readDataToEndOfFile()
-                let stderr = errors.fileHandleForReading.readDataToEndOfFile()
+                let group = DispatchGroup()
+                nonisolated(unsafe) var stdout = Data()
+                nonisolated(unsafe) var stderr = Data()
+                group.enter()
+                DispatchQueue.global().async {
+                    stdout = output.fileHandleForReading.readDataToEndOfFile()
+                    group.leave()
+                }
+                group.enter()
+                DispatchQueue.global().async {
+                    stderr = errors.fileHandleForReading.readDataToEndOfFile()
+                    group.leave()
+                }
+                if group.wait(timeout: .now() + Self.pluginTimeout) == .timedOut {
+                    kill(process.processIdentifier, SIGKILL)
+                    group.wait()
+                }
                 process.waitUntilExit()
                 continuation.resume(returning: (stdout, stderr))
             }

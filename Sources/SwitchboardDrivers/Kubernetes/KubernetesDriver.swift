@@ -73,12 +73,13 @@ public struct KubernetesDriver: ConnectionDriver {
 
     struct Object: Decodable {
         var metadata: Meta
+        /// Statuses and bookmarks carry metadata without a name.
         struct Meta: Decodable {
-            var name: String
+            var name: String?
             var namespace: String?
             var resourceVersion: String?
         }
-        var key: String { metadata.namespace.map { "\($0)/\(metadata.name)" } ?? metadata.name }
+        var key: String? { metadata.name.map { name in metadata.namespace.map { "\($0)/\(name)" } ?? name } }
     }
 
     private struct WatchEvent: Decodable {
@@ -104,7 +105,7 @@ public struct KubernetesDriver: ConnectionDriver {
                 throw DriverError("listing \(resource.key) answered HTTP \(listing.status)")
             }
             let list = try JSONDecoder().decode(ObjectList.self, from: listing.bodyData)
-            var objects = Set(list.items.map(\.key))
+            var objects = Set(list.items.compactMap(\.key))
             try await save(objects, resource.key, connection, sink)
             var version = list.metadata.resourceVersion ?? ""
             // Watch until the version is too old (then relist) or the task ends.
@@ -136,7 +137,8 @@ public struct KubernetesDriver: ConnectionDriver {
                         }
                         guard let meta = event.object.metadata else { continue }
                         if let next = meta.resourceVersion { version = next }
-                        let key = meta.namespace.map { "\($0)/\(meta.name)" } ?? meta.name
+                        guard let name = meta.name else { continue }
+                        let key = meta.namespace.map { "\($0)/\(name)" } ?? name
                         switch event.type {
                         case "ADDED", "MODIFIED": objects.insert(key)
                         case "DELETED": objects.remove(key)
@@ -145,6 +147,8 @@ public struct KubernetesDriver: ConnectionDriver {
                         try await save(objects, resource.key, connection, sink)
                     }
                 }
+                // The server ended the watch (its timeout): resume, but never in a hot loop.
+                try await Task.sleep(for: .milliseconds(200))
             }
         }
     }
