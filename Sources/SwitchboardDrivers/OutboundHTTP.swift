@@ -37,6 +37,16 @@ public struct OutboundHTTP: Sendable {
         self.policy = policy
     }
 
+    /// The HTTP client checks and sessions share. Redirects are handled here (same host
+    /// only); a connection that cannot be established fails at once instead of being retried
+    /// until the deadline (the monitor's damping absorbs one-off failures, and a refused
+    /// target should say so quickly).
+    public static func makeClient() -> HTTPClient {
+        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
     /// A GET (or `method`) with `headers`; redirects to the same scheme, host and port are
     /// followed, others refused. `maxBody` caps how much of the body is read.
     public func request(_ url: String, method: HTTPMethod = .GET, headers: [(String, String)] = [],

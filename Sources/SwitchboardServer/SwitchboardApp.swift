@@ -80,9 +80,9 @@ public enum SwitchboardApp {
         return SwitchboardParts(engine: engine, monitor: monitor, registry: registry)
     }
 
-    /// The outbound HTTP client every driver shares. Redirects are handled by `OutboundHTTP`.
+    /// The outbound HTTP client every driver shares.
     public static func makeHTTPClient() -> HTTPClient {
-        HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
+        OutboundHTTP.makeClient()
     }
 
     /// Runs the server until SIGTERM or SIGINT, then shuts down gracefully. `onRunning`

@@ -26,8 +26,7 @@ struct ProbeBenchmark {
         let target = try await StandInHTTPServer.start()
         let folder = try TemporaryDirectory(prefix: "probe-benchmark")
         defer { folder.remove() }
-        let client = HTTPClient(eventLoopGroupProvider: .singleton,
-                                configuration: .init(redirectConfiguration: .disallow))
+        let client = OutboundHTTP.makeClient()
 
         // The ceiling: the same requests, nothing else.
         let ceiling = try await measure(seconds: seconds) {

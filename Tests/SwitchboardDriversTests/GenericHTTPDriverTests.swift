@@ -9,7 +9,7 @@ import Testing
 /// The generic check against a real HTTP server on loopback.
 @Suite struct GenericHTTPDriverTests {
     private func check(_ url: String?, timeout: Duration = .seconds(2)) async throws -> CheckResult {
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
+        let client = OutboundHTTP.makeClient()
         let driver = GenericHTTPDriver(http: OutboundHTTP(client: client), timeout: timeout)
         let connection = Connection(name: "t", url: url, kind: "http", type: "platform", subType: "http",
                                     status: .discovered, createdAt: .now, updatedAt: .now)
@@ -33,6 +33,7 @@ import Testing
     @Test func refusedAndTimedOutAreUnreachable() async throws {
         let refused = try await check(StandInHTTPServer.refusedURL)
         #expect(refused.health == .unreachable)
+        #expect(refused.latency < .seconds(1), "a refused connection is reported at once, not at the deadline")
         #expect(refused.error?.contains("refused") == true, "\(refused.error ?? "")")
 
         let target = try await StandInHTTPServer.start()

@@ -24,7 +24,7 @@ struct MonitorHarness: Sendable {
                                  _ body: @Sendable (MonitorHarness) async throws -> T) async throws -> T {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
+        let client = OutboundHTTP.makeClient()
         var logger = Logger(label: "monitor-test")
         logger.logLevel = .warning
         let store = try SQLiteConnectionStore(path: folder.file("switchboard.sqlite"))

@@ -27,7 +27,7 @@ struct ServerHarness: Sendable {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
         let target = try await StandInHTTPServer.start()
-        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
+        let httpClient = SwitchboardApp.makeHTTPClient()
         var logger = Logger(label: "server-test")
         logger.logLevel = .warning
         let path = folder.file("switchboard.sqlite")
