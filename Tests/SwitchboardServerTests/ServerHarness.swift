@@ -46,10 +46,15 @@ struct ServerHarness: Sendable {
                 try await body(ServerHarness(client: client, store: store, engine: engine, target: target,
                                              databasePath: path, folder: folder))
             }
+            monitoring?.cancel()
+            _ = try? await monitoring?.value
+            await engine.shutdown()
             try await httpClient.shutdown()
             await target.stop()
             return result
         } catch {
+            monitoring?.cancel()
+            await engine.shutdown()
             try? await httpClient.shutdown()
             await target.stop()
             throw error

@@ -104,7 +104,9 @@ public struct KubernetesDriver: ConnectionDriver {
             guard (200..<300).contains(listing.status) else {
                 throw DriverError("listing \(resource.key) answered HTTP \(listing.status)")
             }
-            let list = try JSONDecoder().decode(ObjectList.self, from: listing.bodyData)
+            guard let list = try? JSONDecoder().decode(ObjectList.self, from: listing.bodyData) else {
+                throw DriverError("listing \(resource.key) did not answer with a Kubernetes list")
+            }
             var objects = Set(list.items.compactMap(\.key))
             try await save(objects, resource.key, connection, sink)
             var version = list.metadata.resourceVersion ?? ""
