@@ -50,6 +50,7 @@ let package = Package(
                 "ConnectionLifecycle", "SwitchboardStorage", "SwitchboardDrivers",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -92,6 +92,11 @@ extension LifecycleEvent {
     }
 }
 
+extension UUID {
+    /// Lowercase text: how ids appear on the wire, in every store and in logs.
+    public var lowercasedString: String { uuidString.lowercased() }
+}
+
 extension Date {
     /// The same instant to the whole millisecond: the precision every store keeps, so a
     /// timestamp written and read back compares equal.

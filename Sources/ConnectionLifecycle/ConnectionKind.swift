@@ -38,6 +38,13 @@ public struct KindCatalog: Sendable {
 
     public var names: [String] { kinds.keys.sorted() }
 
+    /// The kind a connection follows. A stored kind this catalog no longer defines keeps the
+    /// default table, so such connections can still be moved and deleted.
+    public func kind(of connection: Connection) -> ConnectionKind {
+        kinds[connection.kind]
+            ?? ConnectionKind(name: connection.kind, type: connection.type, subType: connection.subType)
+    }
+
     /// Built-in kinds of DESIGN section 3 plus a generic `http` kind.
     public static let builtIn = KindCatalog([
         ConnectionKind(name: "kubernetes", type: "platform", subType: "orchestration"),

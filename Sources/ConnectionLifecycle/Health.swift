@@ -94,11 +94,11 @@ public struct HealthPolicy: Sendable, Hashable {
             return value
         }
         var policy = self
-        if let value = number(OverrideKey.intervalSeconds, 0.05...86_400) { policy.interval = .milliseconds(Int64(value * 1000)) }
+        if let value = number(OverrideKey.intervalSeconds, 0.05...86_400) { policy.interval = .seconds(value) }
         if let value = number(OverrideKey.registeredIntervalSeconds, 0.05...86_400) {
-            policy.registeredInterval = .milliseconds(Int64(value * 1000))
+            policy.registeredInterval = .seconds(value)
         }
-        if let value = number(OverrideKey.timeoutSeconds, 0.05...600) { policy.timeout = .milliseconds(Int64(value * 1000)) }
+        if let value = number(OverrideKey.timeoutSeconds, 0.05...600) { policy.timeout = .seconds(value) }
         if let value = number(OverrideKey.failureThreshold, 1...1000) { policy.failureThreshold = Int(value) }
         if let value = number(OverrideKey.recoveryThreshold, 1...1000) { policy.recoveryThreshold = Int(value) }
         return policy
@@ -110,9 +110,7 @@ public struct HealthPolicy: Sendable, Hashable {
         let base = status == .registered ? registeredInterval : interval
         let excess = health.consecutiveFailures - failureThreshold
         guard excess > 0 else { return base }
-        let factor = Double(1 << min(excess, 16))
-        let stretched = Double(base.components.seconds) * factor + Double(base.components.attoseconds) / 1e18 * factor
-        return min(.milliseconds(Int64(stretched * 1000)), max(maxBackoff, base))
+        return min(base * Double(1 << min(excess, 16)), max(maxBackoff, base))
     }
 }
 

@@ -34,14 +34,7 @@ public struct GrafanaDriver: ConnectionDriver {
     }
 
     public func probe(_ connection: Connection, timeout: Duration) async -> CheckResult {
-        let watch = Stopwatch()
-        do {
-            let target = try await HTTPTarget(connection, credentials: credentials)
-            let health = try await http.request(target.url("/api/health"), headers: target.headers, timeout: timeout)
-            return .classify(health.status, path: "/api/health", latency: watch.elapsed)
-        } catch {
-            return .failed(error, latency: watch.elapsed)
-        }
+        await checkEndpoint("/api/health", of: connection, http: http, credentials: credentials, timeout: timeout)
     }
 
     public func runSession(_ connection: Connection, sink: any CollectedDataSink) async throws {

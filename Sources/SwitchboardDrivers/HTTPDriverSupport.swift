@@ -43,13 +43,27 @@ extension CheckResult {
     }
 }
 
+/// One authenticated GET of a kind's health endpoint, classified: the probe of the
+/// HTTP kinds.
+func checkEndpoint(_ path: String, of connection: Connection, http: OutboundHTTP,
+                   credentials: any CredentialSource, timeout: Duration) async -> CheckResult {
+    let watch = Stopwatch()
+    do {
+        let target = try await HTTPTarget(connection, credentials: credentials)
+        let response = try await http.request(target.url(path), headers: target.headers, timeout: timeout)
+        return .classify(response.status, path: path, latency: watch.elapsed)
+    } catch {
+        return .failed(error, latency: watch.elapsed)
+    }
+}
+
 /// Reads a number of seconds from a connection's metadata (0.05 s to a day), with a
 /// default; anything else in that key is ignored.
 func secondsSetting(_ connection: Connection, _ key: String, default value: Double) -> Duration {
     if case .number(let number)? = connection.metadata[key], (0.05...86_400).contains(number) {
-        return .seconds(fromMetadata: number)
+        return .seconds(number)
     }
-    return .seconds(fromMetadata: value)
+    return .seconds(value)
 }
 
 /// Runs `body` every `interval` until the task is cancelled. A failing round is retried at

@@ -59,9 +59,7 @@ public struct HelmDriver: ConnectionDriver {
         var status: Int?
         var message: String
         func result(latency: Duration) -> CheckResult {
-            if let status, status == 401 || status == 403 {
-                return CheckResult(health: .unauthorized, error: message, latency: latency)
-            }
+            if let status { return .classify(status, path: "/index.yaml", latency: latency) }
             return CheckResult(health: .unreachable, error: message, latency: latency)
         }
     }

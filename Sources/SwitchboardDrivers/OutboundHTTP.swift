@@ -30,7 +30,7 @@ public struct OutboundResponse: Sendable {
 public struct OutboundHTTP: Sendable {
     public let client: HTTPClient
     public let policy: OutboundPolicy
-    private static let maxRedirects = 3
+    static let maxRedirects = 3
 
     public init(client: HTTPClient, policy: OutboundPolicy = OutboundPolicy()) {
         self.client = client
@@ -52,7 +52,7 @@ public struct OutboundHTTP: Sendable {
     public func request(_ url: String, method: HTTPMethod = .GET, headers: [(String, String)] = [],
                         timeout: Duration, tls: TLSConfiguration? = nil,
                         maxBody: Int = 8 << 20) async throws -> OutboundResponse {
-        let deadline = NIODeadline.now() + .nanoseconds(timeout.nanoseconds)
+        let deadline = NIODeadline.now() + TimeAmount(timeout)
         var current = url
         for _ in 0...Self.maxRedirects {
             guard let target = URL(string: current), let host = target.host, let scheme = target.scheme?.lowercased(),
@@ -123,15 +123,11 @@ public enum OutboundError: Error, CustomStringConvertible, Sendable, Equatable {
         case .blockedAddress(let host, let address):
             "refused to contact \(host) (\(address)): link-local and cloud metadata addresses are blocked (allow them with --allow-link-local-targets)"
         case .crossHostRedirect(let from, let to): "refused a redirect from \(from) to another host (\(to))"
-        case .tooManyRedirects(let url): "\(url) redirected more than \(OutboundHTTP.maxRedirectsForMessage) times"
+        case .tooManyRedirects(let url): "\(url) redirected more than \(OutboundHTTP.maxRedirects) times"
         case .invalidURL(let url): "'\(url)' is not an http or https URL"
         case .unresolvable(let host): "name resolution failed for \(host)"
         }
     }
-}
-
-extension OutboundHTTP {
-    fileprivate static var maxRedirectsForMessage: Int { maxRedirects }
 }
 
 /// Keeps outbound requests away from link-local and cloud metadata addresses, whether the
@@ -205,11 +201,3 @@ enum AddressGuard {
     }
 }
 
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
-
-    static func seconds(fromMetadata value: Double) -> Duration { .milliseconds(Int64(value * 1000)) }
-}

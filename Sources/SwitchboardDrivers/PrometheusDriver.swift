@@ -38,14 +38,7 @@ public struct PrometheusDriver: ConnectionDriver {
     }
 
     public func probe(_ connection: Connection, timeout: Duration) async -> CheckResult {
-        let watch = Stopwatch()
-        do {
-            let target = try await HTTPTarget(connection, credentials: credentials)
-            let ready = try await http.request(target.url("/-/ready"), headers: target.headers, timeout: timeout)
-            return .classify(ready.status, path: "/-/ready", latency: watch.elapsed)
-        } catch {
-            return .failed(error, latency: watch.elapsed)
-        }
+        await checkEndpoint("/-/ready", of: connection, http: http, credentials: credentials, timeout: timeout)
     }
 
     public func runSession(_ connection: Connection, sink: any CollectedDataSink) async throws {

@@ -103,11 +103,9 @@ public final class ConnectionEngine: Sendable {
         return (connection, result)
     }
 
-    /// The kind a connection follows. A stored kind this server no longer defines keeps the
-    /// default table, so such connections can still be moved and deleted.
+    /// The kind a connection follows.
     public func kind(of connection: Connection) -> ConnectionKind {
-        kinds[connection.kind]
-            ?? ConnectionKind(name: connection.kind, type: connection.type, subType: connection.subType)
+        kinds.kind(of: connection)
     }
 
     // MARK: Creating
@@ -164,7 +162,7 @@ public final class ConnectionEngine: Sendable {
         }
         metrics.transitionCommitted(from: nil, to: connection.status, actor: principal.role)
         logger.info("connection created", metadata: [
-            "connection": "\(connection.id.uuidString.lowercased())", "kind": "\(kind.name)", "status": "\(connection.status.wireName)",
+            "connection": "\(connection.id.lowercasedString)", "kind": "\(kind.name)", "status": "\(connection.status.wireName)",
             "actor": "\(principal.name)",
         ])
         if let failure { throw EngineError.verifyFailed(connection, requested: requested, reason: failure) }
@@ -264,8 +262,8 @@ public final class ConnectionEngine: Sendable {
         let stored = try await commit(updated, expectedVersion: current.version, event: event,
                                       effects: failure == nil ? plan.effects : plan.failureEffects)
         logger.info("connection status changed", metadata: [
-            "connection": "\(current.id.uuidString.lowercased())", "from": "\(current.status.wireName)", "to": "\(target.wireName)",
-            "actor": "\(principal.name)", "correlation": "\(correlationId.uuidString.lowercased())",
+            "connection": "\(current.id.lowercasedString)", "from": "\(current.status.wireName)", "to": "\(target.wireName)",
+            "actor": "\(principal.name)", "correlation": "\(correlationId.lowercasedString)",
         ])
         if let failure { throw EngineError.verifyFailed(stored, requested: requested, reason: failure) }
         return stored

@@ -20,14 +20,14 @@ public enum EngineError: Error, Sendable {
 extension EngineError: CustomStringConvertible {
     public var description: String {
         switch self {
-        case .notFound(let id): "connection \(id.uuidString.lowercased()) does not exist"
+        case .notFound(let id): "connection \(id.lowercasedString) does not exist"
         case .invalid(let field, let detail): "\(field): \(detail)"
         case .unknownKind(let kind, let known): "unknown kind '\(kind)'; known kinds: \(known.joined(separator: ", "))"
         case .rejected(_, _, let rejection): rejection.reason
         case .verifyFailed(let connection, let requested, let reason):
-            "could not move connection \(connection.id.uuidString.lowercased()) to \(requested.wireName): \(reason); it is now \(connection.status.wireName)"
+            "could not move connection \(connection.id.lowercasedString) to \(requested.wireName): \(reason); it is now \(connection.status.wireName)"
         case .conflict(let id):
-            "connection \(id.uuidString.lowercased()) kept changing concurrently; retry the request"
+            "connection \(id.lowercasedString) kept changing concurrently; retry the request"
         }
     }
 }

@@ -1,6 +1,7 @@
 import ConnectionLifecycle
 import CoreMetrics
 import Foundation
+import NIOCore
 
 /// The engine's and monitor's metrics, through swift-metrics with the factory the server
 /// chooses (Prometheus in `switchboard serve`; no global bootstrap, so tests can run
@@ -23,13 +24,13 @@ public struct EngineMetrics: Sendable {
 
     func probed(_ connection: Connection, state: HealthState, latency: Duration) {
         Timer(label: "switchboard_probe_duration_seconds", dimensions: [("kind", connection.kind)], factory: factory)
-            .recordNanoseconds(latency.components.seconds * 1_000_000_000 + latency.components.attoseconds / 1_000_000_000)
+            .recordNanoseconds(Int64(TimeAmount(latency).nanoseconds))
         connectionUp(connection, up: state == .reachable)
     }
 
     func connectionUp(_ connection: Connection, up: Bool) {
         Gauge(label: "switchboard_connection_up",
-              dimensions: [("connection", connection.id.uuidString.lowercased()), ("name", connection.name),
+              dimensions: [("connection", connection.id.lowercasedString), ("name", connection.name),
                            ("kind", connection.kind)],
               factory: factory).record(up ? 1 : 0)
     }

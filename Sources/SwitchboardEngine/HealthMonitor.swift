@@ -181,7 +181,7 @@ public actor HealthMonitor: Service {
             return
         } catch {
             logger.error("could not store a health record", metadata: [
-                "connection": "\(connection.id.uuidString.lowercased())", "error": "\(error)",
+                "connection": "\(connection.id.lowercasedString)", "error": "\(error)",
             ])
         }
         engine.metrics.probed(connection, state: result.health, latency: result.latency)
@@ -193,7 +193,7 @@ public actor HealthMonitor: Service {
             } catch {
                 // Someone else moved it first, or the return check failed: the next probe decides again.
                 logger.info("automatic transition not taken", metadata: [
-                    "connection": "\(connection.id.uuidString.lowercased())", "to": "\(move.to.wireName)", "error": "\(error)",
+                    "connection": "\(connection.id.lowercasedString)", "to": "\(move.to.wireName)", "error": "\(error)",
                 ])
             }
         }

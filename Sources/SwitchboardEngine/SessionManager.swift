@@ -36,7 +36,7 @@ actor SessionManager {
                 } catch {
                     if Task.isCancelled { return }
                     logger.warning("session failed; restarting", metadata: [
-                        "connection": "\(connection.id.uuidString.lowercased())", "kind": "\(connection.kind)",
+                        "connection": "\(connection.id.lowercasedString)", "kind": "\(connection.kind)",
                         "error": "\(OutboundHTTP.describe(error))", "retryIn": "\(pause)",
                     ])
                 }

@@ -40,7 +40,7 @@ actor SideEffectRunner {
                     }
                 } catch {
                     logger.error("side effect failed", metadata: [
-                        "connection": "\(connection.id.uuidString.lowercased())", "effect": "\(effect.rawValue)",
+                        "connection": "\(connection.id.lowercasedString)", "effect": "\(effect.rawValue)",
                         "error": "\(error)",
                     ])
                 }

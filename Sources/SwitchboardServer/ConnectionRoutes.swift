@@ -73,12 +73,12 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
         )
         if let id = payload.id, try await engine.store.connection(id: id) != nil {
             throw Problem("already-exists", title: "The connection already exists", status: .conflict,
-                          detail: "connection \(id.wire) already exists; use PUT to change it")
+                          detail: "connection \(id.lowercasedString) already exists; use PUT to change it")
         }
         let connection = try await engine.create(new, by: .anonymousUser, reason: payload.reason,
                                                  correlationId: correlationId(request))
         var response = try JSONBody.response(resource(connection), status: .created)
-        response.headers[.location] = "/api/integrations/connections/\(connection.id.wire)"
+        response.headers[.location] = "/api/integrations/connections/\(connection.id.lowercasedString)"
         return response
     }
 
@@ -91,7 +91,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
     @Sendable func ping(_ request: Request, context: Context) async throws -> Response {
         let (connection, result) = try await engine.ping(try connectionId(context))
         return try JSONBody.response(PingResource(
-            connectionId: connection.id.wire, status: connection.status, health: result.health,
+            connectionId: connection.id.lowercasedString, status: connection.status, health: result.health,
             reachable: result.isReachable, latencyMs: result.latencyMilliseconds, error: result.error,
             details: result.details, checkedAt: Date()))
     }
@@ -100,7 +100,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
         let id = try connectionId(context)
         let items = try await engine.collectedData(connectionId: id)
         return try JSONBody.response(CollectedDataResource(
-            connectionId: id.wire,
+            connectionId: id.lowercasedString,
             items: items.mapValues { CollectedDataResource.Item(value: $0.value, collectedAt: $0.collectedAt) }))
     }
 
@@ -109,7 +109,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
         let payload = try await JSONBody.decode(ConnectionPayload.self, from: request)
         let current = try await engine.connection(id: id)
         if let bodyId = payload.id, bodyId != id {
-            throw Problem.badRequest("the body's id \(bodyId.wire) differs from the path's \(id.wire)", field: "id")
+            throw Problem.badRequest("the body's id \(bodyId.lowercasedString) differs from the path's \(id.lowercasedString)", field: "id")
         }
         for (field, given, stored) in [("kind", payload.kind, current.kind), ("type", payload.type, current.type),
                                        ("subType", payload.subType, current.subType)] {
@@ -200,12 +200,12 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
         do {
             let connection = try await engine.transition(id, to: status, by: .anonymousUser, reason: reason,
                                                          correlationId: correlationId)
-            return BulkTransitionResult(id: id.wire, ok: true, status: connection.status, connection: resource(connection))
+            return BulkTransitionResult(id: id.lowercasedString, ok: true, status: connection.status, connection: resource(connection))
         } catch let error as EngineError {
             let problem = Problem(error, kinds: engine.kinds)
-            return BulkTransitionResult(id: id.wire, ok: false, status: problem.connection?.status, error: problem)
+            return BulkTransitionResult(id: id.lowercasedString, ok: false, status: problem.connection?.status, error: problem)
         } catch {
-            return BulkTransitionResult(id: id.wire, ok: false, error: Problem(
+            return BulkTransitionResult(id: id.lowercasedString, ok: false, error: Problem(
                 "internal-error", title: "Internal server error", status: .internalServerError, detail: "\(error)"))
         }
     }

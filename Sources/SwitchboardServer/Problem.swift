@@ -49,8 +49,7 @@ extension Problem {
     /// The problem an engine error means for an API client.
     init(_ error: EngineError, kinds: KindCatalog) {
         func resource(_ connection: Connection) -> ConnectionResource {
-            ConnectionResource(connection, kind: kinds[connection.kind]
-                ?? ConnectionKind(name: connection.kind, type: connection.type, subType: connection.subType))
+            ConnectionResource(connection, kind: kinds.kind(of: connection))
         }
         switch error {
         case .notFound:
@@ -62,7 +61,7 @@ extension Problem {
         case .rejected(let connection, let requested, let rejection):
             let allowed = rejection.allowed.isEmpty ? "none" : rejection.allowed.map(\.wireName).joined(separator: ", ")
             self.init("illegal-transition", title: "The lifecycle does not allow this transition", status: .conflict,
-                      detail: "cannot move connection \(connection.id.wire) from \(connection.status.wireName) to \(requested.wireName): \(rejection.reason). Allowed from \(connection.status.wireName): \(allowed)",
+                      detail: "cannot move connection \(connection.id.lowercasedString) from \(connection.status.wireName) to \(requested.wireName): \(rejection.reason). Allowed from \(connection.status.wireName): \(allowed)",
                       allowed: rejection.allowed, connection: resource(connection))
         case .verifyFailed(let connection, _, _):
             self.init("verification-failed", title: "The connection's check failed", status: .unprocessableContent,
@@ -88,7 +87,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return try Problem(error, kinds: kinds).response()
         } catch StoreError.duplicate(let id) {
             return try Problem("already-exists", title: "The connection already exists", status: .conflict,
-                               detail: "connection \(id.wire) already exists; use PUT to change it").response()
+                               detail: "connection \(id.lowercasedString) already exists; use PUT to change it").response()
         } catch is NIOTooManyBytesError {
             return try Problem("too-large", title: "The request body is too large", status: .contentTooLarge,
                                detail: "the request body is larger than \(JSONBody.maxRequestBytes) bytes").response()

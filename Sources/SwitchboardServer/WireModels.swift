@@ -20,7 +20,7 @@ struct ConnectionResource: Encodable {
     var owner: String?
     var createdAt: Date
     var updatedAt: Date
-    var deletedAt: Date?
+    @NullWhenAbsent var deletedAt: Date?
     var environments: [String] = []
     /// The moves a user may request, keyed by status: `transitionMap[status]` is what a client
     /// can offer from where the connection is now.
@@ -37,17 +37,17 @@ struct ConnectionResource: Encodable {
 
     init(_ connection: Connection, kind: ConnectionKind, health: HealthRecord? = nil) {
         self.health = HealthResource(health ?? HealthRecord(connectionId: connection.id))
-        id = connection.id.wire
+        id = connection.id.lowercasedString
         name = connection.name
         description = connection.description
         url = connection.url
-        credentialId = connection.credentialId?.wire
+        credentialId = connection.credentialId?.lowercasedString
         type = connection.type
         subType = connection.subType
         self.kind = connection.kind
         status = connection.status
         metadata = connection.metadata
-        owner = connection.owner?.wire
+        owner = connection.owner?.lowercasedString
         createdAt = connection.createdAt
         updatedAt = connection.updatedAt
         deletedAt = connection.deletedAt
@@ -59,42 +59,15 @@ struct ConnectionResource: Encodable {
         transitionMap = map
     }
 
-    enum CodingKeys: String, CodingKey {
-        case id, schemaVersion, name, description, url, credentialId, type, subType, kind, status, metadata,
-             owner, createdAt, updatedAt, deletedAt, environments, transitionMap, version, health
-    }
 
-    // Written by hand so that `deletedAt` is always present (null while live), as in Meshery.
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(schemaVersion, forKey: .schemaVersion)
-        try container.encode(name, forKey: .name)
-        try container.encodeIfPresent(description, forKey: .description)
-        try container.encodeIfPresent(url, forKey: .url)
-        try container.encodeIfPresent(credentialId, forKey: .credentialId)
-        try container.encode(type, forKey: .type)
-        try container.encode(subType, forKey: .subType)
-        try container.encode(kind, forKey: .kind)
-        try container.encode(status, forKey: .status)
-        try container.encode(metadata, forKey: .metadata)
-        try container.encodeIfPresent(owner, forKey: .owner)
-        try container.encode(createdAt, forKey: .createdAt)
-        try container.encode(updatedAt, forKey: .updatedAt)
-        try container.encode(deletedAt, forKey: .deletedAt)
-        try container.encode(environments, forKey: .environments)
-        try container.encode(transitionMap, forKey: .transitionMap)
-        try container.encode(version, forKey: .version)
-        try container.encode(health, forKey: .health)
-    }
 }
 
 /// A health record on the wire.
 struct HealthResource: Encodable {
     var state: HealthState
-    var checkedAt: Date?
-    var latencyMs: Double?
-    var lastError: String?
+    @NullWhenAbsent var checkedAt: Date?
+    @NullWhenAbsent var latencyMs: Double?
+    @NullWhenAbsent var lastError: String?
     var consecutiveSuccesses: Int
     var consecutiveFailures: Int
 
@@ -107,20 +80,7 @@ struct HealthResource: Encodable {
         consecutiveFailures = record.consecutiveFailures
     }
 
-    enum CodingKeys: String, CodingKey {
-        case state, checkedAt, latencyMs, lastError, consecutiveSuccesses, consecutiveFailures
-    }
 
-    // Unknowns are null rather than absent, so clients see every field.
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(state, forKey: .state)
-        try container.encode(checkedAt, forKey: .checkedAt)
-        try container.encode(latencyMs, forKey: .latencyMs)
-        try container.encode(lastError, forKey: .lastError)
-        try container.encode(consecutiveSuccesses, forKey: .consecutiveSuccesses)
-        try container.encode(consecutiveFailures, forKey: .consecutiveFailures)
-    }
 }
 
 /// The answer of `POST .../{connectionId}/ping`: the kind's verify, run now.
@@ -130,25 +90,11 @@ struct PingResource: Encodable {
     var health: HealthState
     var reachable: Bool
     var latencyMs: Double
-    var error: String?
+    @NullWhenAbsent var error: String?
     var details: [String: String]
     var checkedAt: Date
 
-    enum CodingKeys: String, CodingKey {
-        case connectionId, status, health, reachable, latencyMs, error, details, checkedAt
-    }
 
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(connectionId, forKey: .connectionId)
-        try container.encode(status, forKey: .status)
-        try container.encode(health, forKey: .health)
-        try container.encode(reachable, forKey: .reachable)
-        try container.encode(latencyMs, forKey: .latencyMs)
-        try container.encode(error, forKey: .error)
-        try container.encode(details, forKey: .details)
-        try container.encode(checkedAt, forKey: .checkedAt)
-    }
 }
 
 /// What a connection's session collected: `GET .../{connectionId}/data`.
@@ -220,43 +166,28 @@ struct BulkTransitionResponse: Encodable {
 struct EventResource: Encodable {
     var sequence: Int64
     var connectionId: String
-    var from: ConnectionStatus?
+    /// Null (not absent) for the event that created the connection.
+    @NullWhenAbsent var from: ConnectionStatus?
     var to: ConnectionStatus
     var actor: String
     var actorRole: ActorRole
-    var reason: String?
+    @NullWhenAbsent var reason: String?
     var correlationId: String
     var createdAt: Date
 
     init(_ event: LifecycleEvent) {
         sequence = event.sequence
-        connectionId = event.connectionId.wire
+        connectionId = event.connectionId.lowercasedString
         from = event.from
         to = event.to
         actor = event.actor
         actorRole = event.actorRole
         reason = event.reason
-        correlationId = event.correlationId.wire
+        correlationId = event.correlationId.lowercasedString
         createdAt = event.at
     }
 
-    // `from` is null (not absent) for the event that created the connection.
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(sequence, forKey: .sequence)
-        try container.encode(connectionId, forKey: .connectionId)
-        try container.encode(from, forKey: .from)
-        try container.encode(to, forKey: .to)
-        try container.encode(actor, forKey: .actor)
-        try container.encode(actorRole, forKey: .actorRole)
-        try container.encode(reason, forKey: .reason)
-        try container.encode(correlationId, forKey: .correlationId)
-        try container.encode(createdAt, forKey: .createdAt)
-    }
 
-    enum CodingKeys: String, CodingKey {
-        case sequence, connectionId, from, to, actor, actorRole, reason, correlationId, createdAt
-    }
 }
 
 struct EventPageResource: Encodable {
@@ -266,7 +197,18 @@ struct EventPageResource: Encodable {
     var pageSize: Int
 }
 
-extension UUID {
-    /// Lowercase, as Meshery and every Switchboard response spell ids.
-    var wire: String { uuidString.lowercased() }
+/// An optional that is encoded as `null` when absent instead of being left out, so clients
+/// see every field of the shapes Meshery defines as nullable.
+@propertyWrapper
+struct NullWhenAbsent<Value: Encodable & Sendable>: Encodable, Sendable {
+    var wrappedValue: Value?
+
+    init(wrappedValue: Value?) {
+        self.wrappedValue = wrappedValue
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        if let wrappedValue { try container.encode(wrappedValue) } else { try container.encodeNil() }
+    }
 }

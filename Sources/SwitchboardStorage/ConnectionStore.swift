@@ -87,10 +87,10 @@ public enum StoreError: Error, Sendable, Equatable {
 extension StoreError: CustomStringConvertible {
     public var description: String {
         switch self {
-        case .notFound(let id): "connection \(id.uuidString.lowercased()) does not exist"
+        case .notFound(let id): "connection \(id.lowercasedString) does not exist"
         case .versionConflict(let id, let expected):
-            "connection \(id.uuidString.lowercased()) changed concurrently (expected version \(expected))"
-        case .duplicate(let id): "connection \(id.uuidString.lowercased()) already exists"
+            "connection \(id.lowercasedString) changed concurrently (expected version \(expected))"
+        case .duplicate(let id): "connection \(id.lowercasedString) already exists"
         }
     }
 }

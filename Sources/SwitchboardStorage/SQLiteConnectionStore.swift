@@ -28,14 +28,15 @@ public final class SQLiteConnectionStore: ConnectionStore {
     public func insert(contentsOf items: [(Connection, LifecycleEvent)]) async throws {
         try await pool.write { db in
             for (connection, event) in items {
-                let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM connections WHERE id = ?",
-                                               arguments: [connection.id.storageKey]) ?? false
-                if exists { throw StoreError.duplicate(connection.id) }
-                try db.execute(sql: """
-                    INSERT INTO connections (id, name, description, url, kind, type, sub_type, status,
-                        credential_id, owner, metadata, created_at, updated_at, deleted_at, version, status_changed_by)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: StatementArguments(ConnectionRow.values(of: connection)))
+                do {
+                    try db.execute(sql: """
+                        INSERT INTO connections (id, name, description, url, kind, type, sub_type, status,
+                            credential_id, owner, metadata, created_at, updated_at, deleted_at, version, status_changed_by)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """, arguments: StatementArguments(ConnectionRow.values(of: connection)))
+                } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
+                    throw StoreError.duplicate(connection.id)
+                }
                 try Self.append(event, db)
             }
         }
@@ -43,7 +44,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
 
     public func connection(id: UUID) async throws -> Connection? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM connections WHERE id = ?", arguments: [id.storageKey])
+            try Row.fetchOne(db, sql: "SELECT * FROM connections WHERE id = ?", arguments: [id.lowercasedString])
                 .map(ConnectionRow.connection(from:))
         }
     }
@@ -59,10 +60,10 @@ public final class SQLiteConnectionStore: ConnectionStore {
                     status = ?, credential_id = ?, owner = ?, metadata = ?, created_at = ?, updated_at = ?,
                     deleted_at = ?, version = ?, status_changed_by = ?
                 WHERE id = ? AND version = ?
-                """, arguments: StatementArguments(Array(values.dropFirst()) + [connection.id.storageKey, expectedVersion]))
+                """, arguments: StatementArguments(Array(values.dropFirst()) + [connection.id.lowercasedString, expectedVersion]))
             if db.changesCount == 0 {
                 let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM connections WHERE id = ?",
-                                               arguments: [connection.id.storageKey]) ?? false
+                                               arguments: [connection.id.lowercasedString]) ?? false
                 throw exists ? StoreError.versionConflict(connection.id, expected: expectedVersion)
                              : StoreError.notFound(connection.id)
             }
@@ -94,7 +95,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
 
     public func events(connectionId: UUID, page: Int, pageSize: Int) async throws -> EventPage {
         try await pool.read { db in
-            let key = connectionId.storageKey
+            let key = connectionId.lowercasedString
             let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE connection_id = ?",
                                          arguments: [key]) ?? 0
             let rows = try Row.fetchAll(db, sql: """
@@ -118,7 +119,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
                     latency_ms = excluded.latency_ms, last_error = excluded.last_error,
                     consecutive_successes = excluded.consecutive_successes,
                     consecutive_failures = excluded.consecutive_failures
-                """, arguments: [record.connectionId.storageKey, record.state.rawValue,
+                """, arguments: [record.connectionId.lowercasedString, record.state.rawValue,
                                  record.checkedAt?.storageMilliseconds, record.latencyMilliseconds, record.lastError,
                                  record.consecutiveSuccesses, record.consecutiveFailures])
         }
@@ -132,7 +133,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
             for slice in stride(from: 0, to: ids.count, by: 500).map({ ids[$0..<min($0 + 500, ids.count)] }) {
                 let rows = try Row.fetchAll(db, sql: """
                     SELECT * FROM connection_health WHERE connection_id IN (\(slice.map { _ in "?" }.joined(separator: ",")))
-                    """, arguments: StatementArguments(slice.map(\.storageKey)))
+                    """, arguments: StatementArguments(slice.map(\.lowercasedString)))
                 for row in rows {
                     let record = try HealthRow.record(from: row)
                     records[record.connectionId] = record
@@ -147,7 +148,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
             try Row.fetchAll(db, sql: """
                 SELECT * FROM connections WHERE status IN ('registered', 'connected', 'disconnected') AND id > ?
                 ORDER BY id LIMIT ?
-                """, arguments: [afterId?.storageKey ?? "", limit]).map(ConnectionRow.connection(from:))
+                """, arguments: [afterId?.lowercasedString ?? "", limit]).map(ConnectionRow.connection(from:))
         }
     }
 
@@ -156,7 +157,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
             try db.execute(sql: """
                 INSERT INTO collected_data (connection_id, key, value, collected_at) VALUES (?, ?, ?, ?)
                 ON CONFLICT (connection_id, key) DO UPDATE SET value = excluded.value, collected_at = excluded.collected_at
-                """, arguments: [connectionId.storageKey, key, JSONText.encode(value), date.storageMilliseconds])
+                """, arguments: [connectionId.lowercasedString, key, JSONText.encode(value), date.storageMilliseconds])
         }
     }
 
@@ -164,7 +165,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
         try await pool.read { db in
             var items: [String: CollectedItem] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT * FROM collected_data WHERE connection_id = ?",
-                                        arguments: [connectionId.storageKey]) {
+                                        arguments: [connectionId.lowercasedString]) {
                 items[row["key"]] = CollectedItem(value: JSONText.decodeValue(row["value"]),
                                                   collectedAt: Date(storageMilliseconds: row["collected_at"]))
             }
@@ -174,7 +175,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
 
     public func purgeCollectedData(connectionId: UUID) async throws {
         try await pool.write { db in
-            try db.execute(sql: "DELETE FROM collected_data WHERE connection_id = ?", arguments: [connectionId.storageKey])
+            try db.execute(sql: "DELETE FROM collected_data WHERE connection_id = ?", arguments: [connectionId.lowercasedString])
         }
     }
 

@@ -7,9 +7,9 @@ enum ConnectionRow {
     /// Column values in table order, `id` first.
     static func values(of connection: Connection) -> [(any DatabaseValueConvertible)?] {
         [
-            connection.id.storageKey, connection.name, connection.description, connection.url,
+            connection.id.lowercasedString, connection.name, connection.description, connection.url,
             connection.kind, connection.type, connection.subType, connection.status.wireName,
-            connection.credentialId?.storageKey, connection.owner?.storageKey,
+            connection.credentialId?.lowercasedString, connection.owner?.lowercasedString,
             JSONText.encode(connection.metadata),
             connection.createdAt.storageMilliseconds, connection.updatedAt.storageMilliseconds,
             connection.deletedAt?.storageMilliseconds, connection.version, connection.statusChangedBy.rawValue,
@@ -42,8 +42,8 @@ enum EventRow {
     /// Column values for an insert, without the store-assigned sequence.
     static func values(of event: LifecycleEvent) -> [(any DatabaseValueConvertible)?] {
         [
-            event.connectionId.storageKey, event.from?.wireName, event.to.wireName, event.actor,
-            event.actorRole.rawValue, event.reason, event.correlationId.storageKey, event.at.storageMilliseconds,
+            event.connectionId.lowercasedString, event.from?.wireName, event.to.wireName, event.actor,
+            event.actorRole.rawValue, event.reason, event.correlationId.lowercasedString, event.at.storageMilliseconds,
         ]
     }
 
@@ -109,11 +109,6 @@ enum JSONText {
     static func decode(_ text: String) -> [String: JSONValue] {
         (try? JSONDecoder().decode([String: JSONValue].self, from: Data(text.utf8))) ?? [:]
     }
-}
-
-extension UUID {
-    /// Lowercase text, the form used on the wire and in every store.
-    var storageKey: String { uuidString.lowercased() }
 }
 
 extension Date {

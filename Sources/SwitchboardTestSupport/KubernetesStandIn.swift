@@ -166,7 +166,7 @@ actor ClusterState {
 
     private static func object(name: String, namespace: String?, version: Int) -> String {
         let namespaceField = namespace.map { #","namespace":"\#($0)""# } ?? ""
-        return #"{"metadata":{"name":"\#(name)"\#(namespaceField),"uid":"\#(UUID().uuidString.lowercased())","resourceVersion":"\#(version)"}}"#
+        return #"{"metadata":{"name":"\#(name)"\#(namespaceField),"uid":"\#(UUID().lowercasedString)","resourceVersion":"\#(version)"}}"#
     }
 
     func list(_ kind: String) -> String {

@@ -6,7 +6,7 @@ public struct TemporaryDirectory: Sendable {
 
     public init(prefix: String = "switchboard-test") throws {
         path = URL(fileURLWithPath: NSTemporaryDirectory())
-            .appendingPathComponent("\(prefix)-\(UUID().uuidString.lowercased())").path
+            .appendingPathComponent("\(prefix)-\(UUID().lowercasedString)").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 

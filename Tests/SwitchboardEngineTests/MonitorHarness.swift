@@ -76,22 +76,12 @@ struct MonitorHarness: Sendable {
 
     /// Waits until the connection has `status`, failing the test after `timeout`.
     func waitForStatus(_ id: UUID, _ status: ConnectionStatus, timeout: Duration = .seconds(20)) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try await self.status(id) == status { return }
-            try await Task.sleep(for: .milliseconds(25))
-        }
-        Issue.record("connection did not become \(status.wireName) within \(timeout); it is \(try await self.status(id)?.wireName ?? "gone")")
+        try await waitUntil(timeout: timeout, "status \(status.wireName)") { try await self.status(id) == status }
     }
 
     /// Waits until the monitor has run `count` more checks of anything.
     func waitForChecks(_ count: Int, timeout: Duration = .seconds(20)) async throws {
         let start = await monitor.checksCompleted
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if await monitor.checksCompleted >= start + count { return }
-            try await Task.sleep(for: .milliseconds(25))
-        }
-        Issue.record("the monitor did not run \(count) checks within \(timeout)")
+        try await waitUntil(timeout: timeout, "\(count) more checks") { await monitor.checksCompleted >= start + count }
     }
 }
