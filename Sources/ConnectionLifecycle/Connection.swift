@@ -13,6 +13,9 @@ public struct Connection: Sendable, Hashable, Identifiable {
     public var credentialId: UUID?
     public var owner: UUID?
     public var metadata: [String: JSONValue]
+    /// The identity of what the connection points at (see `Fingerprint`): one live
+    /// connection per owner and fingerprint. `nil` for rows stored before fingerprints.
+    public var fingerprint: String?
     public var createdAt: Date
     public var updatedAt: Date
     public var deletedAt: Date?
@@ -25,7 +28,7 @@ public struct Connection: Sendable, Hashable, Identifiable {
         id: UUID = UUID(), name: String, description: String? = nil, url: String? = nil,
         kind: String, type: String, subType: String, status: ConnectionStatus,
         credentialId: UUID? = nil, owner: UUID? = nil, metadata: [String: JSONValue] = [:],
-        createdAt: Date, updatedAt: Date, deletedAt: Date? = nil,
+        fingerprint: String? = nil, createdAt: Date, updatedAt: Date, deletedAt: Date? = nil,
         version: Int64 = 1, statusChangedBy: ActorRole = .user
     ) {
         self.id = id
@@ -39,6 +42,7 @@ public struct Connection: Sendable, Hashable, Identifiable {
         self.credentialId = credentialId
         self.owner = owner
         self.metadata = metadata
+        self.fingerprint = fingerprint
         self.createdAt = createdAt
         self.updatedAt = updatedAt
         self.deletedAt = deletedAt

@@ -6,14 +6,19 @@ public struct ConnectionKind: Sendable, Hashable {
     /// The status a connection of this kind starts in when the payload names none.
     public var initialStatus: ConnectionStatus
     public var table: TransitionTable
+    /// Whether discovery moves a reachable `discovered` connection of this kind on to
+    /// `registered` by itself (actor `system`).
+    public var autoRegisters: Bool
 
     public init(name: String, type: String, subType: String,
-                initialStatus: ConnectionStatus = .discovered, table: TransitionTable = .standard) {
+                initialStatus: ConnectionStatus = .discovered, table: TransitionTable = .standard,
+                autoRegisters: Bool = true) {
         self.name = name
         self.type = type
         self.subType = subType
         self.initialStatus = initialStatus
         self.table = table
+        self.autoRegisters = autoRegisters
     }
 
     /// Meshery's `transitionMap`: for every status, the moves a user may request from it.
@@ -37,6 +42,15 @@ public struct KindCatalog: Sendable {
     public subscript(name: String) -> ConnectionKind? { kinds[name] }
 
     public var names: [String] { kinds.keys.sorted() }
+
+    /// The same kinds with auto-registration switched off (`--no-auto-register`).
+    public func withoutAutoRegistration() -> KindCatalog {
+        KindCatalog(kinds.values.map { kind in
+            var kind = kind
+            kind.autoRegisters = false
+            return kind
+        })
+    }
 
     /// The kind a connection follows. A stored kind this catalog no longer defines keeps the
     /// default table, so such connections can still be moved and deleted.

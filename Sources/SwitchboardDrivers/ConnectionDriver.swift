@@ -29,6 +29,29 @@ public struct CheckResult: Sendable, Hashable {
 public protocol CollectedDataSink: Sendable {
     /// Replaces the value kept under `key` for the connection.
     func saveCollectedData(connectionId: UUID, key: String, value: JSONValue) async throws
+    /// Targets the session found that deserve connections of their own (a cluster's
+    /// Prometheus and Grafana), all of them each time: discovery creates the unknown ones.
+    func discovered(_ targets: [DiscoveredTarget], by parent: Connection) async
+}
+
+extension CollectedDataSink {
+    public func discovered(_ targets: [DiscoveredTarget], by parent: Connection) async {}
+}
+
+/// Something a session found that should become a connection of its own, reached through
+/// its parent (a service behind a Kubernetes API server's proxy, with the cluster's auth).
+public struct DiscoveredTarget: Sendable, Hashable {
+    public var kind: String
+    public var name: String
+    public var url: String
+    public var metadata: [String: JSONValue]
+
+    public init(kind: String, name: String, url: String, metadata: [String: JSONValue]) {
+        self.kind = kind
+        self.name = name
+        self.url = url
+        self.metadata = metadata
+    }
 }
 
 /// What Switchboard does with the thing a connection points at, for one kind.
@@ -40,6 +63,15 @@ public protocol ConnectionDriver: Sendable {
     /// What "connected" means for the kind: runs until cancelled, keeping what it collects
     /// in `sink`. Throwing ends the session early (it is restarted while still connected).
     func runSession(_ connection: Connection, sink: any CollectedDataSink) async throws
+    /// The identity of what the connection points at (see `Fingerprint`).
+    func fingerprint(of connection: Connection) async -> String?
+}
+
+extension ConnectionDriver {
+    /// Most kinds are identified by their url.
+    public func fingerprint(of connection: Connection) async -> String? {
+        Fingerprint.of(kind: connection.kind, url: connection.url)
+    }
 }
 
 /// The driver for each kind, looked up by kind name.

@@ -72,6 +72,8 @@ public struct FileReferenceCredentials: CredentialSource {
             do {
                 secrets["kubeconfig"] = try String(contentsOfFile: path, encoding: .utf8)
                 secrets["kubeconfigDirectory"] = URL(fileURLWithPath: path).deletingLastPathComponent().path
+                // The operator allowed this folder: its kubeconfigs are theirs to run.
+                secrets[SecretKey.execAllowed] = "true"
             } catch {
                 throw DriverError("cannot read kubeconfig \(path): \(error.localizedDescription)")
             }

@@ -19,12 +19,11 @@ public struct GrafanaDriver: ConnectionDriver {
         let watch = Stopwatch()
         do {
             let target = try await HTTPTarget(connection, credentials: credentials)
-            let health = try await http.request(target.url("/api/health"), headers: target.headers, timeout: timeout)
+            let health = try await target.get("/api/health", through: http, timeout: timeout)
             let healthResult = CheckResult.classify(health.status, path: "/api/health", latency: watch.elapsed)
             guard healthResult.isReachable else { return healthResult }
             let version = (try? JSONDecoder().decode(Health.self, from: health.bodyData))?.version ?? "unknown"
-            let search = try await http.request(target.url("/api/search?type=dash-db&limit=1"), headers: target.headers,
-                                                timeout: timeout)
+            let search = try await target.get("/api/search?type=dash-db&limit=1", through: http, timeout: timeout)
             let result = CheckResult.classify(search.status, path: "/api/search", latency: watch.elapsed,
                                               details: ["version": version])
             return result
@@ -40,8 +39,7 @@ public struct GrafanaDriver: ConnectionDriver {
     public func runSession(_ connection: Connection, sink: any CollectedDataSink) async throws {
         let target = try await HTTPTarget(connection, credentials: credentials)
         try await everyInterval(secondsSetting(connection, "refreshIntervalSeconds", default: 60)) {
-            let response = try await http.request(target.url("/api/search?type=dash-db&limit=5000"),
-                                                  headers: target.headers, timeout: timeout)
+            let response = try await target.get("/api/search?type=dash-db&limit=5000", through: http, timeout: timeout)
             guard (200..<300).contains(response.status) else {
                 throw DriverError("/api/search answered HTTP \(response.status)")
             }

@@ -1,19 +1,33 @@
 import ConnectionLifecycle
 import Foundation
+import NIOSSL
 
 /// Shared by the HTTP-speaking drivers: where the target is, how to authenticate, how long
 /// to wait, and how to turn an answer into a check result.
 struct HTTPTarget {
     let baseURL: String
     let headers: [(String, String)]
+    /// Set when the target is reached through a Kubernetes API server (a service proxy):
+    /// the cluster's CA and client identity.
+    let tls: TLSConfiguration?
 
     /// The connection's url without a trailing slash, and auth headers from its secrets:
     /// a bearer token, an API key (sent as a bearer token, as Grafana expects) or basic auth.
+    /// A connection whose secrets hold a kubeconfig (one found by a cluster scan, reached
+    /// through the API server's service proxy) authenticates as that kubeconfig's user.
     init(_ connection: Connection, credentials: any CredentialSource) async throws {
         guard let url = connection.url, !url.isEmpty else { throw DriverError("the connection has no url") }
         baseURL = url.hasSuffix("/") ? String(url.dropLast()) : url
         let secrets = try await credentials.secrets(for: connection)
         var headers: [(String, String)] = [("Accept", "application/json")]
+        if secrets["kubeconfig"] != nil {
+            let endpoint = try await KubernetesAuthResolver(credentials: credentials, execCache: .shared)
+                .endpoint(from: secrets)
+            self.headers = endpoint.headers
+            self.tls = endpoint.tls
+            return
+        }
+        tls = nil
         if let token = secrets["token"] ?? secrets["apiKey"] {
             headers.append(("Authorization", "Bearer \(token)"))
         } else if let username = secrets["username"] {
@@ -24,6 +38,12 @@ struct HTTPTarget {
     }
 
     func url(_ path: String) -> String { baseURL + path }
+
+    /// An authenticated GET of `path` below the target's url.
+    func get(_ path: String, through http: OutboundHTTP, timeout: Duration,
+             maxBody: Int = 8 << 20) async throws -> OutboundResponse {
+        try await http.request(url(path), headers: headers, timeout: timeout, tls: tls, maxBody: maxBody)
+    }
 }
 
 extension CheckResult {
@@ -50,7 +70,7 @@ func checkEndpoint(_ path: String, of connection: Connection, http: OutboundHTTP
     let watch = Stopwatch()
     do {
         let target = try await HTTPTarget(connection, credentials: credentials)
-        let response = try await http.request(target.url(path), headers: target.headers, timeout: timeout)
+        let response = try await target.get(path, through: http, timeout: timeout)
         return .classify(response.status, path: path, latency: watch.elapsed)
     } catch {
         return .failed(error, latency: watch.elapsed)

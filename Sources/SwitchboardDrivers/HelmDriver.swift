@@ -68,7 +68,7 @@ public struct HelmDriver: ConnectionDriver {
     /// chart name to versions, newest first as Helm writes them.
     func fetchIndex(_ connection: Connection, timeout: Duration) async throws -> [Chart] {
         let target = try await HTTPTarget(connection, credentials: credentials)
-        let response = try await http.request(target.url("/index.yaml"), headers: target.headers, timeout: timeout,
+        let response = try await target.get("/index.yaml", through: http, timeout: timeout,
                                               maxBody: Self.maxIndexBytes)
         guard (200..<300).contains(response.status) else {
             throw IndexFailure(status: response.status, message: "/index.yaml answered HTTP \(response.status)")

@@ -19,10 +19,10 @@ public struct PrometheusDriver: ConnectionDriver {
         let watch = Stopwatch()
         do {
             let target = try await HTTPTarget(connection, credentials: credentials)
-            let ready = try await http.request(target.url("/-/ready"), headers: target.headers, timeout: timeout)
+            let ready = try await target.get("/-/ready", through: http, timeout: timeout)
             let readiness = CheckResult.classify(ready.status, path: "/-/ready", latency: watch.elapsed)
             guard readiness.isReachable else { return readiness }
-            let info = try await http.request(target.url("/api/v1/status/buildinfo"), headers: target.headers, timeout: timeout)
+            let info = try await target.get("/api/v1/status/buildinfo", through: http, timeout: timeout)
             guard (200..<300).contains(info.status) else {
                 return .classify(info.status, path: "/api/v1/status/buildinfo", latency: watch.elapsed)
             }
@@ -54,8 +54,7 @@ public struct PrometheusDriver: ConnectionDriver {
                 components.queryItems = [URLQueryItem(name: "query", value: query)]
                 // URLComponents leaves `+`, which Prometheus would read as a space.
                 let encoded = (components.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B")
-                let response = try await http.request(target.url("/api/v1/query?\(encoded)"), headers: target.headers,
-                                                      timeout: timeout)
+                let response = try await target.get("/api/v1/query?\(encoded)", through: http, timeout: timeout)
                 guard (200..<300).contains(response.status) else {
                     throw DriverError("query \(query) answered HTTP \(response.status)")
                 }

@@ -15,12 +15,13 @@ public final class ConnectionEngine: Sendable {
     private let sessions: SessionManager
     private let effects: SideEffectRunner
     let feed = ChangeFeed()
-    private let locks = ConnectionLocks()
-    private let logger: Logger
-    private let now: @Sendable () -> Date
+    let locks = ConnectionLocks()
+    let logger: Logger
+    let now: @Sendable () -> Date
+    private let discoveries = DiscoveryRelay()
 
     /// How often a request re-reads and re-decides after losing a compare-and-set race.
-    private static let maxAttempts = 5
+    static let maxAttempts = 5
 
     public init(
         store: any ConnectionStore, kinds: KindCatalog = .builtIn, drivers: DriverCatalog,
@@ -30,10 +31,12 @@ public final class ConnectionEngine: Sendable {
         self.kinds = kinds
         self.drivers = drivers
         self.metrics = metrics
-        self.sessions = SessionManager(drivers: drivers, sink: StoreSink(store: store), logger: logger)
+        self.sessions = SessionManager(drivers: drivers, sink: StoreSink(store: store, discoveries: discoveries),
+                                       logger: logger)
         self.effects = SideEffectRunner(sessions: sessions, store: store, logger: logger)
         self.logger = logger
         self.now = now
+        discoveries.attach { [weak self] targets, parent in await self?.discoverChildren(targets, of: parent) }
     }
 
     // MARK: Running
@@ -135,6 +138,11 @@ public final class ConnectionEngine: Sendable {
             credentialId: new.credentialId, owner: new.owner, metadata: new.metadata,
             createdAt: createdAt, updatedAt: createdAt, statusChangedBy: principal.role
         )
+        connection.fingerprint = await drivers.driver(for: kind.name).fingerprint(of: connection)
+        if let fingerprint = connection.fingerprint,
+           let existing = try await store.liveConnection(owner: connection.owner, fingerprint: fingerprint) {
+            throw EngineError.duplicate(existing: existing.id, fingerprint: fingerprint)
+        }
         var failure: String?
         if requested != .discovered {
             let check = await drivers.driver(for: kind.name).verify(connection)
@@ -154,7 +162,11 @@ public final class ConnectionEngine: Sendable {
         let created = connection
         let verified = failure == nil
         try await locks.withLock(connection.id) {
-            try await store.insert(created, event: event)
+            do {
+                try await store.insert(created, event: event)
+            } catch StoreError.duplicateFingerprint(let fingerprint, let existing) {
+                throw EngineError.duplicate(existing: existing, fingerprint: fingerprint)
+            }
             if verified {
                 await effects.enqueue(Lifecycle.effects(from: .discovered, to: created.status), for: created)
             }
@@ -193,6 +205,8 @@ public final class ConnectionEngine: Sendable {
                                          correlationId: correlationId)
             } catch StoreError.versionConflict {
                 continue  // Someone else changed it meanwhile: decide again on what is there now.
+            } catch StoreError.duplicateFingerprint(let fingerprint, let existing) {
+                throw EngineError.duplicate(existing: existing, fingerprint: fingerprint)
             }
         }
         throw EngineError.conflict(id)
@@ -205,6 +219,9 @@ public final class ConnectionEngine: Sendable {
         let changedFields = patch.changedFields(of: current)
         let at = now().truncatedToMilliseconds
         updated.updatedAt = at
+        if !Set(changedFields).isDisjoint(with: ["url", "metadata", "credentialId"]) {
+            updated.fingerprint = await drivers.driver(for: updated.kind).fingerprint(of: updated)
+        }
 
         guard let requested, requested != current.status || changedFields.isEmpty else {
             // Fields only. A tombstone is history and never changes.
@@ -261,6 +278,7 @@ public final class ConnectionEngine: Sendable {
             correlationId: correlationId, at: at)
         let stored = try await commit(updated, expectedVersion: current.version, event: event,
                                       effects: failure == nil ? plan.effects : plan.failureEffects)
+        if target == .deleted { await recordParentDeletion(stored) }
         logger.info("connection status changed", metadata: [
             "connection": "\(current.id.lowercasedString)", "from": "\(current.status.wireName)", "to": "\(target.wireName)",
             "actor": "\(principal.name)", "correlation": "\(correlationId.lowercasedString)",
@@ -269,13 +287,14 @@ public final class ConnectionEngine: Sendable {
         return stored
     }
 
-    private func commit(_ connection: Connection, expectedVersion: Int64, event: LifecycleEvent,
-                        effects effectList: [SideEffect]) async throws -> Connection {
+    func commit(_ connection: Connection, expectedVersion: Int64, event: LifecycleEvent,
+                effects effectList: [SideEffect], credential: Credential? = nil) async throws -> Connection {
         let store = store
         let effects = effects
         let feed = feed
         let stored = try await locks.withLock(connection.id) {
-            let stored = try await store.update(connection, expectedVersion: expectedVersion, event: event)
+            let stored = try await store.update(connection, expectedVersion: expectedVersion, event: event,
+                                                credential: credential)
             await effects.enqueue(effectList, for: stored)
             await feed.publish(stored)
             return stored

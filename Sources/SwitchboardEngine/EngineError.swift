@@ -15,6 +15,8 @@ public enum EngineError: Error, Sendable {
     case verifyFailed(Connection, requested: ConnectionStatus, reason: String)
     /// Other changes kept winning the compare-and-set; nothing changed.
     case conflict(UUID)
+    /// The owner already has a live connection to the same target; nothing changed.
+    case duplicate(existing: UUID, fingerprint: String)
 }
 
 extension EngineError: CustomStringConvertible {
@@ -28,6 +30,8 @@ extension EngineError: CustomStringConvertible {
             "could not move connection \(connection.id.lowercasedString) to \(requested.wireName): \(reason); it is now \(connection.status.wireName)"
         case .conflict(let id):
             "connection \(id.lowercasedString) kept changing concurrently; retry the request"
+        case .duplicate(let existing, let fingerprint):
+            "connection \(existing.lowercasedString) already points at the same target (\(fingerprint))"
         }
     }
 }

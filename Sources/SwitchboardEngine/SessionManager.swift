@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SwitchboardDrivers
 import SwitchboardStorage
+import Synchronization
 
 /// Runs one session per connected connection: the kind driver's `runSession`, restarted
 /// with a growing pause when it fails, until the session is stopped.
@@ -59,11 +60,30 @@ actor SessionManager {
 }
 
 /// The store as the place sessions keep what they collect.
+/// What sessions discover goes to discovery.
 struct StoreSink: CollectedDataSink {
     let store: any ConnectionStore
+    let discoveries: DiscoveryRelay
 
     func saveCollectedData(connectionId: UUID, key: String, value: JSONValue) async throws {
         try await store.saveCollectedData(connectionId: connectionId, key: key, value: value,
                                           at: Date().truncatedToMilliseconds)
+    }
+
+    func discovered(_ targets: [DiscoveredTarget], by parent: Connection) async {
+        await discoveries.deliver(targets, by: parent)
+    }
+}
+
+/// Hands what sessions discover to the engine, which owns the sessions (so the link is set
+/// after both exist, and does not keep the engine alive).
+final class DiscoveryRelay: Sendable {
+    typealias Handler = @Sendable ([DiscoveredTarget], Connection) async -> Void
+    private let handler = Mutex<Handler?>(nil)
+
+    func attach(_ handler: @escaping Handler) { self.handler.withLock { $0 = handler } }
+
+    func deliver(_ targets: [DiscoveredTarget], by parent: Connection) async {
+        await handler.withLock { $0 }?(targets, parent)
     }
 }

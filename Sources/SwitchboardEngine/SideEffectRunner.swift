@@ -35,8 +35,9 @@ actor SideEffectRunner {
                     case .startSession: await sessions.start(connection)
                     case .stopSession: await sessions.stop(connection.id)
                     case .purgeData: try await store.purgeCollectedData(connectionId: connection.id)
-                    // Credentials arrive with their own issue; a connection owns none yet.
-                    case .dropOwnedCredential: break
+                    // Kept while another live connection shares it (a cluster's scanned services).
+                    case .dropOwnedCredential:
+                        if let id = connection.credentialId { try await store.deleteCredentialIfUnused(id: id) }
                     }
                 } catch {
                     logger.error("side effect failed", metadata: [

@@ -18,6 +18,8 @@ struct Problem: Error, Encodable, Sendable {
     var connection: ConnectionResource?
     /// The field to fix (bad input).
     var field: String?
+    /// The connection that already points at the same target (duplicate).
+    var existingConnectionId: String?
 
     init(_ slug: String, title: String, status: HTTPResponse.Status, detail: String,
          allowed: [ConnectionStatus]? = nil, connection: ConnectionResource? = nil, field: String? = nil) {
@@ -69,6 +71,10 @@ extension Problem {
         case .conflict:
             self.init("concurrent-change", title: "The connection changed concurrently", status: .conflict,
                       detail: error.description)
+        case .duplicate(let existing, _):
+            self.init("duplicate-target", title: "A connection to this target already exists", status: .conflict,
+                      detail: error.description + "; change or re-register that one instead")
+            existingConnectionId = existing.lowercasedString
         }
     }
 }

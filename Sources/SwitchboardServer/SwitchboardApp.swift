@@ -26,10 +26,21 @@ public struct ServerConfiguration: Sendable {
     /// Folders that files named in connection metadata (tokens, passwords, kubeconfigs)
     /// must be in; `nil` allows any.
     public var secretFileDirectories: [String]?
+    /// Whether discovery registers reachable `discovered` connections by itself.
+    public var autoRegister: Bool
+    /// Kubeconfigs imported at start-up (`$KUBECONFIG` or `~/.kube/config`); empty for none.
+    public var startupKubeconfigs: [String]
+    /// A declared-connections file, loaded at start and on SIGHUP.
+    public var connectionsFile: String?
+    /// Where the secrets key comes from; by default a key file in the data directory,
+    /// generated on first start.
+    public var secretsKey: SecretsKeySource
 
     public init(host: String = "127.0.0.1", port: Int = 9081, dataDirectory: String = "./switchboard-data",
                 checkTimeout: Duration = .seconds(5), monitor: HealthMonitorConfiguration = .init(),
-                outbound: OutboundPolicy = .init(), secretFileDirectories: [String]? = nil) {
+                outbound: OutboundPolicy = .init(), secretFileDirectories: [String]? = nil, autoRegister: Bool = true,
+                startupKubeconfigs: [String] = [], connectionsFile: String? = nil,
+                secretsKey: SecretsKeySource = .dataDirectory) {
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory
@@ -37,11 +48,29 @@ public struct ServerConfiguration: Sendable {
         self.monitor = monitor
         self.outbound = outbound
         self.secretFileDirectories = secretFileDirectories
+        self.autoRegister = autoRegister
+        self.startupKubeconfigs = startupKubeconfigs
+        self.connectionsFile = connectionsFile
+        self.secretsKey = secretsKey
     }
 
     public var databasePath: String {
         URL(fileURLWithPath: dataDirectory).appendingPathComponent("switchboard.sqlite").path
     }
+
+    public var defaultSecretsKeyPath: String {
+        URL(fileURLWithPath: dataDirectory).appendingPathComponent("secrets.key").path
+    }
+}
+
+/// The key credentials are encrypted with.
+public enum SecretsKeySource: Sendable, Hashable {
+    /// `<data-dir>/secrets.key`, generated (mode 0600, with a warning) when missing.
+    case dataDirectory
+    /// A key file the operator keeps (`--secrets-key-file`); it must exist.
+    case file(String)
+    /// The key itself, base64 (`SWITCHBOARD_SECRETS_KEY`).
+    case base64(String)
 }
 
 /// The parts of a running server, wired together.
@@ -49,6 +78,7 @@ public struct SwitchboardParts: Sendable {
     public let engine: ConnectionEngine
     public let monitor: HealthMonitor
     public let registry: PrometheusCollectorRegistry
+    public let importer: KubeconfigImporter
 }
 
 /// Builds the parts (store, drivers, engine, monitor, router) and runs them until a
@@ -61,6 +91,7 @@ public enum SwitchboardApp {
         SystemRoutes(engine: parts.engine, registry: parts.registry).register(on: router)
         WebPageRoutes().register(on: router)
         ConnectionRoutes(engine: parts.engine).register(on: router)
+        KubernetesImportRoutes(engine: parts.engine, importer: parts.importer).register(on: router)
         return router
     }
 
@@ -69,15 +100,33 @@ public enum SwitchboardApp {
                                 logger: Logger) -> SwitchboardParts {
         let registry = PrometheusCollectorRegistry()
         let http = OutboundHTTP(client: httpClient, policy: configuration.outbound)
+        let credentials = StoredCredentials(
+            store: store, files: FileReferenceCredentials(allowedDirectories: configuration.secretFileDirectories))
         let engine = ConnectionEngine(
             store: store,
-            drivers: .builtIn(http: http,
-                              credentials: FileReferenceCredentials(allowedDirectories: configuration.secretFileDirectories),
-                              timeout: configuration.checkTimeout),
+            kinds: configuration.autoRegister ? .builtIn : KindCatalog.builtIn.withoutAutoRegistration(),
+            drivers: .builtIn(http: http, credentials: credentials, timeout: configuration.checkTimeout),
             metrics: EngineMetrics(factory: PrometheusMetricsFactory(registry: registry)),
             logger: logger)
         let monitor = HealthMonitor(engine: engine, configuration: configuration.monitor, logger: logger)
-        return SwitchboardParts(engine: engine, monitor: monitor, registry: registry)
+        return SwitchboardParts(engine: engine, monitor: monitor, registry: registry,
+                                importer: KubeconfigImporter(engine: engine, credentials: credentials))
+    }
+
+    /// The vault for credentials, from the configured key source.
+    static func vault(_ configuration: ServerConfiguration, logger: Logger) throws -> SecretsVault {
+        switch configuration.secretsKey {
+        case .base64(let text): return try SecretsVault(base64: text)
+        case .file(let path): return try SecretsVault.load(keyFile: path)
+        case .dataDirectory:
+            let path = configuration.defaultSecretsKeyPath
+            let (vault, created) = try SecretsVault.loadOrCreate(keyFile: path)
+            if created {
+                logger.warning("generated a new secrets key; credentials cannot be read without it, so back it up or supply your own with --secrets-key-file or SWITCHBOARD_SECRETS_KEY",
+                               metadata: ["file": "\(path)", "key": "\(vault.keyId)"])
+            }
+            return vault
+        }
     }
 
     /// The outbound HTTP client every driver shares.
@@ -90,7 +139,7 @@ public enum SwitchboardApp {
     public static func run(_ configuration: ServerConfiguration, logger: Logger,
                            onRunning: @escaping @Sendable (String) async -> Void = { _ in }) async throws {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-        let store = try SQLiteConnectionStore(path: configuration.databasePath)
+        let store = try SQLiteConnectionStore(path: configuration.databasePath, vault: vault(configuration, logger: logger))
         let httpClient = makeHTTPClient()
         let parts = assemble(store: store, httpClient: httpClient, configuration: configuration, logger: logger)
         let app = Application(
@@ -103,12 +152,20 @@ public enum SwitchboardApp {
             },
             logger: logger
         )
-        let services = ServiceGroup(configuration: .init(
-            services: [.init(service: app), .init(service: parts.monitor)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app), .init(service: parts.monitor)]
+        if !configuration.startupKubeconfigs.isEmpty {
+            services.append(.init(service: StartupKubeconfigImport(paths: configuration.startupKubeconfigs,
+                                                                   importer: parts.importer, logger: logger),
+                                  successTerminationBehavior: .ignore))
+        }
+        if let file = configuration.connectionsFile {
+            services.append(.init(service: DeclaredConnectionsLoader(path: file, engine: parts.engine, logger: logger)))
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await parts.engine.resumeSessions()
-            try await services.run()
+            try await group.run()
         } catch {
             await parts.engine.shutdown()
             try? await httpClient.shutdown()

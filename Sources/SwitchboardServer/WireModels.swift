@@ -18,6 +18,8 @@ struct ConnectionResource: Encodable {
     var status: ConnectionStatus
     var metadata: [String: JSONValue]
     var owner: String?
+    /// What the connection points at: one live connection per owner and fingerprint.
+    @NullWhenAbsent var fingerprint: String?
     var createdAt: Date
     var updatedAt: Date
     @NullWhenAbsent var deletedAt: Date?
@@ -48,6 +50,7 @@ struct ConnectionResource: Encodable {
         status = connection.status
         metadata = connection.metadata
         owner = connection.owner?.lowercasedString
+        fingerprint = connection.fingerprint
         createdAt = connection.createdAt
         updatedAt = connection.updatedAt
         deletedAt = connection.deletedAt
@@ -58,8 +61,6 @@ struct ConnectionResource: Encodable {
         }
         transitionMap = map
     }
-
-
 }
 
 /// A health record on the wire.

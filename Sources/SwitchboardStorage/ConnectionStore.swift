@@ -7,8 +7,10 @@ import Foundation
 /// Every status change is a compare-and-set on the row's `version` that appends its event
 /// in the same transaction: either both are stored or neither is.
 public protocol ConnectionStore: Sendable {
-    /// Stores a new connection (version 1) and the event that created it.
-    func insert(_ connection: Connection, event: LifecycleEvent) async throws
+    /// Stores a new connection (version 1), the event that created it and, when given, the
+    /// credential it owns, in one transaction. Throws `StoreError.duplicateFingerprint` when
+    /// the owner already has a live connection with the same fingerprint.
+    func insert(_ connection: Connection, event: LifecycleEvent, credential: Credential?) async throws
 
     /// Stores many new connections and their creation events in one transaction.
     func insert(contentsOf items: [(Connection, LifecycleEvent)]) async throws
@@ -19,7 +21,23 @@ public protocol ConnectionStore: Sendable {
     /// and appends `event` in the same transaction. Throws `StoreError.versionConflict` when
     /// another change got there first and `StoreError.notFound` when there is no such row.
     /// Returns the connection as stored.
-    func update(_ connection: Connection, expectedVersion: Int64, event: LifecycleEvent?) async throws -> Connection
+    func update(_ connection: Connection, expectedVersion: Int64, event: LifecycleEvent?,
+                credential: Credential?) async throws -> Connection
+
+    /// The owner's live (not deleted) connection with this fingerprint.
+    func liveConnection(owner: UUID?, fingerprint: String) async throws -> Connection?
+
+    /// Live connections whose metadata names `parentId` as `parentConnectionId`.
+    func children(of parentId: UUID) async throws -> [Connection]
+
+    // MARK: Credentials
+
+    /// A credential with its secret decrypted.
+    func credential(id: UUID) async throws -> Credential?
+
+    /// Deletes the credential unless a live connection still uses it; says whether it did.
+    @discardableResult
+    func deleteCredentialIfUnused(id: UUID) async throws -> Bool
 
     /// Filters, sorts and paginates in the database.
     func list(_ query: ConnectionQuery) async throws -> ConnectionListing
@@ -55,6 +73,16 @@ public protocol ConnectionStore: Sendable {
     func countsByKindAndStatus() async throws -> [KindStatusCount]
 }
 
+extension ConnectionStore {
+    public func insert(_ connection: Connection, event: LifecycleEvent) async throws {
+        try await insert(connection, event: event, credential: nil)
+    }
+
+    public func update(_ connection: Connection, expectedVersion: Int64, event: LifecycleEvent?) async throws -> Connection {
+        try await update(connection, expectedVersion: expectedVersion, event: event, credential: nil)
+    }
+}
+
 /// One value a session collected, and when.
 public struct CollectedItem: Sendable, Hashable {
     public var value: JSONValue
@@ -82,6 +110,10 @@ public enum StoreError: Error, Sendable, Equatable {
     case notFound(UUID)
     case versionConflict(UUID, expected: Int64)
     case duplicate(UUID)
+    /// The owner already has a live connection to the same target (`existing`).
+    case duplicateFingerprint(String, existing: UUID)
+    /// A credential was to be stored or read but the store has no secrets key.
+    case noSecretsKey
 }
 
 extension StoreError: CustomStringConvertible {
@@ -91,6 +123,9 @@ extension StoreError: CustomStringConvertible {
         case .versionConflict(let id, let expected):
             "connection \(id.lowercasedString) changed concurrently (expected version \(expected))"
         case .duplicate(let id): "connection \(id.lowercasedString) already exists"
+        case .duplicateFingerprint(let fingerprint, let existing):
+            "connection \(existing.lowercasedString) already points at the same target (\(fingerprint))"
+        case .noSecretsKey: "this store has no secrets key, so it cannot keep credentials"
         }
     }
 }

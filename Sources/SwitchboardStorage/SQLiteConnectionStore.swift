@@ -8,9 +8,12 @@ import GRDB
 /// event append run in one transaction, so a crash keeps both or neither.
 public final class SQLiteConnectionStore: ConnectionStore {
     private let pool: DatabasePool
+    private let vault: SecretsVault?
 
     /// Opens (creating if needed) the database at `path` and migrates it to the latest schema.
-    public init(path: String) throws {
+    /// Credentials are sealed with `vault`; without one, storing a credential fails.
+    public init(path: String, vault: SecretsVault? = nil) throws {
+        self.vault = vault
         var configuration = Configuration()
         // Readers and the writer wait for each other briefly instead of failing at once.
         configuration.busyMode = .timeout(10)
@@ -21,24 +24,106 @@ public final class SQLiteConnectionStore: ConnectionStore {
         try SQLiteMigrations.migrator.migrate(pool)
     }
 
-    public func insert(_ connection: Connection, event: LifecycleEvent) async throws {
-        try await insert(contentsOf: [(connection, event)])
+    public func insert(_ connection: Connection, event: LifecycleEvent, credential: Credential?) async throws {
+        let sealed = try credential.map(seal)
+        try await pool.write { db in
+            if let credential, let sealed { try Self.save(credential, sealed: sealed, db) }
+            try Self.insert(connection, db)
+            try Self.append(event, db)
+        }
     }
 
     public func insert(contentsOf items: [(Connection, LifecycleEvent)]) async throws {
         try await pool.write { db in
             for (connection, event) in items {
-                do {
-                    try db.execute(sql: """
-                        INSERT INTO connections (id, name, description, url, kind, type, sub_type, status,
-                            credential_id, owner, metadata, created_at, updated_at, deleted_at, version, status_changed_by)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """, arguments: StatementArguments(ConnectionRow.values(of: connection)))
-                } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
-                    throw StoreError.duplicate(connection.id)
-                }
+                try Self.insert(connection, db)
                 try Self.append(event, db)
             }
+        }
+    }
+
+    private static func insert(_ connection: Connection, _ db: Database) throws {
+        do {
+            try db.execute(sql: """
+                INSERT INTO connections (id, name, description, url, kind, type, sub_type, status,
+                    credential_id, owner, metadata, created_at, updated_at, deleted_at, version, status_changed_by,
+                    fingerprint)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: StatementArguments(ConnectionRow.values(of: connection)))
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
+            throw StoreError.duplicate(connection.id)
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            throw try fingerprintConflict(connection, db) ?? error
+        }
+    }
+
+    /// The duplicate-fingerprint error naming the live connection that holds the fingerprint.
+    private static func fingerprintConflict(_ connection: Connection, _ db: Database) throws -> StoreError? {
+        guard let fingerprint = connection.fingerprint,
+              let existing = try liveConnection(owner: connection.owner, fingerprint: fingerprint, db),
+              existing.id != connection.id else { return nil }
+        return .duplicateFingerprint(fingerprint, existing: existing.id)
+    }
+
+    private static func liveConnection(owner: UUID?, fingerprint: String, _ db: Database) throws -> Connection? {
+        try Row.fetchOne(db, sql: """
+            SELECT * FROM connections WHERE coalesce(owner, '') = ? AND fingerprint = ? AND status <> 'deleted'
+            """, arguments: [owner?.lowercasedString ?? "", fingerprint]).map(ConnectionRow.connection(from:))
+    }
+
+    public func liveConnection(owner: UUID?, fingerprint: String) async throws -> Connection? {
+        try await pool.read { db in try Self.liveConnection(owner: owner, fingerprint: fingerprint, db) }
+    }
+
+    public func children(of parentId: UUID) async throws -> [Connection] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM connections WHERE json_extract(metadata, '$.parentConnectionId') = ? AND status <> 'deleted'
+                ORDER BY id
+                """, arguments: [parentId.lowercasedString]).map(ConnectionRow.connection(from:))
+        }
+    }
+
+    // MARK: Credentials
+
+    private func seal(_ credential: Credential) throws -> (keyId: String, secret: Data) {
+        guard let vault else { throw StoreError.noSecretsKey }
+        return (vault.keyId, try vault.seal(credential.secret, credentialId: credential.id))
+    }
+
+    private static func save(_ credential: Credential, sealed: (keyId: String, secret: Data), _ db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO credentials (id, name, type, owner, key_id, secret, created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (id) DO UPDATE SET name = excluded.name, type = excluded.type, key_id = excluded.key_id,
+                secret = excluded.secret, updated_at = excluded.updated_at
+            """, arguments: [credential.id.lowercasedString, credential.name, credential.type,
+                             credential.owner?.lowercasedString, sealed.keyId, sealed.secret,
+                             credential.createdAt.storageMilliseconds, credential.updatedAt.storageMilliseconds])
+    }
+
+    public func credential(id: UUID) async throws -> Credential? {
+        guard let row = try await pool.read({ db in
+            try Row.fetchOne(db, sql: "SELECT * FROM credentials WHERE id = ?", arguments: [id.lowercasedString])
+        }) else { return nil }
+        guard let vault else { throw StoreError.noSecretsKey }
+        return Credential(
+            id: id, name: row["name"], type: row["type"],
+            owner: (row["owner"] as String?).flatMap(UUID.init(uuidString:)),
+            secret: try vault.open(row["secret"], keyId: row["key_id"], credentialId: id),
+            createdAt: Date(storageMilliseconds: row["created_at"]),
+            updatedAt: Date(storageMilliseconds: row["updated_at"]))
+    }
+
+    public func deleteCredentialIfUnused(id: UUID) async throws -> Bool {
+        try await pool.write { db in
+            let key = id.lowercasedString
+            let used = try Bool.fetchOne(db, sql: """
+                SELECT 1 FROM connections WHERE credential_id = ? AND status <> 'deleted' LIMIT 1
+                """, arguments: [key]) ?? false
+            guard !used else { return false }
+            try db.execute(sql: "DELETE FROM credentials WHERE id = ?", arguments: [key])
+            return db.changesCount > 0
         }
     }
 
@@ -49,24 +134,31 @@ public final class SQLiteConnectionStore: ConnectionStore {
         }
     }
 
-    public func update(_ connection: Connection, expectedVersion: Int64, event: LifecycleEvent?) async throws -> Connection {
-        try await pool.write { db in
+    public func update(_ connection: Connection, expectedVersion: Int64, event: LifecycleEvent?,
+                       credential: Credential?) async throws -> Connection {
+        let sealed = try credential.map(seal)
+        return try await pool.write { db in
             var stored = connection
             stored.version = expectedVersion + 1
             let values = ConnectionRow.values(of: stored)
             // Every column but `id` (first) is rewritten; the WHERE clause is the compare-and-set.
-            try db.execute(sql: """
-                UPDATE connections SET name = ?, description = ?, url = ?, kind = ?, type = ?, sub_type = ?,
-                    status = ?, credential_id = ?, owner = ?, metadata = ?, created_at = ?, updated_at = ?,
-                    deleted_at = ?, version = ?, status_changed_by = ?
-                WHERE id = ? AND version = ?
-                """, arguments: StatementArguments(Array(values.dropFirst()) + [connection.id.lowercasedString, expectedVersion]))
+            do {
+                try db.execute(sql: """
+                    UPDATE connections SET name = ?, description = ?, url = ?, kind = ?, type = ?, sub_type = ?,
+                        status = ?, credential_id = ?, owner = ?, metadata = ?, created_at = ?, updated_at = ?,
+                        deleted_at = ?, version = ?, status_changed_by = ?, fingerprint = ?
+                    WHERE id = ? AND version = ?
+                    """, arguments: StatementArguments(Array(values.dropFirst()) + [connection.id.lowercasedString, expectedVersion]))
+            } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+                throw try Self.fingerprintConflict(connection, db) ?? error
+            }
             if db.changesCount == 0 {
                 let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM connections WHERE id = ?",
                                                arguments: [connection.id.lowercasedString]) ?? false
                 throw exists ? StoreError.versionConflict(connection.id, expected: expectedVersion)
                              : StoreError.notFound(connection.id)
             }
+            if let credential, let sealed { try Self.save(credential, sealed: sealed, db) }
             if let event { try Self.append(event, db) }
             return stored
         }

@@ -74,6 +74,26 @@ enum SQLiteMigrations {
                 );
                 """)
         }
+        migrator.registerMigration("v3: fingerprints and credentials") { db in
+            try db.execute(sql: """
+                -- What a connection points at; one live connection per owner and fingerprint.
+                ALTER TABLE connections ADD COLUMN fingerprint TEXT;
+                CREATE UNIQUE INDEX connections_live_fingerprint ON connections (coalesce(owner, ''), fingerprint)
+                    WHERE fingerprint IS NOT NULL AND status <> 'deleted';
+                -- Secrets are AES-GCM ciphertext (nonce, ciphertext, tag), never plain text.
+                CREATE TABLE credentials (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    name TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    owner TEXT,
+                    key_id TEXT NOT NULL,
+                    secret BLOB NOT NULL,
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL
+                );
+                CREATE INDEX connections_by_credential ON connections (credential_id) WHERE credential_id IS NOT NULL;
+                """)
+        }
         return migrator
     }
 }

@@ -13,6 +13,7 @@ enum ConnectionRow {
             JSONText.encode(connection.metadata),
             connection.createdAt.storageMilliseconds, connection.updatedAt.storageMilliseconds,
             connection.deletedAt?.storageMilliseconds, connection.version, connection.statusChangedBy.rawValue,
+            connection.fingerprint,
         ]
     }
 
@@ -29,6 +30,7 @@ enum ConnectionRow {
             credentialId: try (row["credential_id"] as String?).map { try uuid($0, column: "credential_id") },
             owner: try (row["owner"] as String?).map { try uuid($0, column: "owner") },
             metadata: JSONText.decode(row["metadata"]),
+            fingerprint: row["fingerprint"],
             createdAt: Date(storageMilliseconds: row["created_at"]),
             updatedAt: Date(storageMilliseconds: row["updated_at"]),
             deletedAt: (row["deleted_at"] as Int64?).map(Date.init(storageMilliseconds:)),

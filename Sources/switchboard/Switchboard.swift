@@ -59,6 +59,18 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Allow targets on link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254).")
     var allowLinkLocalTargets = false
 
+    @Flag(inversion: .prefixedNo, help: "Import $KUBECONFIG (or ~/.kube/config) at start-up (env SWITCHBOARD_IMPORT_KUBECONFIG=false turns it off).")
+    var importKubeconfig: Bool = ProcessInfo.processInfo.environment["SWITCHBOARD_IMPORT_KUBECONFIG"].map { $0 != "false" && $0 != "0" } ?? true
+
+    @Flag(inversion: .prefixedNo, help: "Move reachable discovered connections on to registered by themselves.")
+    var autoRegister = true
+
+    @Option(help: "A YAML file of declared connections, loaded at start and on SIGHUP (env SWITCHBOARD_CONNECTIONS_FILE).")
+    var connectionsFile: String? = ProcessInfo.processInfo.environment["SWITCHBOARD_CONNECTIONS_FILE"]
+
+    @Option(help: ArgumentHelp("A file holding the secrets key (32 random bytes, base64).", discussion: "Default: the environment variable SWITCHBOARD_SECRETS_KEY, else <data-dir>/secrets.key, generated on first start."))
+    var secretsKeyFile: String?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical (env SWITCHBOARD_LOG_LEVEL).")
     var logLevel: String = ProcessInfo.processInfo.environment["SWITCHBOARD_LOG_LEVEL"] ?? "info"
 
@@ -98,12 +110,32 @@ struct Serve: AsyncParsableCommand {
             secretFileDirectories: secretFilesUnder.isEmpty
                 ? [URL(fileURLWithPath: dataDirectory).appendingPathComponent("secrets").path,
                    FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".kube").path]
-                : secretFilesUnder
+                : secretFilesUnder,
+            autoRegister: autoRegister,
+            startupKubeconfigs: importKubeconfig ? Self.operatorKubeconfigs() : [],
+            connectionsFile: connectionsFile,
+            secretsKey: secretsKeyFile.map(SecretsKeySource.file)
+                ?? ProcessInfo.processInfo.environment["SWITCHBOARD_SECRETS_KEY"].map(SecretsKeySource.base64)
+                ?? .dataDirectory
         )
+        if let connectionsFile, !FileManager.default.isReadableFile(atPath: connectionsFile) {
+            throw ValidationError("--connections-file \(connectionsFile) cannot be read")
+        }
         try await SwitchboardApp.run(configuration, logger: logger) { address in
             // The one line a person starting the server needs; logs go to standard error.
             let line = "Switchboard is running: web page and API at \(address)/ (API under \(address)/api, OpenAPI at \(address)/api/openapi.yaml)\n"
             FileHandle.standardOutput.write(Data(line.utf8))
         }
+    }
+
+    /// The kubeconfigs kubectl would read: every existing file in `$KUBECONFIG`, else
+    /// `~/.kube/config` when it exists.
+    static func operatorKubeconfigs() -> [String] {
+        let existing = { (path: String) in FileManager.default.isReadableFile(atPath: path) }
+        if let list = ProcessInfo.processInfo.environment["KUBECONFIG"], !list.isEmpty {
+            return list.split(separator: ":").map(String.init).filter(existing)
+        }
+        let home = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".kube/config").path
+        return existing(home) ? [home] : []
     }
 }

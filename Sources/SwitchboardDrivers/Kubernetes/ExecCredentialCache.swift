@@ -3,6 +3,10 @@ import Foundation
 /// Runs exec credential plugins (client.authentication.k8s.io/v1 and v1beta1) and keeps
 /// each ExecCredential until it expires, as kubectl does.
 actor ExecCredentialCache {
+    /// One cache for every driver, so a cluster and the services reached through its proxy
+    /// share a plugin's credential instead of each running the plugin.
+    static let shared = ExecCredentialCache()
+
     struct Credential: Sendable {
         var token: String?
         var clientCertificateData: String?

@@ -2,7 +2,7 @@ import Foundation
 import Yams
 
 /// A kubeconfig file as kubectl reads it: clusters, users and contexts by name.
-public struct Kubeconfig: Sendable, Hashable, Decodable {
+public struct Kubeconfig: Sendable, Hashable, Codable {
     public var clusters: [NamedCluster]
     public var users: [NamedUser]
     public var contexts: [NamedContext]
@@ -11,6 +11,13 @@ public struct Kubeconfig: Sendable, Hashable, Decodable {
     enum CodingKeys: String, CodingKey {
         case clusters, users, contexts
         case currentContext = "current-context"
+    }
+
+    public init(clusters: [NamedCluster], users: [NamedUser], contexts: [NamedContext], currentContext: String?) {
+        self.clusters = clusters
+        self.users = users
+        self.contexts = contexts
+        self.currentContext = currentContext
     }
 
     public init(from decoder: any Decoder) throws {
@@ -32,12 +39,12 @@ public struct Kubeconfig: Sendable, Hashable, Decodable {
         }
     }
 
-    public struct NamedCluster: Sendable, Hashable, Decodable {
+    public struct NamedCluster: Sendable, Hashable, Codable {
         public var name: String
         public var cluster: Cluster
     }
 
-    public struct Cluster: Sendable, Hashable, Decodable {
+    public struct Cluster: Sendable, Hashable, Codable {
         public var server: String
         public var certificateAuthority: String?
         public var certificateAuthorityData: String?
@@ -53,12 +60,12 @@ public struct Kubeconfig: Sendable, Hashable, Decodable {
         }
     }
 
-    public struct NamedUser: Sendable, Hashable, Decodable {
+    public struct NamedUser: Sendable, Hashable, Codable {
         public var name: String
         public var user: User
     }
 
-    public struct User: Sendable, Hashable, Decodable {
+    public struct User: Sendable, Hashable, Codable {
         public var token: String?
         public var tokenFile: String?
         public var clientCertificate: String?
@@ -68,9 +75,12 @@ public struct Kubeconfig: Sendable, Hashable, Decodable {
         public var username: String?
         public var password: String?
         public var exec: ExecConfig?
+        /// Legacy auth plugins (gcp, azure, oidc): recognised only to be refused clearly.
+        public var authProvider: AuthProvider?
 
         enum CodingKeys: String, CodingKey {
             case token, tokenFile, username, password, exec
+            case authProvider = "auth-provider"
             case clientCertificate = "client-certificate"
             case clientCertificateData = "client-certificate-data"
             case clientKey = "client-key"
@@ -78,26 +88,30 @@ public struct Kubeconfig: Sendable, Hashable, Decodable {
         }
     }
 
+    public struct AuthProvider: Sendable, Hashable, Codable {
+        public var name: String
+    }
+
     /// An exec credential plugin (client.authentication.k8s.io/v1 or v1beta1).
-    public struct ExecConfig: Sendable, Hashable, Decodable {
+    public struct ExecConfig: Sendable, Hashable, Codable {
         public var apiVersion: String?
         public var command: String
         public var args: [String]?
         public var env: [EnvVar]?
         public var installHint: String?
 
-        public struct EnvVar: Sendable, Hashable, Decodable {
+        public struct EnvVar: Sendable, Hashable, Codable {
             public var name: String
             public var value: String
         }
     }
 
-    public struct NamedContext: Sendable, Hashable, Decodable {
+    public struct NamedContext: Sendable, Hashable, Codable {
         public var name: String
         public var context: Context
     }
 
-    public struct Context: Sendable, Hashable, Decodable {
+    public struct Context: Sendable, Hashable, Codable {
         public var cluster: String
         public var user: String?
         public var namespace: String?

@@ -18,6 +18,13 @@ struct KubernetesEndpoint: Sendable {
     }
 }
 
+/// Names of secret values with a meaning beyond one driver.
+public enum SecretKey {
+    /// `"true"` when a kubeconfig came from the operator (a file on the server), so its exec
+    /// plugins may run.
+    public static let execAllowed = "execAllowed"
+}
+
 /// Turns a connection's kubeconfig reference into an endpoint: reads files the kubeconfig
 /// names (relative to its folder), decodes inline data, runs exec plugins through a cache.
 struct KubernetesAuthResolver: Sendable {
@@ -25,13 +32,25 @@ struct KubernetesAuthResolver: Sendable {
     let execCache: ExecCredentialCache
 
     func endpoint(for connection: Connection) async throws -> KubernetesEndpoint {
-        let secrets = try await credentials.secrets(for: connection)
+        try await endpoint(from: credentials.secrets(for: connection))
+    }
+
+    /// The endpoint a kubeconfig (secret `kubeconfig`, YAML) and `context` describe. Exec
+    /// plugins run only when the secrets say the kubeconfig came from the operator
+    /// (`execAllowed`): a kubeconfig uploaded through the API must not run commands here.
+    func endpoint(from secrets: SecretValues) async throws -> KubernetesEndpoint {
         guard let text = secrets["kubeconfig"] else {
-            throw DriverError("the connection names no kubeconfig (metadata kubeconfigPath)")
+            throw DriverError("the connection has no kubeconfig (a credential, or metadata kubeconfigPath)")
         }
         let directory = secrets["kubeconfigDirectory"] ?? FileManager.default.currentDirectoryPath
         let config = try Kubeconfig.parse(text)
         let (contextName, cluster, user) = try config.resolve(context: secrets["context"])
+        if user.exec != nil, secrets[SecretKey.execAllowed] != "true" {
+            throw DriverError("context '\(contextName)': exec credential plugins run only for kubeconfigs the operator placed on this server, not for uploaded ones")
+        }
+        if let provider = user.authProvider {
+            throw DriverError("context '\(contextName)': auth-provider '\(provider.name)' is not supported (use a token, a client certificate or an exec plugin)")
+        }
 
         var tls = TLSConfiguration.makeClientConfiguration()
         let isHTTPS = cluster.server.lowercased().hasPrefix("https://")

@@ -10,9 +10,9 @@ import NIOCore
 /// (resuming from the last `resourceVersion`, relisting when it is too old) and keeps them
 /// as the connection's inventory.
 public struct KubernetesDriver: ConnectionDriver {
-    private let http: OutboundHTTP
+    let http: OutboundHTTP
     private let resolver: KubernetesAuthResolver
-    private let timeout: Duration
+    let timeout: Duration
 
     /// Inventory kinds: collected-data key and list path.
     static let resources: [(key: String, path: String)] = [
@@ -21,8 +21,17 @@ public struct KubernetesDriver: ConnectionDriver {
 
     public init(http: OutboundHTTP, credentials: any CredentialSource, timeout: Duration = .seconds(5)) {
         self.http = http
-        self.resolver = KubernetesAuthResolver(credentials: credentials, execCache: ExecCredentialCache())
+        self.resolver = KubernetesAuthResolver(credentials: credentials, execCache: .shared)
         self.timeout = timeout
+    }
+
+    /// API server, CA and user from the kubeconfig; the url when it cannot be read.
+    public func fingerprint(of connection: Connection) async -> String? {
+        if let secrets = try? await resolver.credentials.secrets(for: connection),
+           let fingerprint = KubernetesIdentity.fingerprint(from: secrets) {
+            return fingerprint
+        }
+        return Fingerprint.of(kind: connection.kind, url: connection.url)
     }
 
     public func verify(_ connection: Connection) async -> CheckResult {
@@ -109,6 +118,7 @@ public struct KubernetesDriver: ConnectionDriver {
             }
             var objects = Set(list.items.compactMap(\.key))
             try await save(objects, resource.key, connection, sink)
+            if resource.key == "services" { await scanServices(of: connection, endpoint: endpoint, sink: sink) }
             var version = list.metadata.resourceVersion ?? ""
             // Watch until the version is too old (then relist) or the task ends.
             watching: while !Task.isCancelled {
@@ -147,6 +157,7 @@ public struct KubernetesDriver: ConnectionDriver {
                         default: continue  // BOOKMARK: only the version moves.
                         }
                         try await save(objects, resource.key, connection, sink)
+                        if resource.key == "services" { await scanServices(of: connection, endpoint: endpoint, sink: sink) }
                     }
                 }
                 // The server ended the watch (its timeout): resume, but never in a hot loop.
@@ -162,7 +173,7 @@ public struct KubernetesDriver: ConnectionDriver {
 
     // MARK: Requests
 
-    private func get(_ endpoint: KubernetesEndpoint, _ path: String, timeout: Duration) async throws -> OutboundResponse {
+    func get(_ endpoint: KubernetesEndpoint, _ path: String, timeout: Duration) async throws -> OutboundResponse {
         try await http.request(endpoint.server + path, headers: endpoint.headers, timeout: timeout, tls: endpoint.tls)
     }
 

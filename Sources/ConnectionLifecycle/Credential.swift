@@ -1,0 +1,26 @@
+import Foundation
+
+/// Secret material a connection authenticates with (a kubeconfig's cluster and user, a
+/// token, a password). Stores keep `secret` encrypted; the API never returns it.
+public struct Credential: Sendable, Hashable, Identifiable {
+    public var id: UUID
+    public var name: String
+    /// What the secret holds, e.g. `kubeconfig` or `token`.
+    public var type: String
+    public var owner: UUID?
+    /// Secret values by name (`kubeconfig`, `context`, `token`, `username`, `password`…).
+    public var secret: [String: String]
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(id: UUID = UUID(), name: String, type: String, owner: UUID? = nil, secret: [String: String],
+                createdAt: Date, updatedAt: Date) {
+        self.id = id
+        self.name = name
+        self.type = type
+        self.owner = owner
+        self.secret = secret
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}

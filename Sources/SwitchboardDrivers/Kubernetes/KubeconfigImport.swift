@@ -1,0 +1,131 @@
+import ConnectionLifecycle
+import Crypto
+import Foundation
+import Yams
+
+/// Where a kubeconfig being imported came from, which decides what it may do.
+public enum KubeconfigOrigin: Sendable, Hashable {
+    /// Sent through the API: it may not name files on this server or run exec plugins.
+    case uploaded
+    /// A file the operator placed on this server (`$KUBECONFIG`, `~/.kube/config`, a
+    /// declared-connections file): files it names (relative to `directory`) are read and
+    /// embedded, and exec plugins may run.
+    case operatorFile(directory: String)
+}
+
+/// One context of a kubeconfig, made ready to become a connection: a self-contained
+/// kubeconfig holding only that context (files embedded), and the fingerprint of the
+/// cluster and user it points at. `problem` says why a context cannot be imported.
+public struct KubeconfigContextImport: Sendable, Hashable {
+    public var context: String
+    public var cluster: String?
+    public var user: String?
+    public var server: String?
+    public var namespace: String?
+    /// Secret values for the connection's credential (`kubeconfig`, `context`, and
+    /// `execAllowed` for operator files); `nil` when `problem` is set.
+    public var secret: SecretValues?
+    public var fingerprint: String?
+    public var problem: String?
+}
+
+public enum KubeconfigImport {
+    /// Every context of the kubeconfig, in file order, each either ready or with a problem.
+    /// Throws only when the text is not a kubeconfig at all.
+    public static func contexts(in text: String, origin: KubeconfigOrigin) throws -> [KubeconfigContextImport] {
+        let config = try Kubeconfig.parse(text)
+        guard !config.contexts.isEmpty else { throw DriverError("the kubeconfig defines no contexts") }
+        return config.contexts.map { named in prepare(named, in: config, origin: origin) }
+    }
+
+    private static func prepare(_ named: Kubeconfig.NamedContext, in config: Kubeconfig,
+                                origin: KubeconfigOrigin) -> KubeconfigContextImport {
+        var result = KubeconfigContextImport(context: named.name, cluster: named.context.cluster, user: named.context.user,
+                                             namespace: named.context.namespace)
+        do {
+            let (_, resolvedCluster, resolvedUser) = try config.resolve(context: named.name)
+            result.server = resolvedCluster.server
+            var cluster = resolvedCluster
+            var user = resolvedUser
+            guard let url = URL(string: cluster.server), let scheme = url.scheme?.lowercased(),
+                  scheme == "https" || scheme == "http", url.host != nil else {
+                throw DriverError("cluster '\(named.context.cluster)' has server '\(cluster.server)', which is not an http(s) URL")
+            }
+            if let provider = user.authProvider {
+                throw DriverError("user '\(named.context.user ?? "")' uses auth-provider '\(provider.name)', which Switchboard does not support (use a token, a client certificate or an exec plugin)")
+            }
+            switch origin {
+            case .uploaded:
+                let files = [cluster.certificateAuthority, user.clientCertificate, user.clientKey, user.tokenFile].compactMap { $0 }
+                if let file = files.first {
+                    throw DriverError("it names the file \(file), which an uploaded kubeconfig cannot refer to; upload one with the data embedded (kubectl config view --flatten --minify --context \(named.name))")
+                }
+                if let exec = user.exec {
+                    throw DriverError("user '\(named.context.user ?? "")' runs the exec plugin '\(exec.command)'; plugins from uploaded kubeconfigs are never run here (use a token or client certificate, or place the kubeconfig on the server)")
+                }
+            case .operatorFile(let directory):
+                cluster.certificateAuthorityData = try embed(cluster.certificateAuthority, cluster.certificateAuthorityData, directory)
+                cluster.certificateAuthority = nil
+                user.clientCertificateData = try embed(user.clientCertificate, user.clientCertificateData, directory)
+                user.clientCertificate = nil
+                user.clientKeyData = try embed(user.clientKey, user.clientKeyData, directory)
+                user.clientKey = nil
+                if let file = user.tokenFile {
+                    user.token = try KubernetesAuthResolver.readText(KubernetesAuthResolver.path(file, in: directory), what: "tokenFile")
+                    user.tokenFile = nil
+                }
+            }
+            let userName = named.context.user ?? ""
+            let single = Kubeconfig(
+                clusters: [Kubeconfig.NamedCluster(name: named.context.cluster, cluster: cluster)],
+                users: named.context.user.map { [Kubeconfig.NamedUser(name: $0, user: user)] } ?? [],
+                contexts: [named], currentContext: named.name)
+            var secret: SecretValues = ["kubeconfig": try YAMLEncoder().encode(single), "context": named.name]
+            if case .operatorFile = origin { secret[SecretKey.execAllowed] = "true" }
+            result.secret = secret
+            result.fingerprint = try KubernetesIdentity.fingerprint(cluster: cluster, userName: userName, directory: nil)
+        } catch {
+            result.problem = "\(error)"
+        }
+        return result
+    }
+
+    /// A file's content as base64 `-data`, or the data already there.
+    private static func embed(_ file: String?, _ data: String?, _ directory: String) throws -> String? {
+        guard let file else { return data }
+        let path = KubernetesAuthResolver.path(file, in: directory)
+        guard let bytes = FileManager.default.contents(atPath: path) else { throw DriverError("cannot read \(path)") }
+        return bytes.base64EncodedString()
+    }
+}
+
+/// What makes two Kubernetes connections the same: the API server, the CA that vouches for
+/// it and the user the kubeconfig calls by name. A token or certificate that is renewed
+/// keeps the identity.
+public enum KubernetesIdentity {
+    static func fingerprint(cluster: Kubeconfig.Cluster, userName: String, directory: String?) throws -> String {
+        let trust: String
+        if cluster.insecureSkipTLSVerify == true {
+            trust = "ca=insecure"
+        } else if let ca = try KubernetesAuthResolver.material(inline: cluster.certificateAuthorityData,
+                                                              file: cluster.certificateAuthority,
+                                                              directory: directory ?? FileManager.default.currentDirectoryPath,
+                                                              what: "certificate-authority") {
+            trust = "ca=sha256:" + SHA256.hash(data: ca).prefix(16).map { String(format: "%02x", $0) }.joined()
+        } else {
+            trust = "ca=system"
+        }
+        return Fingerprint.make(kind: "kubernetes", target: Fingerprint.normalizedURL(cluster.server),
+                                parts: [trust, "user=\(userName)"])
+    }
+
+    /// The fingerprint of a stored connection, read from its kubeconfig; `nil` when the
+    /// kubeconfig cannot be read (then the url stands in).
+    static func fingerprint(from secrets: SecretValues) -> String? {
+        guard let text = secrets["kubeconfig"], let config = try? Kubeconfig.parse(text),
+              let contextName = secrets["context"] ?? config.currentContext,
+              let context = config.contexts.first(where: { $0.name == contextName })?.context,
+              let (_, cluster, _) = try? config.resolve(context: contextName) else { return nil }
+        return try? fingerprint(cluster: cluster, userName: context.user ?? "", directory: secrets["kubeconfigDirectory"])
+    }
+}

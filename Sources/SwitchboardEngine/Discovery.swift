@@ -1,0 +1,228 @@
+import ConnectionLifecycle
+import Foundation
+import SwitchboardDrivers
+import SwitchboardStorage
+
+/// Something discovery found: the connection it would create, the secret it brings (stored
+/// as a credential the connection owns), and where it was found.
+public struct Discovery: Sendable, Hashable {
+    public var connection: NewConnection
+    /// Secret values to keep as the connection's credential (a kubeconfig's cluster and user).
+    public var secret: SecretValues?
+    /// The identity when the finder knows it better than the driver would (a kubeconfig
+    /// context); otherwise the kind's driver computes it.
+    public var fingerprint: String?
+    /// Says where it was found, in events: `kubeconfig import`, `cluster scan`…
+    public var source: String
+
+    public init(connection: NewConnection, secret: SecretValues? = nil, fingerprint: String? = nil, source: String) {
+        self.connection = connection
+        self.secret = secret
+        self.fingerprint = fingerprint
+        self.source = source
+    }
+}
+
+/// What discovery did with what it found.
+public struct DiscoveryResult: Sendable, Hashable {
+    public enum Outcome: String, Sendable, Hashable {
+        /// A new connection, `discovered` (or further, when it was registered at once).
+        case created
+        /// Known already and nothing changed.
+        case known = "already known"
+        /// Known already; its credential or discovery metadata changed (the status did not).
+        case updated
+        /// It was `not found` and is back: now `discovered` again.
+        case rediscovered
+        /// An admin ignored it: left exactly as it is.
+        case ignored
+    }
+
+    public var outcome: Outcome
+    public var connection: Connection
+    /// Whether auto-registration found it reachable (`nil` when not attempted).
+    public var reachable: Bool?
+    /// Why auto-registration did not register it.
+    public var problem: String?
+}
+
+extension ConnectionEngine {
+    /// Creates a connection for an unknown fingerprint, or reconciles the known one: its
+    /// discovery metadata and credential are brought up to date without touching the status,
+    /// except `not found → discovered`; an ignored one is left alone. Then a `discovered`
+    /// connection is auto-registered (system) when its kind says so and it is reachable;
+    /// `register` overrides the kind's policy.
+    public func discover(_ found: Discovery, register: Bool? = nil, correlationId: UUID = UUID()) async throws -> DiscoveryResult {
+        guard let kind = kinds[found.connection.kind] else {
+            throw EngineError.unknownKind(found.connection.kind, known: kinds.names)
+        }
+        let new = found.connection
+        try ConnectionRules.check(name: new.name, description: new.description, url: new.url)
+        let at = now().truncatedToMilliseconds
+        var candidate = Connection(
+            id: UUID(), name: new.name, description: new.description, url: new.url, kind: kind.name, type: kind.type,
+            subType: kind.subType, status: .discovered, credentialId: new.credentialId, owner: new.owner,
+            metadata: new.metadata, createdAt: at, updatedAt: at, statusChangedBy: .system)
+        if found.secret != nil, found.fingerprint == nil {
+            throw EngineError.invalid(field: "fingerprint", detail: "a discovery that brings a secret must say what it points at")
+        }
+        if let fingerprint = found.fingerprint {
+            candidate.fingerprint = fingerprint
+        } else {
+            candidate.fingerprint = await drivers.driver(for: kind.name).fingerprint(of: candidate)
+        }
+
+        var result: DiscoveryResult?
+        for _ in 1...Self.maxAttempts {
+            do {
+                if let fingerprint = candidate.fingerprint,
+                   let existing = try await store.liveConnection(owner: candidate.owner, fingerprint: fingerprint) {
+                    result = try await reconcile(existing, with: found, at: at, correlationId: correlationId)
+                } else {
+                    result = try await insertDiscovered(candidate, found, at: at, correlationId: correlationId)
+                }
+                break
+            } catch StoreError.duplicateFingerprint, StoreError.versionConflict {
+                continue  // Another discovery got there first: reconcile with what it stored.
+            }
+        }
+        guard var result else { throw EngineError.conflict(candidate.id) }
+
+        let registers = register ?? kind.autoRegisters
+        if registers, result.connection.status == .discovered, result.outcome != .ignored {
+            do {
+                result.connection = try await transition(
+                    result.connection.id, to: .registered, by: .system,
+                    reason: "auto-registered: reachable when \(found.source) found it", correlationId: correlationId)
+                result.reachable = true
+            } catch EngineError.verifyFailed(let connection, _, let reason) {
+                result.connection = connection
+                result.reachable = false
+                result.problem = reason
+            } catch EngineError.rejected(let connection, _, _) {
+                result.connection = connection  // Someone moved it meanwhile; theirs stands.
+            }
+        }
+        return result
+    }
+
+    private func insertDiscovered(_ candidate: Connection, _ found: Discovery, at: Date,
+                                  correlationId: UUID) async throws -> DiscoveryResult {
+        var connection = candidate
+        var credential: Credential?
+        if let secret = found.secret {
+            credential = Credential(name: "\(found.connection.name) (\(found.source))", type: found.connection.kind,
+                                    owner: found.connection.owner, secret: secret, createdAt: at, updatedAt: at)
+            connection.credentialId = credential?.id
+        }
+        let event = LifecycleEvent(
+            connectionId: connection.id, from: nil, to: .discovered, actor: Principal.system.name, actorRole: .system,
+            reason: "discovered by \(found.source)", correlationId: correlationId, at: at)
+        let store = store
+        let feed = feed
+        let created = connection
+        let owned = credential
+        try await locks.withLock(connection.id) {
+            try await store.insert(created, event: event, credential: owned)
+            await feed.publish(created)
+        }
+        metrics.transitionCommitted(from: nil, to: .discovered, actor: .system)
+        logger.info("connection discovered", metadata: [
+            "connection": "\(connection.id.lowercasedString)", "kind": "\(connection.kind)", "source": "\(found.source)",
+        ])
+        return DiscoveryResult(outcome: .created, connection: connection)
+    }
+
+    /// Brings a known connection's discovery metadata and credential up to date.
+    private func reconcile(_ existing: Connection, with found: Discovery, at: Date,
+                           correlationId: UUID) async throws -> DiscoveryResult {
+        guard existing.status != .ignored else { return DiscoveryResult(outcome: .ignored, connection: existing) }
+        var updated = existing
+        var changes: [String] = []
+        for (key, value) in found.connection.metadata where existing.metadata[key] != value {
+            updated.metadata[key] = value
+        }
+        if updated.metadata != existing.metadata { changes.append("metadata") }
+
+        var credential: Credential?
+        if let secret = found.secret {
+            if let id = existing.credentialId, let stored = try await store.credential(id: id) {
+                if stored.secret != secret {
+                    credential = stored
+                    credential?.secret = secret
+                    credential?.updatedAt = at
+                }
+            } else {
+                credential = Credential(name: "\(found.connection.name) (\(found.source))", type: found.connection.kind,
+                                        owner: found.connection.owner, secret: secret, createdAt: at, updatedAt: at)
+                updated.credentialId = credential?.id
+            }
+            if credential != nil { changes.append("credential") }
+        } else if let shared = found.connection.credentialId, shared != existing.credentialId {
+            updated.credentialId = shared
+            changes.append("credential")
+        }
+
+        let comesBack = existing.status == .notFound
+        guard comesBack || !changes.isEmpty else { return DiscoveryResult(outcome: .known, connection: existing) }
+        updated.updatedAt = at
+        var effects: [SideEffect] = []
+        if comesBack {
+            updated.status = .discovered
+            updated.statusChangedBy = .system
+        } else if existing.status == .connected {
+            effects = [.stopSession, .startSession]  // The session follows the new credential.
+        }
+        let what = changes.isEmpty ? "" : ": \(changes.joined(separator: " and ")) updated"
+        let event = LifecycleEvent(
+            connectionId: existing.id, from: existing.status, to: updated.status, actor: Principal.system.name,
+            actorRole: .system,
+            reason: comesBack ? "discovered again by \(found.source)\(what)" : "\(found.source)\(what)",
+            correlationId: correlationId, at: at)
+        let stored = try await commit(updated, expectedVersion: existing.version, event: event, effects: effects,
+                                      credential: credential)
+        return DiscoveryResult(outcome: comesBack ? .rediscovered : .updated, connection: stored)
+    }
+
+    /// A session found targets (a cluster's Prometheus and Grafana): each becomes a
+    /// `discovered` child reached with the parent's credentials, unless already known.
+    func discoverChildren(_ targets: [DiscoveredTarget], of parent: Connection) async {
+        for target in targets {
+            var metadata = target.metadata
+            // A parent that names its kubeconfig by file lends that reference.
+            for key in [FileReferenceCredentials.Key.kubeconfigPath, FileReferenceCredentials.Key.context] {
+                if let value = parent.metadata[key] { metadata[key] = value }
+            }
+            let found = Discovery(
+                connection: NewConnection(name: String(target.name.prefix(ConnectionRules.maxName)), url: target.url,
+                                          kind: target.kind, credentialId: parent.credentialId, owner: parent.owner,
+                                          metadata: metadata),
+                source: "cluster scan of \(parent.name)")
+            do {
+                _ = try await discover(found)
+            } catch {
+                logger.warning("cluster scan could not record a target", metadata: [
+                    "parent": "\(parent.id.lowercasedString)", "target": "\(target.url)", "error": "\(error)",
+                ])
+            }
+        }
+    }
+
+    /// Children of a deleted connection stay, with the parent's deletion in their metadata.
+    func recordParentDeletion(_ parent: Connection) async {
+        guard let children = try? await store.children(of: parent.id) else { return }
+        for child in children {
+            var metadata = child.metadata
+            metadata["parentDeleted"] = .bool(true)
+            metadata["parentDeletedAt"] = .string(ISO8601DateFormatter().string(from: parent.updatedAt))
+            do {
+                try await change(child.id, to: nil, patch: ConnectionPatch(metadata: metadata), by: .system,
+                                 reason: "parent connection \(parent.id.lowercasedString) (\(parent.name)) was deleted")
+            } catch {
+                logger.warning("could not record a parent's deletion", metadata: [
+                    "connection": "\(child.id.lowercasedString)", "error": "\(error)",
+                ])
+            }
+        }
+    }
+}

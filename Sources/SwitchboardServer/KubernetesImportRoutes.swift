@@ -1,0 +1,136 @@
+import ConnectionLifecycle
+import Foundation
+import Hummingbird
+import MultipartKit
+import SwitchboardDrivers
+import SwitchboardEngine
+
+/// Kubeconfig import, on Meshery's path: `POST /api/system/kubernetes` takes a multipart
+/// form with the kubeconfig in `k8sfile` and imports every context (or the
+/// `selectedContexts`); `POST /api/system/kubernetes/contexts` takes the same form, checks
+/// each context's reachability and stores nothing.
+struct KubernetesImportRoutes<Context: RequestContext>: Sendable {
+    let engine: ConnectionEngine
+    let importer: KubeconfigImporter
+
+    func register(on router: Router<Context>) {
+        let group = router.group("api/system/kubernetes")
+        group.post(use: importKubeconfig)
+        group.post("contexts", use: previewContexts)
+    }
+
+    /// The form fields; `selectedContexts` is a JSON array or a comma-separated list.
+    struct Form: Decodable {
+        var k8sfile: String?
+        var selectedContexts: String?
+        var connectReachable: String?
+    }
+
+    @Sendable func importKubeconfig(_ request: Request, context: Context) async throws -> Response {
+        let form = try await Self.readForm(request)
+        let results = try await importer.importKubeconfig(
+            try Self.kubeconfig(form), origin: .uploaded, selectedContexts: try Self.selection(form),
+            connectReachable: try Self.flag(form.connectReachable, name: "connectReachable"), by: .anonymousUser)
+        return try JSONBody.response(ImportResponse(results, kinds: engine.kinds))
+    }
+
+    @Sendable func previewContexts(_ request: Request, context: Context) async throws -> Response {
+        let form = try await Self.readForm(request)
+        let results = try await importer.preview(try Self.kubeconfig(form), origin: .uploaded)
+        return try JSONBody.response(ImportResponse(results, kinds: engine.kinds))
+    }
+
+    // MARK: Reading the form
+
+    static func readForm(_ request: Request) async throws -> Form {
+        guard let contentType = request.headers[.contentType],
+              contentType.lowercased().hasPrefix("multipart/form-data"),
+              let boundary = boundary(in: contentType) else {
+            throw Problem("unsupported-media-type", title: "Send the kubeconfig as a multipart form",
+                          status: .unsupportedMediaType,
+                          detail: "send multipart/form-data with the kubeconfig in the field 'k8sfile', e.g. curl -F k8sfile=@$HOME/.kube/config")
+        }
+        var request = request
+        let body = try await request.collectBody(upTo: JSONBody.maxRequestBytes)
+        do {
+            return try FormDataDecoder().decode(Form.self, from: body, boundary: boundary)
+        } catch {
+            throw Problem.badRequest("the multipart form could not be read: \(error)")
+        }
+    }
+
+    static func boundary(in contentType: String) -> String? {
+        for parameter in contentType.split(separator: ";").dropFirst() {
+            let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            if pair.count == 2, pair[0].lowercased() == "boundary" {
+                return pair[1].trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            }
+        }
+        return nil
+    }
+
+    static func kubeconfig(_ form: Form) throws -> String {
+        guard let text = form.k8sfile, !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw Problem.badRequest("the form has no kubeconfig: put it in the field 'k8sfile'", field: "k8sfile")
+        }
+        // A file that is not a kubeconfig at all is the caller's mistake, not the server's.
+        do {
+            _ = try Kubeconfig.parse(text)
+        } catch {
+            throw Problem.badRequest("\(error)", field: "k8sfile")
+        }
+        return text
+    }
+
+    static func selection(_ form: Form) throws -> Set<String>? {
+        guard let text = form.selectedContexts?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty else {
+            return nil
+        }
+        if text.hasPrefix("[") {
+            guard let names = try? JSONDecoder().decode([String].self, from: Data(text.utf8)) else {
+                throw Problem.badRequest("selectedContexts must be a JSON array of context names or a comma-separated list",
+                                         field: "selectedContexts")
+            }
+            return Set(names)
+        }
+        return Set(text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+    }
+
+    static func flag(_ text: String?, name: String) throws -> Bool {
+        switch text?.trimmingCharacters(in: .whitespaces).lowercased() {
+        case nil, "", "false", "0": return false
+        case "true", "1": return true
+        case let other?: throw Problem.badRequest("\(name) must be true or false, not '\(other)'", field: name)
+        }
+    }
+}
+
+/// The import's answer: one entry per context of the file, and counts by outcome.
+struct ImportResponse: Encodable {
+    var contexts: [ContextResult]
+    var summary: [String: Int]
+
+    struct ContextResult: Encodable {
+        var name: String
+        @NullWhenAbsent var cluster: String?
+        @NullWhenAbsent var user: String?
+        @NullWhenAbsent var server: String?
+        var outcome: String
+        @NullWhenAbsent var reachable: Bool?
+        @NullWhenAbsent var detail: String?
+        @NullWhenAbsent var connectionId: String?
+        @NullWhenAbsent var status: ConnectionStatus?
+        var connection: ConnectionResource?
+    }
+
+    init(_ results: [ContextImportResult], kinds: KindCatalog) {
+        contexts = results.map { result in
+            ContextResult(
+                name: result.context, cluster: result.cluster, user: result.user, server: result.server,
+                outcome: result.outcome.rawValue, reachable: result.reachable, detail: result.detail,
+                connectionId: result.connection?.id.lowercasedString, status: result.connection?.status,
+                connection: result.connection.map { ConnectionResource($0, kind: kinds.kind(of: $0)) })
+        }
+        summary = Dictionary(results.map { ($0.outcome.rawValue, 1) }, uniquingKeysWith: +)
+    }
+}
