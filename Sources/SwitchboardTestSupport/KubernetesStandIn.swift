@@ -10,7 +10,10 @@ import Synchronization
 /// parts of the real protocol Switchboard uses, over TLS with a test CA:
 /// `/version`, `/readyz`, and list and watch (`?watch=true&resourceVersion=N`, one JSON
 /// event per line, ADDED/MODIFIED/DELETED/BOOKMARK, ERROR 410 for a version that is too
-/// old) of namespaces, nodes and services, with resourceVersions that increase per change.
+/// old) of namespaces, nodes and services (with labels and ports), with resourceVersions
+/// that increase per change, and the service proxy
+/// (`/api/v1/namespaces/<ns>/services/<name>:<port>/proxy/...`) for services a test says
+/// answer as Prometheus or Grafana.
 ///
 /// It listens twice, as two ways in to the same cluster: one port authenticates bearer
 /// tokens (401 with a Status body for a missing or revoked token, as the API server does),
@@ -23,14 +26,17 @@ public final class KubernetesStandIn: Sendable {
     private let servers: [LiveServer]
     private let state: ClusterState
     private let tokens: TokenSet
+    private let proxies: ProxyPersonas
 
     public var tokenServerURL: String { "https://127.0.0.1:\(tokenPort)" }
     public var certificateServerURL: String { "https://127.0.0.1:\(certificatePort)" }
 
     public static func start(in folder: TemporaryDirectory, tokens: Set<String>) async throws -> KubernetesStandIn {
-        let pki = try TestPKI(in: folder.file("pki"))
+        // Its own folder: two stand-ins in one test must not share (and overwrite) a CA.
+        let pki = try TestPKI(in: folder.file("pki-\(UUID().lowercasedString)"))
         let state = ClusterState()
         let valid = TokenSet(tokens)
+        let proxies = ProxyPersonas()
         let certificate = try NIOSSLCertificate.fromPEMFile(pki.serverCertificate).map { NIOSSLCertificateSource.certificate($0) }
         let key = NIOSSLPrivateKeySource.privateKey(try NIOSSLPrivateKey(file: pki.serverKey, format: .pem))
 
@@ -40,7 +46,7 @@ public final class KubernetesStandIn: Sendable {
         certificateTLS.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(pki.caCertificate))
 
         let tokenServer = try await LiveServer.start(
-            router: Self.router(state: state, authenticate: { request in
+            router: Self.router(state: state, proxies: proxies, authenticate: { request in
                 guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { return false }
                 let token = String(header.dropFirst("Bearer ".count))
                 return valid.contains(token)
@@ -48,20 +54,30 @@ public final class KubernetesStandIn: Sendable {
             server: try .tls(.http1(), tlsConfiguration: tokenTLS))
         // The TLS layer has verified the client certificate before any request arrives.
         let certificateServer = try await LiveServer.start(
-            router: Self.router(state: state, authenticate: { _ in true }),
+            router: Self.router(state: state, proxies: proxies, authenticate: { _ in true }),
             server: try .tls(.http1(), tlsConfiguration: certificateTLS))
         return KubernetesStandIn(pki: pki, tokenPort: tokenServer.port, certificatePort: certificateServer.port,
-                                 servers: [tokenServer, certificateServer], state: state, tokens: valid)
+                                 servers: [tokenServer, certificateServer], state: state, tokens: valid, proxies: proxies)
     }
 
     private init(pki: TestPKI, tokenPort: Int, certificatePort: Int, servers: [LiveServer], state: ClusterState,
-                 tokens: TokenSet) {
+                 tokens: TokenSet, proxies: ProxyPersonas) {
+        self.proxies = proxies
         self.pki = pki
         self.tokenPort = tokenPort
         self.certificatePort = certificatePort
         self.servers = servers
         self.state = state
         self.tokens = tokens
+    }
+
+    /// Adds a service (watchers see it). `answersAs` makes the API server's service proxy
+    /// for `name:port` answer like that product (`prometheus` or `grafana`); `nil` leaves
+    /// the proxy answering 503, as for a service with no ready endpoints.
+    public func addService(_ name: String, namespace: String, labels: [String: String] = [:], port: Int,
+                           answersAs persona: String? = nil) async {
+        proxies.set("\(namespace)/\(name):\(port)", persona)
+        await state.put("services", name: name, namespace: namespace, labels: labels, ports: [port])
     }
 
     public func revoke(_ token: String) { tokens.remove(token) }
@@ -86,8 +102,23 @@ public final class KubernetesStandIn: Sendable {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
-    private static func router(state: ClusterState, authenticate: @escaping @Sendable (Request) -> Bool) -> Router<BasicRequestContext> {
+    private static func router(state: ClusterState, proxies: ProxyPersonas,
+                               authenticate: @escaping @Sendable (Request) -> Bool) -> Router<BasicRequestContext> {
         let router = Router()
+        // The service proxy: /api/v1/namespaces/<ns>/services/<name>:<port>/proxy/<path>.
+        router.get("api/v1/namespaces/{namespace}/services/{service}/proxy/**") { request, context in
+            guard authenticate(request) else { return unauthorized() }
+            let key = "\(context.parameters.get("namespace") ?? "")/\(context.parameters.get("service") ?? "")"
+            guard let persona = proxies.get(key) else {
+                return json(#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"no endpoints available for service","reason":"ServiceUnavailable","code":503}"#,
+                            status: .serviceUnavailable)
+            }
+            let path = request.uri.path
+            let answersLikeProduct = persona == "prometheus"
+                ? path.hasSuffix("/-/ready") || path.hasSuffix("/api/v1/status/buildinfo") || path.hasSuffix("/api/v1/query")
+                : path.hasSuffix("/api/health") || path.hasSuffix("/api/search")
+            return answersLikeProduct ? HealthyAnswers.response(for: path) : Response(status: .notFound)
+        }
         router.get("version") { request, _ in
             guard authenticate(request) else { return unauthorized() }
             return json(#"{"major":"1","minor":"29","gitVersion":"v1.29.4-switchboard-stand-in","platform":"linux/amd64"}"#)
@@ -113,6 +144,13 @@ public final class KubernetesStandIn: Sendable {
         }
         return router
     }
+}
+
+/// What the service proxy answers as, by `namespace/name:port`.
+final class ProxyPersonas: Sendable {
+    private let personas = Mutex<[String: String]>([:])
+    func set(_ key: String, _ persona: String?) { personas.withLock { $0[key] = persona } }
+    func get(_ key: String) -> String? { personas.withLock { $0[key] } }
 }
 
 /// The bearer tokens the stand-in accepts; tests revoke and allow them while it runs.
@@ -164,9 +202,14 @@ actor ClusterState {
         Self.object(name: name, namespace: namespace, version: version)
     }
 
-    private static func object(name: String, namespace: String?, version: Int) -> String {
+    private static func object(name: String, namespace: String?, version: Int, labels: [String: String] = [:],
+                               ports: [Int] = []) -> String {
         let namespaceField = namespace.map { #","namespace":"\#($0)""# } ?? ""
-        return #"{"metadata":{"name":"\#(name)"\#(namespaceField),"uid":"\#(UUID().lowercasedString)","resourceVersion":"\#(version)"}}"#
+        let labelsField = labels.isEmpty ? "" : #","labels":{"# + labels.sorted { $0.key < $1.key }
+            .map { #""\#($0.key)":"\#($0.value)""# }.joined(separator: ",") + "}"
+        let specField = ports.isEmpty ? "" : #","spec":{"ports":["# + ports.map { #"{"port":\#($0),"protocol":"TCP"}"# }
+            .joined(separator: ",") + "]}"
+        return #"{"metadata":{"name":"\#(name)"\#(namespaceField),"uid":"\#(UUID().lowercasedString)","resourceVersion":"\#(version)"\#(labelsField)}\#(specField)}"#
     }
 
     func list(_ kind: String) -> String {
@@ -175,11 +218,11 @@ actor ClusterState {
         return #"{"kind":"\#(listKind)","apiVersion":"v1","metadata":{"resourceVersion":"\#(version)"},"items":[\#(items)]}"#
     }
 
-    func put(_ kind: String, name: String, namespace: String?) {
+    func put(_ kind: String, name: String, namespace: String?, labels: [String: String] = [:], ports: [Int] = []) {
         version += 1
         let key = namespace.map { "\($0)/\(name)" } ?? name
         let type = objects[kind]?[key] == nil ? "ADDED" : "MODIFIED"
-        let body = object(name: name, namespace: namespace)
+        let body = Self.object(name: name, namespace: namespace, version: version, labels: labels, ports: ports)
         objects[kind, default: [:]][key] = body
         record(Change(version: version, kind: kind, type: type, object: body))
     }

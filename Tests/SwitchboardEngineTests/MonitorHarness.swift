@@ -52,10 +52,14 @@ struct MonitorHarness: Sendable {
     }
 
     /// Creates a connection and moves it to `status` through the engine, as a user would.
+    /// Generic `http` connections get the name as a last path segment (the stand-in answers
+    /// any path below its prefixes), so several can watch one stand-in without being the
+    /// same target; `owner` does that for product kinds.
     func connection(_ name: String, kind: String = "http", url: String, path: [ConnectionStatus],
-                    metadata: [String: JSONValue] = [:]) async throws -> Connection {
-        var connection = try await engine.create(NewConnection(name: name, url: url, kind: kind, metadata: metadata),
-                                                 by: .user("tester"))
+                    metadata: [String: JSONValue] = [:], owner: UUID? = nil) async throws -> Connection {
+        let target = kind == "http" ? url.trimmingSuffix("/") + "/" + name : url
+        var connection = try await engine.create(
+            NewConnection(name: name, url: target, kind: kind, owner: owner, metadata: metadata), by: .user("tester"))
         for status in path {
             connection = try await engine.transition(connection.id, to: status, by: .user("tester"))
         }
@@ -84,4 +88,8 @@ struct MonitorHarness: Sendable {
         let start = await monitor.checksCompleted
         try await waitUntil(timeout: timeout, "\(count) more checks") { await monitor.checksCompleted >= start + count }
     }
+}
+
+extension String {
+    func trimmingSuffix(_ suffix: String) -> String { hasSuffix(suffix) ? String(dropLast(suffix.count)) : self }
 }

@@ -16,8 +16,10 @@ struct PrometheusMonitoringTests {
             let watched = try await harness.connection("prometheus", kind: "prometheus", url: url,
                                                        path: [.registered, .connected],
                                                        metadata: ["queryIntervalSeconds": .number(0.5)])
+            // Another owner's connection to the same Prometheus (one owner cannot have two).
             let adminDisconnected = try await harness.connection("prometheus-parked", kind: "prometheus", url: url,
-                                                                 path: [.registered, .connected, .disconnected])
+                                                                 path: [.registered, .connected, .disconnected],
+                                                                 owner: UUID())
 
             // The session keeps the latest `up` result: Prometheus scraping itself.
             try await waitUntil {
@@ -65,7 +67,8 @@ struct PrometheusMonitoringTests {
             let authenticated = try await harness.connection(
                 "with-auth", kind: "prometheus", url: url, path: [.registered, .connected],
                 metadata: ["basicAuthUsername": .string("admin"), "basicAuthPasswordFile": .string(passwordFile),
-                           "queryIntervalSeconds": .number(0.5), "queries": .array([.string("prometheus_build_info")])])
+                           "queryIntervalSeconds": .number(0.5), "queries": .array([.string("prometheus_build_info")])],
+                owner: UUID())
             #expect(authenticated.status == .connected)
             try await waitUntil {
                 guard case .object(let queries)? = try await harness.store.collectedData(connectionId: authenticated.id)["queries"]?.value

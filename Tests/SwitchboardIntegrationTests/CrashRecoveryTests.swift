@@ -50,7 +50,7 @@ import Testing
         let first = try await ServerProcess(dataDirectory: dataDirectory, logPath: folder.file("first.log"))
         var ids: [String] = []
         for index in 0..<12 {
-            let body = #"{"name": "crash-\#(index)", "kind": "http", "url": "\#(target.reachableURL)"}"#
+            let body = #"{"name": "crash-\#(index)", "kind": "http", "url": "\#(target.reachableURL)/crash-\#(index)"}"#
             let (status, data) = try await Self.send(client, .POST, "\(first.address)/api/integrations/connections", body)
             #expect(status == 201)
             ids.append(try JSONDecoder().decode(Connection.self, from: data).id)

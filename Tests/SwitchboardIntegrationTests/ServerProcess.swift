@@ -23,12 +23,13 @@ final class ServerProcess: @unchecked Sendable {
         throw ServerProcessError("no switchboard binary beside \(testBinary.path); run `swift build` first or set SWITCHBOARD_BINARY")
     }
 
-    init(dataDirectory: String, logPath: String) async throws {
+    /// `arguments` are added to `serve`'s; the machine's own kubeconfig is never imported.
+    init(dataDirectory: String, logPath: String, arguments: [String] = []) async throws {
         self.logPath = logPath
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Self.binaryPath())
         process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDirectory,
-                             "--check-timeout", "2"]
+                             "--check-timeout", "2", "--no-import-kubeconfig"] + arguments
         let output = Pipe()
         process.standardOutput = output
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -60,6 +61,11 @@ final class ServerProcess: @unchecked Sendable {
     func kill() {
         Foundation.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
+    }
+
+    /// Sends SIGHUP (reload the connections file).
+    func hangUp() {
+        Foundation.kill(process.processIdentifier, SIGHUP)
     }
 
     /// Asks for a graceful shutdown and returns the exit status.

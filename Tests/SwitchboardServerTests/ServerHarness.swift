@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Crypto
 import ConnectionLifecycle
 import Foundation
 import HTTPTypes
@@ -22,7 +23,7 @@ struct ServerHarness: Sendable {
     let databasePath: String
     let folder: TemporaryDirectory
 
-    static func run<T: Sendable>(_ mode: TestingSetup = .router, monitor: HealthPolicy? = nil,
+    static func run<T: Sendable>(_ mode: TestingSetup = .router, monitor: HealthPolicy? = nil, autoRegister: Bool = true,
                                  _ body: @escaping @Sendable (ServerHarness) async throws -> T) async throws -> T {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
@@ -31,11 +32,12 @@ struct ServerHarness: Sendable {
         var logger = Logger(label: "server-test")
         logger.logLevel = .warning
         let path = folder.file("switchboard.sqlite")
-        let store = try SQLiteConnectionStore(path: path)
+        let store = try SQLiteConnectionStore(path: path, vault: SecretsVault(key: SymmetricKey(size: .bits256)))
         let parts = SwitchboardApp.assemble(
             store: store, httpClient: httpClient,
             configuration: ServerConfiguration(checkTimeout: .seconds(2),
-                                               monitor: HealthMonitorConfiguration(policy: monitor ?? .standard)),
+                                               monitor: HealthMonitorConfiguration(policy: monitor ?? .standard),
+                                               autoRegister: autoRegister),
             logger: logger)
         let engine = parts.engine
         let app = Application(router: SwitchboardApp.router(parts), logger: logger)
@@ -81,7 +83,8 @@ struct ServerHarness: Sendable {
             var url: String
             var metadata: [String: JSONValue]
         }
-        let target = url ?? self.target.reachableURL
+        // One target per name: an owner cannot have two connections to the same target.
+        let target = url ?? "\(self.target.reachableURL)/\(name)"
         let body = Body(name: name, kind: kind, status: status, url: target, metadata: try metadata(kind: kind, url: target))
         let response = try await request(.post, "/api/integrations/connections", json: try encode(body))
         #expect(response.status == .created, "\(String(buffer: response.body))")
