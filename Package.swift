@@ -112,7 +112,8 @@ let package = Package(
         .testTarget(name: "ConnectionLifecycleTests", dependencies: ["ConnectionLifecycle", "SwitchboardTestSupport"]),
         .testTarget(
             name: "SwitchboardStorageTests",
-            dependencies: ["SwitchboardStorage", "SwitchboardTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["SwitchboardStorage", "SwitchboardTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(
             name: "SwitchboardDriversTests",

@@ -23,13 +23,17 @@ final class ServerProcess: @unchecked Sendable {
         throw ServerProcessError("no switchboard binary beside \(testBinary.path); run `swift build` first or set SWITCHBOARD_BINARY")
     }
 
-    /// `arguments` are added to `serve`'s; the machine's own kubeconfig is never imported.
-    init(dataDirectory: String, logPath: String, arguments: [String] = []) async throws {
+    /// `arguments` are added to `serve`'s; `environment` to the inherited one. The
+    /// machine's own kubeconfig is imported only when `environment` names one (`KUBECONFIG`).
+    init(dataDirectory: String, logPath: String, arguments: [String] = [],
+         environment: [String: String] = [:]) async throws {
         self.logPath = logPath
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Self.binaryPath())
         process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDirectory,
-                             "--check-timeout", "2", "--no-import-kubeconfig"] + arguments
+                             "--check-timeout", "2"]
+            + (environment["KUBECONFIG"] == nil ? ["--no-import-kubeconfig"] : []) + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let output = Pipe()
         process.standardOutput = output
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)

@@ -76,6 +76,29 @@ import Testing
         }
     }
 
+    @Test func oneTargetIsOneConnection() async throws {
+        try await ServerHarness.run { harness in
+            let url = "\(harness.target.reachableURL)/grafana"
+            let first = try await harness.createConnection(name: "grafana", kind: "grafana", url: url)
+            let spelledDifferently = url.replacingOccurrences(of: "http://127.0.0.1", with: "HTTP://127.0.0.1") + "/"
+            let again = try await harness.request(.post, "/api/integrations/connections",
+                                                  json: #"{"name": "copy", "kind": "grafana", "url": "\#(spelledDifferently)"}"#)
+            let problem = try expectProblem(again, .conflict)
+            #expect(problem.type == "/problems/duplicate-target")
+            #expect(problem.existingConnectionId == first.id)
+            // A PUT that would make a second connection point there is refused the same way.
+            let other = try await harness.createConnection(name: "other", kind: "grafana")
+            let retarget = try await harness.request(.put, "/api/integrations/connections/\(other.id)",
+                                                     json: #"{"url": "\#(url)"}"#)
+            #expect(try expectProblem(retarget, .conflict).existingConnectionId == first.id)
+            let page = try decode(PageJSON.self, try await harness.request(.get, "/api/integrations/connections"))
+            #expect(page.totalCount == 2)
+            // Once deleted, the target may be added again.
+            _ = try await harness.request(.delete, "/api/integrations/connections/\(first.id)")
+            _ = try await harness.createConnection(name: "grafana again", kind: "grafana", url: url)
+        }
+    }
+
     @Test func deleteLeavesAHiddenTombstone() async throws {
         try await ServerHarness.run { harness in
             let keep = try await harness.createConnection(name: "keep")

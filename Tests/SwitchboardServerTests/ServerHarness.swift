@@ -155,6 +155,7 @@ struct ProblemJSON: Decodable {
     var allowed: [String]?
     var connection: ConnectionJSON?
     var field: String?
+    var existingConnectionId: String?
 }
 
 struct EventJSON: Decodable {
