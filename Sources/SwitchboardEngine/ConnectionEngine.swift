@@ -55,6 +55,36 @@ public final class ConnectionEngine: Sendable {
         }
     }
 
+    /// Gives connections stored before fingerprints existed their fingerprint, so discovery
+    /// finds them. Two that point at the same target keep none (and a warning says which),
+    /// rather than one being dropped. Returns how many were given one.
+    @discardableResult
+    public func backfillFingerprints() async throws -> Int {
+        var after: UUID?
+        var filled = 0
+        while true {
+            let batch = try await store.connectionsWithoutFingerprint(after: after, limit: 500)
+            guard let last = batch.last else { return filled }
+            after = last.id
+            for connection in batch {
+                var updated = connection
+                updated.fingerprint = await drivers.driver(for: connection.kind).fingerprint(of: connection)
+                guard updated.fingerprint != nil else { continue }
+                do {
+                    _ = try await store.update(updated, expectedVersion: connection.version, event: nil)
+                    filled += 1
+                } catch StoreError.duplicateFingerprint(let fingerprint, let existing) {
+                    logger.warning("two connections point at the same target; delete or retarget one", metadata: [
+                        "connection": "\(connection.id.lowercasedString)", "other": "\(existing.lowercasedString)",
+                        "fingerprint": "\(fingerprint)",
+                    ])
+                } catch StoreError.versionConflict {
+                    continue  // Changed meanwhile; that change computed its fingerprint.
+                }
+            }
+        }
+    }
+
     /// Stops every session (at shutdown), after the queued side effects ran.
     public func shutdown() async {
         await effects.drain()

@@ -164,6 +164,7 @@ public enum SwitchboardApp {
         let group = ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
+            try await parts.engine.backfillFingerprints()
             try await parts.engine.resumeSessions()
             try await group.run()
         } catch {

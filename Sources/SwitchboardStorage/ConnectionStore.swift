@@ -27,6 +27,9 @@ public protocol ConnectionStore: Sendable {
     /// The owner's live (not deleted) connection with this fingerprint.
     func liveConnection(owner: UUID?, fingerprint: String) async throws -> Connection?
 
+    /// Live connections stored before fingerprints existed (none once backfilled), in pages.
+    func connectionsWithoutFingerprint(after afterId: UUID?, limit: Int) async throws -> [Connection]
+
     /// Live connections whose metadata names `parentId` as `parentConnectionId`.
     func children(of parentId: UUID) async throws -> [Connection]
 

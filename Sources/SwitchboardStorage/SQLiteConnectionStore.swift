@@ -75,6 +75,14 @@ public final class SQLiteConnectionStore: ConnectionStore {
         try await pool.read { db in try Self.liveConnection(owner: owner, fingerprint: fingerprint, db) }
     }
 
+    public func connectionsWithoutFingerprint(after afterId: UUID?, limit: Int) async throws -> [Connection] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM connections WHERE fingerprint IS NULL AND status <> 'deleted' AND id > ? ORDER BY id LIMIT ?
+                """, arguments: [afterId?.lowercasedString ?? "", limit]).map(ConnectionRow.connection(from:))
+        }
+    }
+
     public func children(of parentId: UUID) async throws -> [Connection] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: """

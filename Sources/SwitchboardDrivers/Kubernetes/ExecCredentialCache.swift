@@ -20,7 +20,8 @@ actor ExecCredentialCache {
 
     /// The cached credential for `exec`, or a fresh one from running the plugin.
     func credential(for exec: Kubeconfig.ExecConfig, directory: String, cluster: Kubeconfig.Cluster) async throws -> Credential {
-        let key = "\(directory)|\(exec.command)|\((exec.args ?? []).joined(separator: " "))|\((exec.env ?? []).map { "\($0.name)=\($0.value)" }.joined(separator: ","))"
+        // Per cluster too: one plugin command may serve several clusters with different tokens.
+        let key = "\(cluster.server)|\(directory)|\(exec.command)|\((exec.args ?? []).joined(separator: " "))|\((exec.env ?? []).map { "\($0.name)=\($0.value)" }.joined(separator: ","))"
         if let cached = cache[key], cached.expires.map({ $0 > Date().addingTimeInterval(10) }) ?? true {
             return cached
         }

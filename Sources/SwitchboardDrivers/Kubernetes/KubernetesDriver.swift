@@ -64,9 +64,10 @@ public struct KubernetesDriver: ConnectionDriver {
     }
 
     public func runSession(_ connection: Connection, sink: any CollectedDataSink) async throws {
+        let memo = ServiceScanMemo()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for resource in Self.resources {
-                group.addTask { try await follow(resource, of: connection, sink: sink) }
+                group.addTask { try await follow(resource, of: connection, sink: sink, memo: memo) }
             }
             try await group.waitForAll()
         }
@@ -106,7 +107,7 @@ public struct KubernetesDriver: ConnectionDriver {
     /// Lists a resource, then watches it from the list's resourceVersion, saving the names
     /// after every change; relists when the server says the version is gone (410).
     private func follow(_ resource: (key: String, path: String), of connection: Connection,
-                        sink: any CollectedDataSink) async throws {
+                        sink: any CollectedDataSink, memo: ServiceScanMemo) async throws {
         while !Task.isCancelled {
             let endpoint = try await resolver.endpoint(for: connection)
             let listing = try await get(endpoint, resource.path, timeout: timeout)
@@ -118,7 +119,7 @@ public struct KubernetesDriver: ConnectionDriver {
             }
             var objects = Set(list.items.compactMap(\.key))
             try await save(objects, resource.key, connection, sink)
-            if resource.key == "services" { await scanServices(of: connection, endpoint: endpoint, sink: sink) }
+            if resource.key == "services" { await scanServices(of: connection, endpoint: endpoint, sink: sink, memo: memo) }
             var version = list.metadata.resourceVersion ?? ""
             // Watch until the version is too old (then relist) or the task ends.
             watching: while !Task.isCancelled {
@@ -157,7 +158,7 @@ public struct KubernetesDriver: ConnectionDriver {
                         default: continue  // BOOKMARK: only the version moves.
                         }
                         try await save(objects, resource.key, connection, sink)
-                        if resource.key == "services" { await scanServices(of: connection, endpoint: endpoint, sink: sink) }
+                        if resource.key == "services" { await scanServices(of: connection, endpoint: endpoint, sink: sink, memo: memo) }
                     }
                 }
                 // The server ended the watch (its timeout): resume, but never in a hot loop.

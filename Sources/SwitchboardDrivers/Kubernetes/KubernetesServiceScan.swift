@@ -61,9 +61,11 @@ extension KubernetesDriver {
         return nil
     }
 
-    /// Lists services, confirms the likely ones and reports them to `sink`. A failure is
-    /// not the session's: the inventory goes on and the next change scans again.
-    func scanServices(of connection: Connection, endpoint: KubernetesEndpoint, sink: any CollectedDataSink) async {
+    /// Lists services, confirms the likely ones and reports them to `sink` when the set
+    /// changed since the last report. A failure is not the session's: the inventory goes on
+    /// and the next change scans again.
+    func scanServices(of connection: Connection, endpoint: KubernetesEndpoint, sink: any CollectedDataSink,
+                      memo: ServiceScanMemo) async {
         guard let listing = try? await get(endpoint, "/api/v1/services", timeout: timeout),
               (200..<300).contains(listing.status),
               let services = try? JSONDecoder().decode(ServiceList.self, from: listing.bodyData) else { return }
@@ -72,6 +74,10 @@ extension KubernetesDriver {
             guard let (scanned, port) = Self.guess(service) else { continue }
             let namespace = service.metadata.namespace ?? "default"
             let proxy = "\(endpoint.server)/api/v1/namespaces/\(namespace)/services/\(service.metadata.name):\(port)/proxy"
+            if let known = await memo.confirmed[proxy], known.kind == scanned.kind {
+                found.append(known)
+                continue
+            }
             guard let answer = try? await http.request(proxy + scanned.identityPath, headers: endpoint.headers,
                                                        timeout: timeout, tls: endpoint.tls),
                   (200..<300).contains(answer.status), scanned.confirms(answer.bodyData) else { continue }
@@ -84,6 +90,22 @@ extension KubernetesDriver {
                     "port": .number(Double(port)),
                 ]))
         }
+        guard await memo.remember(found) else { return }
         await sink.discovered(found, by: connection)
+    }
+}
+
+/// What one session's scans already know: confirmed services (asked once, not on every
+/// change) and the last set reported (reported again only when it changes).
+actor ServiceScanMemo {
+    private(set) var confirmed: [String: DiscoveredTarget] = [:]
+    private var reported: Set<DiscoveredTarget>?
+
+    /// Keeps `found`; says whether it differs from the last report.
+    func remember(_ found: [DiscoveredTarget]) -> Bool {
+        for target in found { confirmed[target.url] = target }
+        let current = Set(found)
+        defer { reported = current }
+        return current != reported
     }
 }
