@@ -108,3 +108,8 @@ extension Date {
         Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded(.down) / 1000)
     }
 }
+
+extension Sequence<UInt8> {
+    /// Lowercase hexadecimal digits (digests in fingerprints and key ids).
+    public var hexadecimal: String { map { String(format: "%02x", $0) }.joined() }
+}

@@ -43,11 +43,12 @@ public struct KindCatalog: Sendable {
 
     public var names: [String] { kinds.keys.sorted() }
 
-    /// The same kinds with auto-registration switched off (`--no-auto-register`).
-    public func withoutAutoRegistration() -> KindCatalog {
+    /// The same kinds with auto-registration on for `names` only (`--auto-register-kinds`,
+    /// `--no-auto-register`).
+    public func withAutoRegistration(only names: Set<String>) -> KindCatalog {
         KindCatalog(kinds.values.map { kind in
             var kind = kind
-            kind.autoRegisters = false
+            kind.autoRegisters = names.contains(kind.name)
             return kind
         })
     }

@@ -24,3 +24,13 @@ public struct Credential: Sendable, Hashable, Identifiable {
         self.updatedAt = updatedAt
     }
 }
+
+extension Credential: CustomStringConvertible, CustomDebugStringConvertible {
+    /// Names the secret's keys, never its values, so a credential in a log line or an error
+    /// message leaks nothing.
+    public var description: String {
+        "Credential(\(id.lowercasedString), \(type), \(name), secret keys: \(secret.keys.sorted().joined(separator: ", ")))"
+    }
+
+    public var debugDescription: String { description }
+}

@@ -31,11 +31,12 @@ public protocol CollectedDataSink: Sendable {
     func saveCollectedData(connectionId: UUID, key: String, value: JSONValue) async throws
     /// Targets the session found that deserve connections of their own (a cluster's
     /// Prometheus and Grafana), all of them each time: discovery creates the unknown ones.
-    func discovered(_ targets: [DiscoveredTarget], by parent: Connection) async
+    /// Returns whether all were recorded (a session reports them again otherwise).
+    func discovered(_ targets: [DiscoveredTarget], by parent: Connection) async -> Bool
 }
 
 extension CollectedDataSink {
-    public func discovered(_ targets: [DiscoveredTarget], by parent: Connection) async {}
+    public func discovered(_ targets: [DiscoveredTarget], by parent: Connection) async -> Bool { true }
 }
 
 /// Something a session found that should become a connection of its own, reached through

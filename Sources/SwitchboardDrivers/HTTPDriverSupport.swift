@@ -23,6 +23,10 @@ struct HTTPTarget {
         if secrets["kubeconfig"] != nil {
             let endpoint = try await KubernetesAuthResolver(credentials: credentials, execCache: .shared)
                 .endpoint(from: secrets)
+            // A cluster's credential goes to that cluster's service proxy and nowhere else.
+            guard Self.isServiceProxy(baseURL, of: endpoint.server) else {
+                throw DriverError("the connection's credential is a kubeconfig, which is only sent to its cluster (\(endpoint.server)), through the service proxy /api/v1/namespaces/<ns>/services/<name>:<port>/proxy")
+            }
             self.headers = endpoint.headers
             self.tls = endpoint.tls
             return
@@ -38,6 +42,17 @@ struct HTTPTarget {
     }
 
     func url(_ path: String) -> String { baseURL + path }
+
+    /// Whether `url` is a service-proxy URL of the API server `server`.
+    static func isServiceProxy(_ url: String, of server: String) -> Bool {
+        let prefix = Fingerprint.normalizedURL(server) + "/api/v1/namespaces/"
+        let normalized = Fingerprint.normalizedURL(url)
+        guard normalized.hasPrefix(prefix), !normalized.contains("/.."), !normalized.lowercased().contains("%2e"),
+              !normalized.contains("?") else { return false }
+        let rest = normalized.dropFirst(prefix.count).split(separator: "/", omittingEmptySubsequences: false)
+        // <namespace>/services/<name[:port]>/proxy[/...]
+        return rest.count >= 4 && !rest[0].isEmpty && rest[1] == "services" && !rest[2].isEmpty && rest[3] == "proxy"
+    }
 
     /// An authenticated GET of `path` below the target's url.
     func get(_ path: String, through http: OutboundHTTP, timeout: Duration,

@@ -36,7 +36,7 @@ public final class ConnectionEngine: Sendable {
         self.effects = SideEffectRunner(sessions: sessions, store: store, logger: logger)
         self.logger = logger
         self.now = now
-        discoveries.attach { [weak self] targets, parent in await self?.discoverChildren(targets, of: parent) }
+        discoveries.attach { [weak self] targets, parent in await self?.discoverChildren(targets, of: parent) ?? false }
     }
 
     // MARK: Running

@@ -5,7 +5,7 @@ import SwitchboardStorage
 
 /// Something discovery found: the connection it would create, the secret it brings (stored
 /// as a credential the connection owns), and where it was found.
-public struct Discovery: Sendable, Hashable {
+public struct Discovery: Sendable, Hashable, CustomStringConvertible {
     public var connection: NewConnection
     /// Secret values to keep as the connection's credential (a kubeconfig's cluster and user).
     public var secret: SecretValues?
@@ -20,6 +20,11 @@ public struct Discovery: Sendable, Hashable {
         self.secret = secret
         self.fingerprint = fingerprint
         self.source = source
+    }
+
+    /// Without the secret's values.
+    public var description: String {
+        "Discovery(\(connection.kind) \(connection.url ?? "-") by \(source), fingerprint: \(fingerprint ?? "-"))"
     }
 }
 
@@ -99,6 +104,12 @@ extension ConnectionEngine {
                 result.connection = connection
                 result.reachable = false
                 result.problem = reason
+                // A new find says in its history why it is still `discovered`; a known one
+                // says it once already.
+                if result.outcome == .created || result.outcome == .rediscovered {
+                    result.connection = (try? await note(connection, reason: "not auto-registered: \(reason)",
+                                                         correlationId: correlationId)) ?? connection
+                }
             } catch EngineError.rejected(let connection, _, _) {
                 result.connection = connection  // Someone moved it meanwhile; theirs stands.
             }
@@ -139,7 +150,9 @@ extension ConnectionEngine {
         guard existing.status != .ignored else { return DiscoveryResult(outcome: .ignored, connection: existing) }
         var updated = existing
         var changes: [String] = []
-        for (key, value) in found.connection.metadata where existing.metadata[key] != value {
+        // Discovery adds what it knows and never overwrites: an admin's edits stand, and two
+        // sources that name one target differently do not take turns rewriting it.
+        for (key, value) in found.connection.metadata where existing.metadata[key] == nil {
             updated.metadata[key] = value
         }
         if updated.metadata != existing.metadata { changes.append("metadata") }
@@ -147,7 +160,10 @@ extension ConnectionEngine {
         var credential: Credential?
         if let secret = found.secret {
             if let id = existing.credentialId, let stored = try await store.credential(id: id) {
-                if stored.secret != secret {
+                // A credential the operator placed (it may run exec plugins) is not replaced
+                // by one uploaded through the API.
+                let keepsOperators = stored.secret[SecretKey.execAllowed] == "true" && secret[SecretKey.execAllowed] != "true"
+                if stored.secret != secret, !keepsOperators {
                     credential = stored
                     credential?.secret = secret
                     credential?.updatedAt = at
@@ -184,9 +200,23 @@ extension ConnectionEngine {
         return DiscoveryResult(outcome: comesBack ? .rediscovered : .updated, connection: stored)
     }
 
+    /// Records an event on a connection whose status and fields stay as they are.
+    private func note(_ connection: Connection, reason: String, correlationId: UUID) async throws -> Connection {
+        var updated = connection
+        updated.updatedAt = now().truncatedToMilliseconds
+        let event = LifecycleEvent(
+            connectionId: connection.id, from: connection.status, to: connection.status, actor: Principal.system.name,
+            actorRole: .system, reason: reason, correlationId: correlationId, at: updated.updatedAt)
+        return try await commit(updated, expectedVersion: connection.version, event: event, effects: [])
+    }
+
     /// A session found targets (a cluster's Prometheus and Grafana): each becomes a
     /// `discovered` child reached with the parent's credentials, unless already known.
-    func discoverChildren(_ targets: [DiscoveredTarget], of parent: Connection) async {
+    /// Returns whether every target was recorded (else the session reports them again).
+    func discoverChildren(_ targets: [DiscoveredTarget], of reported: Connection) async -> Bool {
+        // The parent as it is now: a deleted or disconnected cluster's last scan creates nothing.
+        guard let parent = try? await store.connection(id: reported.id), parent.status == .connected else { return true }
+        var recorded = true
         for target in targets {
             var metadata = target.metadata
             // A parent that names its kubeconfig by file lends that reference.
@@ -201,23 +231,42 @@ extension ConnectionEngine {
             do {
                 _ = try await discover(found)
             } catch {
+                recorded = false
                 logger.warning("cluster scan could not record a target", metadata: [
                     "parent": "\(parent.id.lowercasedString)", "target": "\(target.url)", "error": "\(error)",
                 ])
             }
         }
+        return recorded
     }
 
     /// Children of a deleted connection stay, with the parent's deletion in their metadata.
     func recordParentDeletion(_ parent: Connection) async {
         guard let children = try? await store.children(of: parent.id) else { return }
+        let marks: [String: JSONValue] = [
+            "parentDeleted": .bool(true),
+            "parentDeletedAt": .string(ISO8601DateFormatter().string(from: parent.updatedAt)),
+        ]
         for child in children {
-            var metadata = child.metadata
-            metadata["parentDeleted"] = .bool(true)
-            metadata["parentDeletedAt"] = .string(ISO8601DateFormatter().string(from: parent.updatedAt))
             do {
-                try await change(child.id, to: nil, patch: ConnectionPatch(metadata: metadata), by: .system,
-                                 reason: "parent connection \(parent.id.lowercasedString) (\(parent.name)) was deleted")
+                // Only these two keys, merged into the row as it is at commit time.
+                for _ in 1...Self.maxAttempts {
+                    guard let current = try await store.connection(id: child.id), current.status != .deleted else { break }
+                    var updated = current
+                    updated.metadata.merge(marks) { $1 }
+                    updated.updatedAt = now().truncatedToMilliseconds
+                    let event = LifecycleEvent(
+                        connectionId: current.id, from: current.status, to: current.status, actor: Principal.system.name,
+                        actorRole: .system,
+                        reason: "parent connection \(parent.id.lowercasedString) (\(parent.name)) was deleted",
+                        correlationId: UUID(), at: updated.updatedAt)
+                    do {
+                        _ = try await commit(updated, expectedVersion: current.version, event: event, effects: [])
+                        break
+                    } catch StoreError.versionConflict {
+                        continue
+                    }
+                }
             } catch {
                 logger.warning("could not record a parent's deletion", metadata: [
                     "connection": "\(child.id.lowercasedString)", "error": "\(error)",

@@ -38,6 +38,8 @@ public struct ContextImportResult: Sendable, Hashable {
 public struct KubeconfigImporter: Sendable {
     let engine: ConnectionEngine
     let credentials: StoredCredentials
+    /// More contexts than this in one file is a mistake (or an attack), not a kubeconfig.
+    public static let maxContexts = 256
 
     public init(engine: ConnectionEngine, credentials: StoredCredentials) {
         self.engine = engine
@@ -46,24 +48,14 @@ public struct KubeconfigImporter: Sendable {
 
     /// Imports `text`. `selectedContexts` limits the import (others are reported as
     /// skipped); `connectReachable` moves reachable new contexts on to `connected` by
-    /// `principal`. Throws only when the text is not a kubeconfig.
+    /// `principal`. Throws only when the text is not a kubeconfig or has too many contexts.
     public func importKubeconfig(_ text: String, origin: KubeconfigOrigin, selectedContexts: Set<String>? = nil,
                                  connectReachable: Bool = false, owner: UUID? = nil, by principal: Principal,
                                  source: String = "kubeconfig import") async throws -> [ContextImportResult] {
-        let contexts = try KubeconfigImport.contexts(in: text, origin: origin)
         let correlationId = UUID()
-        return await inParallel(contexts) { prepared in
-            var result = ContextImportResult(context: prepared.context, cluster: prepared.cluster, user: prepared.user,
-                                             server: prepared.server, outcome: .failed)
-            if let selectedContexts, !selectedContexts.contains(prepared.context) {
-                result.outcome = .skipped
-                return result
-            }
-            guard let secret = prepared.secret, let fingerprint = prepared.fingerprint, let server = prepared.server else {
-                result.detail = prepared.problem
-                return result
-            }
-            var metadata: [String: JSONValue] = ["context": .string(prepared.context), "discoveredBy": .string(source)]
+        return try await each(try contexts(text, origin), selectedContexts: selectedContexts) { prepared, secret, fingerprint, server in
+            var result = ContextImportResult(prepared, outcome: .failed)
+            var metadata: [String: JSONValue] = ["context": .string(prepared.context)]
             if let cluster = prepared.cluster { metadata["cluster"] = .string(cluster) }
             if let user = prepared.user { metadata["user"] = .string(user) }
             if let namespace = prepared.namespace { metadata["namespace"] = .string(namespace) }
@@ -77,18 +69,17 @@ public struct KubeconfigImporter: Sendable {
                 result.connection = discovered.connection
                 result.reachable = discovered.reachable
                 result.detail = discovered.problem
-                result.outcome = switch discovered.outcome {
-                case .created: .created
-                case .known: .known
-                case .updated: .updated
-                case .rediscovered: .rediscovered
-                case .ignored: .ignored
-                }
+                result.outcome = ContextImportResult.Outcome(discovered.outcome)
                 if connectReachable, discovered.outcome == .created, discovered.connection.status == .registered {
-                    result.connection = try await engine.transition(
-                        discovered.connection.id, to: .connected, by: principal,
-                        reason: "connected by \(source) (connectReachable)", correlationId: correlationId)
-                    result.outcome = .connected
+                    do {
+                        result.connection = try await engine.transition(
+                            discovered.connection.id, to: .connected, by: principal,
+                            reason: "connected by \(source) (connectReachable)", correlationId: correlationId)
+                        result.outcome = .connected
+                    } catch let error as EngineError {
+                        result.connection = try? await engine.connection(id: discovered.connection.id)
+                        result.detail = "created, but not connected: \(error)"
+                    }
                 }
             } catch {
                 result.detail = "\(error)"
@@ -98,26 +89,19 @@ public struct KubeconfigImporter: Sendable {
     }
 
     /// Parses `text` and checks each context's reachability with its own credentials,
-    /// storing nothing.
-    public func preview(_ text: String, origin: KubeconfigOrigin) async throws -> [ContextImportResult] {
-        let contexts = try KubeconfigImport.contexts(in: text, origin: origin)
+    /// storing nothing. `already known` names the owner's connection to the same target.
+    public func preview(_ text: String, origin: KubeconfigOrigin, owner: UUID? = nil) async throws -> [ContextImportResult] {
         let driver = engine.drivers.driver(for: "kubernetes")
-        return await inParallel(contexts) { prepared in
-            var result = ContextImportResult(context: prepared.context, cluster: prepared.cluster, user: prepared.user,
-                                             server: prepared.server, outcome: .failed, detail: prepared.problem)
-            guard let secret = prepared.secret, let server = prepared.server else { return result }
+        return try await each(try contexts(text, origin), selectedContexts: nil) { prepared, secret, fingerprint, server in
+            var result = ContextImportResult(prepared, outcome: .created)  // What an import would do.
+            let credentialId = UUID()
             let transient = Connection(name: prepared.context, url: server, kind: "kubernetes", type: "platform",
-                                       subType: "orchestration", status: .discovered, credentialId: UUID(),
+                                       subType: "orchestration", status: .discovered, credentialId: credentialId,
                                        createdAt: Date(), updatedAt: Date())
-            let check = await credentials.withPending(transient.credentialId ?? UUID(), secret) {
-                await driver.verify(transient)
-            }
-            if let fingerprint = prepared.fingerprint,
-               let known = try? await engine.store.liveConnection(owner: nil, fingerprint: fingerprint) {
+            let check = await credentials.withPending(credentialId, secret) { await driver.verify(transient) }
+            if let known = try? await engine.store.liveConnection(owner: owner, fingerprint: fingerprint) {
                 result.connection = known
                 result.outcome = .known
-            } else {
-                result.outcome = .created  // What an import would do.
             }
             result.reachable = check.isReachable
             result.detail = check.error
@@ -125,17 +109,73 @@ public struct KubeconfigImporter: Sendable {
         }
     }
 
-    /// Runs `body` for every element concurrently, keeping the order.
-    private func inParallel<Element: Sendable, Result: Sendable>(
-        _ elements: [Element], _ body: @escaping @Sendable (Element) async -> Result
-    ) async -> [Result] {
-        await withTaskGroup(of: (Int, Result).self) { group in
-            for (index, element) in elements.enumerated() {
-                group.addTask { (index, await body(element)) }
+    private func contexts(_ text: String, _ origin: KubeconfigOrigin) throws -> [KubeconfigContextImport] {
+        let contexts = try KubeconfigImport.contexts(in: text, origin: origin)
+        guard contexts.count <= Self.maxContexts else {
+            throw EngineError.invalid(field: "k8sfile", detail: "the kubeconfig has \(contexts.count) contexts; at most \(Self.maxContexts) are imported at once")
+        }
+        return contexts
+    }
+
+    /// Runs `body` for each importable context, a few at a time. Contexts that cannot be
+    /// imported, are not selected, or name the same cluster and user as an earlier context
+    /// of the file (one connection each) get their result without running it.
+    private func each(
+        _ contexts: [KubeconfigContextImport], selectedContexts: Set<String>?,
+        _ body: @escaping @Sendable (KubeconfigContextImport, SecretValues, String, String) async -> ContextImportResult
+    ) async throws -> [ContextImportResult] {
+        var firstByFingerprint: [String: Int] = [:]
+        var runs: [Int] = []
+        for (index, prepared) in contexts.enumerated() where selectedContexts?.contains(prepared.context) ?? true {
+            guard let fingerprint = prepared.fingerprint, prepared.secret != nil else { continue }
+            if firstByFingerprint[fingerprint] == nil {
+                firstByFingerprint[fingerprint] = index
+                runs.append(index)
             }
-            var results: [(Int, Result)] = []
-            for await result in group { results.append(result) }
-            return results.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+        let ran = await BoundedConcurrency.map(runs) { index -> ContextImportResult in
+            let prepared = contexts[index]
+            guard let secret = prepared.secret, let fingerprint = prepared.fingerprint, let server = prepared.server else {
+                return ContextImportResult(prepared, outcome: .failed)
+            }
+            return await body(prepared, secret, fingerprint, server)
+        }
+        let byIndex = Dictionary(uniqueKeysWithValues: zip(runs, ran))
+        return contexts.enumerated().map { index, prepared in
+            if let result = byIndex[index] { return result }
+            if let selectedContexts, !selectedContexts.contains(prepared.context) {
+                return ContextImportResult(prepared, outcome: .skipped)
+            }
+            guard let fingerprint = prepared.fingerprint, let first = firstByFingerprint[fingerprint],
+                  let same = byIndex[first] else {
+                var failed = ContextImportResult(prepared, outcome: .failed)
+                failed.detail = prepared.problem
+                return failed
+            }
+            var duplicate = ContextImportResult(prepared, outcome: .known)
+            duplicate.connection = same.connection
+            duplicate.reachable = same.reachable
+            duplicate.detail = "the same cluster and user as context '\(contexts[first].context)', which stands for both"
+            return duplicate
+        }
+    }
+}
+
+extension ContextImportResult {
+    init(_ prepared: KubeconfigContextImport, outcome: Outcome) {
+        self.init(context: prepared.context, cluster: prepared.cluster, user: prepared.user, server: prepared.server,
+                  outcome: outcome)
+    }
+}
+
+extension ContextImportResult.Outcome {
+    init(_ outcome: DiscoveryResult.Outcome) {
+        self = switch outcome {
+        case .created: .created
+        case .known: .known
+        case .updated: .updated
+        case .rediscovered: .rediscovered
+        case .ignored: .ignored
         }
     }
 }

@@ -70,7 +70,7 @@ struct StoreSink: CollectedDataSink {
                                           at: Date().truncatedToMilliseconds)
     }
 
-    func discovered(_ targets: [DiscoveredTarget], by parent: Connection) async {
+    func discovered(_ targets: [DiscoveredTarget], by parent: Connection) async -> Bool {
         await discoveries.deliver(targets, by: parent)
     }
 }
@@ -78,12 +78,12 @@ struct StoreSink: CollectedDataSink {
 /// Hands what sessions discover to the engine, which owns the sessions (so the link is set
 /// after both exist, and does not keep the engine alive).
 final class DiscoveryRelay: Sendable {
-    typealias Handler = @Sendable ([DiscoveredTarget], Connection) async -> Void
+    typealias Handler = @Sendable ([DiscoveredTarget], Connection) async -> Bool
     private let handler = Mutex<Handler?>(nil)
 
     func attach(_ handler: @escaping Handler) { self.handler.withLock { $0 = handler } }
 
-    func deliver(_ targets: [DiscoveredTarget], by parent: Connection) async {
-        await handler.withLock { $0 }?(targets, parent)
+    func deliver(_ targets: [DiscoveredTarget], by parent: Connection) async -> Bool {
+        await handler.withLock { $0 }?(targets, parent) ?? false
     }
 }

@@ -153,27 +153,9 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
         }
         let correlation = correlationId(request)
         let engine = engine
-        // A few at a time: verification may wait on slow targets, but must not flood them.
-        var results = [BulkTransitionResult?](repeating: nil, count: body.ids.count)
-        try await withThrowingTaskGroup(of: (Int, BulkTransitionResult).self) { group in
-            var next = 0
-            func startNext() {
-                guard next < body.ids.count else { return }
-                let index = next
-                let id = body.ids[index]
-                next += 1
-                group.addTask {
-                    (index, await Self.transitionOne(id, to: status, reason: body.reason, engine: engine,
-                                                     correlationId: correlation))
-                }
-            }
-            for _ in 0..<8 { startNext() }
-            while let (index, result) = try await group.next() {
-                results[index] = result
-                startNext()
-            }
+        let finished = await BoundedConcurrency.map(body.ids) { id in
+            await Self.transitionOne(id, to: status, reason: body.reason, engine: engine, correlationId: correlation)
         }
-        let finished = results.compactMap { $0 }
         let succeeded = finished.filter(\.ok).count
         return try JSONBody.response(BulkTransitionResponse(results: finished, succeeded: succeeded,
                                                             failed: finished.count - succeeded))

@@ -28,6 +28,8 @@ public struct ServerConfiguration: Sendable {
     public var secretFileDirectories: [String]?
     /// Whether discovery registers reachable `discovered` connections by itself.
     public var autoRegister: Bool
+    /// The kinds it does so for; `nil` for every kind.
+    public var autoRegisterKinds: Set<String>?
     /// Kubeconfigs imported at start-up (`$KUBECONFIG` or `~/.kube/config`); empty for none.
     public var startupKubeconfigs: [String]
     /// A declared-connections file, loaded at start and on SIGHUP.
@@ -39,7 +41,7 @@ public struct ServerConfiguration: Sendable {
     public init(host: String = "127.0.0.1", port: Int = 9081, dataDirectory: String = "./switchboard-data",
                 checkTimeout: Duration = .seconds(5), monitor: HealthMonitorConfiguration = .init(),
                 outbound: OutboundPolicy = .init(), secretFileDirectories: [String]? = nil, autoRegister: Bool = true,
-                startupKubeconfigs: [String] = [], connectionsFile: String? = nil,
+                autoRegisterKinds: Set<String>? = nil, startupKubeconfigs: [String] = [], connectionsFile: String? = nil,
                 secretsKey: SecretsKeySource = .dataDirectory) {
         self.host = host
         self.port = port
@@ -49,6 +51,7 @@ public struct ServerConfiguration: Sendable {
         self.outbound = outbound
         self.secretFileDirectories = secretFileDirectories
         self.autoRegister = autoRegister
+        self.autoRegisterKinds = autoRegisterKinds
         self.startupKubeconfigs = startupKubeconfigs
         self.connectionsFile = connectionsFile
         self.secretsKey = secretsKey
@@ -104,7 +107,8 @@ public enum SwitchboardApp {
             store: store, files: FileReferenceCredentials(allowedDirectories: configuration.secretFileDirectories))
         let engine = ConnectionEngine(
             store: store,
-            kinds: configuration.autoRegister ? .builtIn : KindCatalog.builtIn.withoutAutoRegistration(),
+            kinds: KindCatalog.builtIn.withAutoRegistration(
+                only: configuration.autoRegister ? configuration.autoRegisterKinds ?? Set(KindCatalog.builtIn.names) : []),
             drivers: .builtIn(http: http, credentials: credentials, timeout: configuration.checkTimeout),
             metrics: EngineMetrics(factory: PrometheusMetricsFactory(registry: registry)),
             logger: logger)

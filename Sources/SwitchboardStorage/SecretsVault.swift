@@ -1,5 +1,11 @@
+import ConnectionLifecycle
 import Crypto
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Encrypts credential secrets at rest with AES-GCM (256-bit key). Each ciphertext records
 /// the id of the key that sealed it and is bound to its credential's id, so a ciphertext
@@ -11,7 +17,7 @@ public struct SecretsVault: Sendable {
 
     public init(key: SymmetricKey) {
         self.key = key
-        keyId = SHA256.hash(data: key.withUnsafeBytes { Data($0) }).prefix(6).map { String(format: "%02x", $0) }.joined()
+        keyId = SHA256.hash(data: key.withUnsafeBytes { Data($0) }).prefix(6).hexadecimal
     }
 
     /// A key from base64 text (as in a key file or `SWITCHBOARD_SECRETS_KEY`).
@@ -22,25 +28,31 @@ public struct SecretsVault: Sendable {
         self.init(key: SymmetricKey(data: data))
     }
 
-    /// Reads the key file, or creates it (mode 0600) with a new random key when it does not
-    /// exist. `created` tells the caller to warn that the key must be kept.
+    /// Reads the key file, or creates it (mode 0600, never replacing a file) with a new random
+    /// key when there is none. `created` tells the caller to warn that the key must be kept.
     public static func loadOrCreate(keyFile path: String) throws -> (vault: SecretsVault, created: Bool) {
-        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
-            return (try SecretsVault(base64: text), false)
-        }
+        if FileManager.default.fileExists(atPath: path) { return (try load(keyFile: path), false) }
         let key = SymmetricKey(size: .bits256)
         let text = key.withUnsafeBytes { Data($0) }.base64EncodedString() + "\n"
-        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8),
-                                             attributes: [.posixPermissions: 0o600]) else {
-            throw VaultError("cannot create the secrets key file \(path)")
+        // O_EXCL: if another process created it meanwhile, its key wins and is read instead.
+        let descriptor = openExclusively(path)
+        guard descriptor >= 0 else {
+            if errno == EEXIST { return (try load(keyFile: path), false) }
+            throw VaultError("cannot create the secrets key file \(path): \(String(cString: strerror(errno)))")
         }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        try handle.write(contentsOf: Data(text.utf8))
+        try handle.synchronize()
         return (SecretsVault(key: key), true)
     }
 
     /// Reads an existing key file.
     public static func load(keyFile path: String) throws -> SecretsVault {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw VaultError("cannot read the secrets key file \(path)")
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw VaultError("cannot read the secrets key file \(path): \(error.localizedDescription)")
         }
         return try SecretsVault(base64: text)
     }
@@ -71,4 +83,14 @@ public struct SecretsVault: Sendable {
 public struct VaultError: Error, CustomStringConvertible, Sendable {
     public let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// `open(2)` with O_CREAT | O_EXCL and mode 0600: the file is born private, and an existing
+/// one is never replaced.
+private func openExclusively(_ path: String) -> Int32 {
+    #if canImport(Glibc)
+    Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+    #else
+    Darwin.open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+    #endif
 }

@@ -65,6 +65,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Move reachable discovered connections on to registered by themselves.")
     var autoRegister = true
 
+    @Option(help: "Only these kinds auto-register (comma-separated, e.g. kubernetes,prometheus); default: every kind.")
+    var autoRegisterKinds: String?
+
     @Option(help: "A YAML file of declared connections, loaded at start and on SIGHUP (env SWITCHBOARD_CONNECTIONS_FILE).")
     var connectionsFile: String? = ProcessInfo.processInfo.environment["SWITCHBOARD_CONNECTIONS_FILE"]
 
@@ -84,6 +87,13 @@ struct Serve: AsyncParsableCommand {
         for (name, value) in [("--failure-threshold", failureThreshold), ("--recovery-threshold", recoveryThreshold),
                               ("--max-concurrent-probes", maxConcurrentProbes)] where value < 1 {
             throw ValidationError("\(name) must be at least 1, not \(value)")
+        }
+        if let autoRegisterKinds {
+            let known = Set(KindCatalog.builtIn.names)
+            for kind in autoRegisterKinds.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) })
+            where !known.contains(kind) {
+                throw ValidationError("--auto-register-kinds: unknown kind '\(kind)'; known kinds: \(known.sorted().joined(separator: ", "))")
+            }
         }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -112,6 +122,7 @@ struct Serve: AsyncParsableCommand {
                    FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".kube").path]
                 : secretFilesUnder,
             autoRegister: autoRegister,
+            autoRegisterKinds: autoRegisterKinds.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) },
             startupKubeconfigs: importKubeconfig ? Self.operatorKubeconfigs() : [],
             connectionsFile: connectionsFile,
             secretsKey: secretsKeyFile.map(SecretsKeySource.file)

@@ -34,8 +34,10 @@ public struct Kubeconfig: Sendable, Hashable, Codable {
             return try YAMLDecoder().decode(Kubeconfig.self, from: yaml)
         } catch let error as DecodingError {
             throw DriverError("the kubeconfig is not valid: \(Self.describe(error))")
+        } catch let error as YamlError {
+            throw DriverError("the kubeconfig is not valid YAML: \(Self.describe(error))")
         } catch {
-            throw DriverError("the kubeconfig is not valid YAML: \(error)")
+            throw DriverError("the kubeconfig is not valid YAML")
         }
     }
 
@@ -140,15 +142,37 @@ public struct Kubeconfig: Sendable, Hashable, Codable {
         return (contextName, cluster, user)
     }
 
+    /// Where and what, without Yams' quote of the offending line: in a kubeconfig that line
+    /// may well hold a token.
+    public static func describe(_ error: YamlError) -> String {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _),
+             .composer(_, let problem, let mark, _):
+            "\(problem) at line \(mark.line), column \(mark.column)"
+        case .reader(let problem, _, _, _): problem
+        case .duplicatedKeysInMapping(let duplicates, _): "duplicated keys \(duplicates.joined(separator: ", "))"
+        default: "unreadable"
+        }
+    }
+
     private static func describe(_ error: DecodingError) -> String {
         switch error {
         case .keyNotFound(let key, let context):
             return "missing \((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
-            let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
-            return path.isEmpty ? context.debugDescription : "\(path): \(context.debugDescription)"
+        case .typeMismatch(let type, let context):
+            // Not the decoder's description: it may quote the value, and values can be secrets.
+            return "\(path(context)) should be \(type == String.self ? "text" : type == Bool.self ? "true or false" : "a \(type)")"
+        case .valueNotFound(_, let context):
+            return "\(path(context)) is empty"
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "not a kubeconfig document" : "\(path(context)) is not valid"
         @unknown default:
-            return "\(error)"
+            return "not a kubeconfig"
         }
+    }
+
+    private static func path(_ context: DecodingError.Context) -> String {
+        let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        return path.isEmpty ? "the document" : path.replacingOccurrences(of: ".[", with: "[")
     }
 }

@@ -1,6 +1,7 @@
 import ConnectionLifecycle
 import Crypto
 import Foundation
+import X509
 import Yams
 
 /// Where a kubeconfig being imported came from, which decides what it may do.
@@ -30,6 +31,9 @@ public struct KubeconfigContextImport: Sendable, Hashable {
 }
 
 public enum KubeconfigImport {
+    /// The one context of a stored kubeconfig credential.
+    static let contextName = "switchboard"
+
     /// Every context of the kubeconfig, in file order, each either ready or with a problem.
     /// Throws only when the text is not a kubeconfig at all.
     public static func contexts(in text: String, origin: KubeconfigOrigin) throws -> [KubeconfigContextImport] {
@@ -76,14 +80,19 @@ public enum KubeconfigImport {
                 }
             }
             let userName = named.context.user ?? ""
+            // Canonical names and no namespace: the credential holds the cluster and the user
+            // and nothing else, so two contexts for them (or two files) store the same secret.
             let single = Kubeconfig(
-                clusters: [Kubeconfig.NamedCluster(name: named.context.cluster, cluster: cluster)],
-                users: named.context.user.map { [Kubeconfig.NamedUser(name: $0, user: user)] } ?? [],
-                contexts: [named], currentContext: named.name)
-            var secret: SecretValues = ["kubeconfig": try YAMLEncoder().encode(single), "context": named.name]
+                clusters: [Kubeconfig.NamedCluster(name: "cluster", cluster: cluster)],
+                users: [Kubeconfig.NamedUser(name: "user", user: user)],
+                contexts: [Kubeconfig.NamedContext(name: Self.contextName,
+                                                   context: Kubeconfig.Context(cluster: "cluster", user: "user"))],
+                currentContext: Self.contextName)
+            var secret: SecretValues = ["kubeconfig": try YAMLEncoder().encode(single), "context": Self.contextName]
             if case .operatorFile = origin { secret[SecretKey.execAllowed] = "true" }
             result.secret = secret
-            result.fingerprint = try KubernetesIdentity.fingerprint(cluster: cluster, userName: userName, directory: nil)
+            result.fingerprint = try KubernetesIdentity.fingerprint(cluster: cluster, user: user, userName: userName,
+                                                                   directory: nil)
         } catch {
             result.problem = "\(error)"
         }
@@ -100,23 +109,49 @@ public enum KubeconfigImport {
 }
 
 /// What makes two Kubernetes connections the same: the API server, the CA that vouches for
-/// it and the user the kubeconfig calls by name. A token or certificate that is renewed
+/// it, and who the user is: the client certificate's subject, a service-account token's
+/// subject, else the name the kubeconfig gives the user. A renewed token or certificate
 /// keeps the identity.
 public enum KubernetesIdentity {
-    static func fingerprint(cluster: Kubeconfig.Cluster, userName: String, directory: String?) throws -> String {
+    static func fingerprint(cluster: Kubeconfig.Cluster, user: Kubeconfig.User, userName: String,
+                            directory: String?) throws -> String {
+        let folder = directory ?? FileManager.default.currentDirectoryPath
         let trust: String
         if cluster.insecureSkipTLSVerify == true {
             trust = "ca=insecure"
         } else if let ca = try KubernetesAuthResolver.material(inline: cluster.certificateAuthorityData,
                                                               file: cluster.certificateAuthority,
-                                                              directory: directory ?? FileManager.default.currentDirectoryPath,
-                                                              what: "certificate-authority") {
-            trust = "ca=sha256:" + SHA256.hash(data: ca).prefix(16).map { String(format: "%02x", $0) }.joined()
+                                                              directory: folder, what: "certificate-authority") {
+            trust = "ca=sha256:" + SHA256.hash(data: ca).prefix(16).hexadecimal
         } else {
             trust = "ca=system"
         }
         return Fingerprint.make(kind: "kubernetes", target: Fingerprint.normalizedURL(cluster.server),
-                                parts: [trust, "user=\(userName)"])
+                                parts: [trust, identity(of: user, named: userName, directory: folder)])
+    }
+
+    static func identity(of user: Kubeconfig.User, named name: String, directory: String) -> String {
+        if let pem = try? KubernetesAuthResolver.material(inline: user.clientCertificateData, file: user.clientCertificate,
+                                                          directory: directory, what: "client-certificate"),
+           let certificate = try? Certificate(pemEncoded: String(decoding: pem, as: UTF8.self)) {
+            return "subject=\(certificate.subject)"
+        }
+        let token = user.token ?? user.tokenFile.flatMap {
+            try? KubernetesAuthResolver.readText(KubernetesAuthResolver.path($0, in: directory), what: "tokenFile")
+        }
+        if let token, let subject = jwtSubject(token) { return "sub=\(subject)" }
+        return "user=\(name)"
+    }
+
+    /// The `sub` claim of a JWT (service-account tokens are JWTs); not verified, only read.
+    static func jwtSubject(_ token: String) -> String? {
+        let parts = token.split(separator: ".")
+        guard parts.count == 3 else { return nil }
+        var payload = parts[1].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        payload += String(repeating: "=", count: (4 - payload.count % 4) % 4)
+        struct Claims: Decodable { var sub: String? }
+        guard let data = Data(base64Encoded: payload) else { return nil }
+        return (try? JSONDecoder().decode(Claims.self, from: data))?.sub
     }
 
     /// The fingerprint of a stored connection, read from its kubeconfig; `nil` when the
@@ -125,7 +160,15 @@ public enum KubernetesIdentity {
         guard let text = secrets["kubeconfig"], let config = try? Kubeconfig.parse(text),
               let contextName = secrets["context"] ?? config.currentContext,
               let context = config.contexts.first(where: { $0.name == contextName })?.context,
-              let (_, cluster, _) = try? config.resolve(context: contextName) else { return nil }
-        return try? fingerprint(cluster: cluster, userName: context.user ?? "", directory: secrets["kubeconfigDirectory"])
+              let (_, cluster, user) = try? config.resolve(context: contextName) else { return nil }
+        return try? fingerprint(cluster: cluster, user: user, userName: context.user ?? "",
+                                directory: secrets["kubeconfigDirectory"])
+    }
+}
+
+extension KubeconfigContextImport: CustomStringConvertible {
+    /// Without the secret's values.
+    public var description: String {
+        "KubeconfigContextImport(\(context), server: \(server ?? "-"), fingerprint: \(fingerprint ?? "-"), problem: \(problem ?? "-"))"
     }
 }

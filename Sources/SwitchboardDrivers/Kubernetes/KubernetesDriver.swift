@@ -11,7 +11,7 @@ import NIOCore
 /// as the connection's inventory.
 public struct KubernetesDriver: ConnectionDriver {
     let http: OutboundHTTP
-    private let resolver: KubernetesAuthResolver
+    let resolver: KubernetesAuthResolver
     let timeout: Duration
 
     /// Inventory kinds: collected-data key and list path.
@@ -64,11 +64,17 @@ public struct KubernetesDriver: ConnectionDriver {
     }
 
     public func runSession(_ connection: Connection, sink: any CollectedDataSink) async throws {
-        let memo = ServiceScanMemo()
+        // Service changes wake the scan, which runs beside the watches (never inside one)
+        // and folds a burst of changes into one pass.
+        let (servicesChanged, signal) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         try await withThrowingTaskGroup(of: Void.self) { group in
             for resource in Self.resources {
-                group.addTask { try await follow(resource, of: connection, sink: sink, memo: memo) }
+                let isServices = resource.key == "services"
+                group.addTask {
+                    try await follow(resource, of: connection, sink: sink) { if isServices { signal.yield() } }
+                }
             }
+            group.addTask { try await scanOnChange(servicesChanged, of: connection, sink: sink) }
             try await group.waitForAll()
         }
     }
@@ -107,7 +113,7 @@ public struct KubernetesDriver: ConnectionDriver {
     /// Lists a resource, then watches it from the list's resourceVersion, saving the names
     /// after every change; relists when the server says the version is gone (410).
     private func follow(_ resource: (key: String, path: String), of connection: Connection,
-                        sink: any CollectedDataSink, memo: ServiceScanMemo) async throws {
+                        sink: any CollectedDataSink, changed: @Sendable () -> Void) async throws {
         while !Task.isCancelled {
             let endpoint = try await resolver.endpoint(for: connection)
             let listing = try await get(endpoint, resource.path, timeout: timeout)
@@ -119,7 +125,7 @@ public struct KubernetesDriver: ConnectionDriver {
             }
             var objects = Set(list.items.compactMap(\.key))
             try await save(objects, resource.key, connection, sink)
-            if resource.key == "services" { await scanServices(of: connection, endpoint: endpoint, sink: sink, memo: memo) }
+            changed()
             var version = list.metadata.resourceVersion ?? ""
             // Watch until the version is too old (then relist) or the task ends.
             watching: while !Task.isCancelled {
@@ -158,7 +164,7 @@ public struct KubernetesDriver: ConnectionDriver {
                         default: continue  // BOOKMARK: only the version moves.
                         }
                         try await save(objects, resource.key, connection, sink)
-                        if resource.key == "services" { await scanServices(of: connection, endpoint: endpoint, sink: sink, memo: memo) }
+                        changed()
                     }
                 }
                 // The server ended the watch (its timeout): resume, but never in a hot loop.

@@ -61,6 +61,16 @@ extension KubernetesDriver {
         return nil
     }
 
+    /// Scans after each burst of service changes until the session ends.
+    func scanOnChange(_ changes: AsyncStream<Void>, of connection: Connection, sink: any CollectedDataSink) async throws {
+        let memo = ServiceScanMemo()
+        for await _ in changes {
+            try await Task.sleep(for: .milliseconds(300))
+            guard let endpoint = try? await resolver.endpoint(for: connection) else { continue }
+            await scanServices(of: connection, endpoint: endpoint, sink: sink, memo: memo)
+        }
+    }
+
     /// Lists services, confirms the likely ones and reports them to `sink` when the set
     /// changed since the last report. A failure is not the session's: the inventory goes on
     /// and the next change scans again.
@@ -78,9 +88,13 @@ extension KubernetesDriver {
                 found.append(known)
                 continue
             }
+            guard await !memo.recentlyRefuted(proxy) else { continue }
             guard let answer = try? await http.request(proxy + scanned.identityPath, headers: endpoint.headers,
                                                        timeout: timeout, tls: endpoint.tls),
-                  (200..<300).contains(answer.status), scanned.confirms(answer.bodyData) else { continue }
+                  (200..<300).contains(answer.status), scanned.confirms(answer.bodyData) else {
+                await memo.refuted(proxy)
+                continue
+            }
             found.append(DiscoveredTarget(
                 kind: scanned.kind, name: "\(connection.name) \(namespace)/\(service.metadata.name)", url: proxy,
                 metadata: [
@@ -90,22 +104,30 @@ extension KubernetesDriver {
                     "port": .number(Double(port)),
                 ]))
         }
-        guard await memo.remember(found) else { return }
-        await sink.discovered(found, by: connection)
+        guard await memo.isNews(found) else { return }
+        if await sink.discovered(found, by: connection) { await memo.reported(found) }
     }
 }
 
 /// What one session's scans already know: confirmed services (asked once, not on every
-/// change) and the last set reported (reported again only when it changes).
+/// change), services that did not confirm (asked again after a while), and the last set
+/// recorded (reported again only when it changes, or until recording succeeds).
 actor ServiceScanMemo {
     private(set) var confirmed: [String: DiscoveredTarget] = [:]
-    private var reported: Set<DiscoveredTarget>?
+    private var refutedAt: [String: ContinuousClock.Instant] = [:]
+    private var lastReported: Set<DiscoveredTarget>?
+    static let retryRefutedAfter: Duration = .seconds(300)
 
-    /// Keeps `found`; says whether it differs from the last report.
-    func remember(_ found: [DiscoveredTarget]) -> Bool {
-        for target in found { confirmed[target.url] = target }
-        let current = Set(found)
-        defer { reported = current }
-        return current != reported
+    func recentlyRefuted(_ url: String) -> Bool {
+        refutedAt[url].map { ContinuousClock.now - $0 < Self.retryRefutedAfter } ?? false
     }
+
+    func refuted(_ url: String) { refutedAt[url] = .now }
+
+    func isNews(_ found: [DiscoveredTarget]) -> Bool {
+        for target in found { confirmed[target.url] = target }
+        return Set(found) != lastReported
+    }
+
+    func reported(_ found: [DiscoveredTarget]) { lastReported = Set(found) }
 }

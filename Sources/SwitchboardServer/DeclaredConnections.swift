@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import SwitchboardDrivers
+import SwitchboardEngine
 import UnixSignals
 import Yams
 
@@ -39,11 +40,24 @@ public struct DeclaredConnectionsFile: Sendable, Hashable {
 
     public var entries: [Entry]
 
+    /// The decoder's complaint, without quoting the file (it may hold secrets).
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let error as YamlError: Kubeconfig.describe(error)
+        case DecodingError.keyNotFound(let key, let context):
+            "entry \(context.codingPath.map(\.stringValue).joined(separator: ".")) lacks \(key.stringValue)"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context),
+             DecodingError.dataCorrupted(let context):
+            "\(context.codingPath.map(\.stringValue).joined(separator: ".")) has the wrong type or value"
+        default: "unreadable"
+        }
+    }
+
     public static func parse(_ yaml: String) throws -> DeclaredConnectionsFile {
         do {
             return DeclaredConnectionsFile(entries: try YAMLDecoder().decode(Document.self, from: yaml).connections ?? [])
         } catch {
-            throw DriverError("the connections file is not valid: \(error)")
+            throw EngineError.invalid(field: "connections file", detail: "not valid YAML of connections: \(Self.describe(error))")
         }
     }
 }
@@ -119,10 +133,10 @@ public struct DeclaredConnectionsLoader: Service {
             in: text, origin: .operatorFile(directory: URL(fileURLWithPath: kubeconfigPath).deletingLastPathComponent().path))
         let wanted = entry.context ?? (try? Kubeconfig.parse(text).currentContext) ?? contexts.first?.context
         guard let prepared = contexts.first(where: { $0.context == wanted }) else {
-            throw DriverError("\(kubeconfigPath) has no context '\(wanted ?? "")'")
+            throw EngineError.invalid(field: "context", detail: "\(kubeconfigPath) has no context '\(wanted ?? "")'")
         }
         guard let secret = prepared.secret, let fingerprint = prepared.fingerprint else {
-            throw DriverError(prepared.problem ?? "context '\(prepared.context)' cannot be imported")
+            throw EngineError.invalid(field: "kubeconfig", detail: prepared.problem ?? "context '\(prepared.context)' cannot be imported")
         }
         new.url = new.url ?? prepared.server
         new.metadata["context"] = .string(prepared.context)
