@@ -55,10 +55,11 @@ public struct KubeconfigImporter: Sendable {
         let correlationId = UUID()
         return try await each(try contexts(text, origin), selectedContexts: selectedContexts) { prepared, secret, fingerprint, server in
             var result = ContextImportResult(prepared, outcome: .failed)
+            // Names as the file gives them (for people); the namespace is a context's default,
+            // not part of what the connection points at, so it is left out.
             var metadata: [String: JSONValue] = ["context": .string(prepared.context)]
             if let cluster = prepared.cluster { metadata["cluster"] = .string(cluster) }
             if let user = prepared.user { metadata["user"] = .string(user) }
-            if let namespace = prepared.namespace { metadata["namespace"] = .string(namespace) }
             let found = Discovery(
                 connection: NewConnection(name: prepared.context, url: server, kind: "kubernetes", owner: owner,
                                           metadata: metadata),

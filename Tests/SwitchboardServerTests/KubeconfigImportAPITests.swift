@@ -261,6 +261,58 @@ struct KubeconfigImportAPITests {
         }
     }
 
+    @Test func contextsForOneClusterAndUserShareOneConnection() async throws {
+        try await Clusters.with { clusters in
+        try await ServerHarness.run { harness in
+            let alpha = clusters.alpha
+            // As kubectl users write them: one context per namespace, same cluster and user.
+            let file = """
+                clusters: [{name: alpha, cluster: {server: "\(alpha.tokenServerURL)", certificate-authority-data: \(try alpha.pki.base64(alpha.pki.caCertificate))}}]
+                users: [{name: me, user: {token: token-a}}]
+                contexts:
+                - {name: alpha, context: {cluster: alpha, user: me}}
+                - {name: alpha-kube-system, context: {cluster: alpha, user: me, namespace: kube-system}}
+                """
+            let first = try await Self.importFile(harness, file)
+            #expect(try first.result("alpha").outcome == "created")
+            #expect(try first.result("alpha-kube-system").outcome == "already known")
+            #expect(try first.result("alpha-kube-system").connectionId == first.result("alpha").connectionId)
+            let before = try await Self.kubernetesConnections(harness)
+            #expect(before.count == 1)
+            // Re-importing, in either order, changes nothing.
+            for _ in 0..<2 { _ = try await Self.importFile(harness, file) }
+            let reversed = file.replacingOccurrences(of: "- {name: alpha, context: {cluster: alpha, user: me}}\n", with: "")
+                + "\n- {name: alpha, context: {cluster: alpha, user: me}}"
+            _ = try await Self.importFile(harness, reversed)
+            #expect(try await Self.kubernetesConnections(harness).map(\.version) == before.map(\.version))
+        }
+        }
+    }
+
+    @Test func aClusterCredentialIsSentOnlyToItsCluster() async throws {
+        try await Clusters.with { clusters in
+        try await ServerHarness.run { harness in
+            let imported = try await Self.importFile(harness, try clusters.kubeconfig(only: ["alpha"]))
+            let alphaId = try #require(try imported.result("alpha").connectionId)
+            let alphaUUID = try #require(UUID(uuidString: alphaId))
+            let alpha = try #require(try await harness.store.connection(id: alphaUUID))
+            let credentialId = try #require(alpha.credentialId)
+            // Someone points a Prometheus connection elsewhere and names the cluster's credential.
+            let created = try await harness.request(.post, "/api/integrations/connections", json: """
+                {"name": "exfiltrate", "kind": "prometheus", "url": "\(harness.target.reachableURL)/collector",
+                 "credentialId": "\(credentialId.lowercasedString)"}
+                """)
+            #expect(created.status == .created)
+            let id = try decode(ConnectionJSON.self, created).id
+            let requestsBefore = harness.target.requestCount
+            let ping = try await harness.request(.post, "/api/integrations/connections/\(id)/ping")
+            let answer = String(buffer: ping.body)
+            #expect(answer.contains(#""reachable":false"#) && answer.contains("only sent to its cluster"), "\(answer)")
+            #expect(harness.target.requestCount == requestsBefore, "the token left for another host")
+        }
+        }
+    }
+
     @Test func badUploadsAreProblemsAndChangeNothing() async throws {
         try await ServerHarness.run { harness in
             let json = try await harness.request(.post, "/api/system/kubernetes", json: #"{"k8sfile": "x"}"#)
