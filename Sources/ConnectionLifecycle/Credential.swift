@@ -10,11 +10,15 @@ public struct Credential: Sendable, Hashable, Identifiable {
     public var owner: UUID?
     /// Secret values by name (`kubeconfig`, `context`, `token`, `username`, `password`…).
     public var secret: [String: String]
+    /// Made for one connection (by discovery, or with it): removed with the last connection
+    /// that uses it. A credential created on its own stays until deleted on its own.
+    public var ownedByConnection: Bool
     public var createdAt: Date
     public var updatedAt: Date
 
     public init(id: UUID = UUID(), name: String, type: String, owner: UUID? = nil, secret: [String: String],
-                createdAt: Date, updatedAt: Date) {
+                ownedByConnection: Bool = false, createdAt: Date, updatedAt: Date) {
+        self.ownedByConnection = ownedByConnection
         self.id = id
         self.name = name
         self.type = type

@@ -44,6 +44,10 @@ public struct OutboundHTTP: Sendable {
     public static func makeClient() -> HTTPClient {
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
         configuration.connectionPool.retryConnectionEstablishment = false
+        // Sessions hold watches open (three per Kubernetes connection): several connections
+        // to one API server would use up AsyncHTTPClient's default of 8 per host and starve
+        // every check behind them.
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 256
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 

@@ -123,7 +123,8 @@ extension ConnectionEngine {
         var credential: Credential?
         if let secret = found.secret {
             credential = Credential(name: "\(found.connection.name) (\(found.source))", type: found.connection.kind,
-                                    owner: found.connection.owner, secret: secret, createdAt: at, updatedAt: at)
+                                    owner: found.connection.owner, secret: secret, ownedByConnection: true,
+                                    createdAt: at, updatedAt: at)
             connection.credentialId = credential?.id
         }
         let event = LifecycleEvent(
@@ -170,7 +171,8 @@ extension ConnectionEngine {
                 }
             } else {
                 credential = Credential(name: "\(found.connection.name) (\(found.source))", type: found.connection.kind,
-                                        owner: found.connection.owner, secret: secret, createdAt: at, updatedAt: at)
+                                        owner: found.connection.owner, secret: secret, ownedByConnection: true,
+                                    createdAt: at, updatedAt: at)
                 updated.credentialId = credential?.id
             }
             if credential != nil { changes.append("credential") }

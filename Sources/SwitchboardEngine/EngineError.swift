@@ -17,6 +17,9 @@ public enum EngineError: Error, Sendable {
     case conflict(UUID)
     /// The owner already has a live connection to the same target; nothing changed.
     case duplicate(existing: UUID, fingerprint: String)
+    case credentialNotFound(UUID)
+    /// Live connections use the credential; nothing changed.
+    case credentialInUse(UUID, by: [UUID])
 }
 
 extension EngineError: CustomStringConvertible {
@@ -30,6 +33,9 @@ extension EngineError: CustomStringConvertible {
             "could not move connection \(connection.id.lowercasedString) to \(requested.wireName): \(reason); it is now \(connection.status.wireName)"
         case .conflict(let id):
             "connection \(id.lowercasedString) kept changing concurrently; retry the request"
+        case .credentialNotFound(let id): "credential \(id.lowercasedString) does not exist"
+        case .credentialInUse(let id, let users):
+            "credential \(id.lowercasedString) is used by \(users.count) connection(s) (\(users.prefix(5).map(\.lowercasedString).joined(separator: ", "))); delete them or give them another credential first"
         case .duplicate(let existing, let fingerprint):
             "connection \(existing.lowercasedString) already points at the same target (\(fingerprint))"
         }

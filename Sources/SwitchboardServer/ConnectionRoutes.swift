@@ -201,11 +201,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
     }
 
     private func connectionId(_ context: Context) throws -> UUID {
-        let text = try context.parameters.require("connectionId")
-        guard let id = UUID(uuidString: text) else {
-            throw Problem.badRequest("connectionId '\(text)' is not a UUID", field: "connectionId")
-        }
-        return id
+        try QueryValue.uuid(try context.parameters.require("connectionId"), name: "connectionId")
     }
 
     /// The client's `X-Correlation-Id` when it is a UUID, so a client can find its own
@@ -222,6 +218,12 @@ extension HTTPField.Name {
 
 /// Query string values, checked: anything out of range is a 400 that names the parameter.
 enum QueryValue {
+    static func uuid(_ text: String?, name: String) throws -> UUID {
+        guard let text, !text.isEmpty else { throw Problem.badRequest("\(name) is required", field: name) }
+        guard let id = UUID(uuidString: text) else { throw Problem.badRequest("\(name) '\(text)' is not a UUID", field: name) }
+        return id
+    }
+
     static func integer(_ text: String?, name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
         guard let text, !text.isEmpty else { return value }
         guard let number = Int(text), range.contains(number) else {

@@ -71,6 +71,11 @@ extension Problem {
         case .conflict:
             self.init("concurrent-change", title: "The connection changed concurrently", status: .conflict,
                       detail: error.description)
+        case .credentialNotFound:
+            self = .notFound(error.description)
+        case .credentialInUse:
+            self.init("credential-in-use", title: "Connections use this credential", status: .conflict,
+                      detail: error.description)
         case .duplicate(let existing, _):
             self.init("duplicate-target", title: "A connection to this target already exists", status: .conflict,
                       detail: error.description + "; change or re-register that one instead")

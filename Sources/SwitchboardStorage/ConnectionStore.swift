@@ -6,7 +6,7 @@ import Foundation
 ///
 /// Every status change is a compare-and-set on the row's `version` that appends its event
 /// in the same transaction: either both are stored or neither is.
-public protocol ConnectionStore: Sendable {
+public protocol ConnectionStore: CredentialStore {
     /// Stores a new connection (version 1), the event that created it and, when given, the
     /// credential it owns, in one transaction. Throws `StoreError.duplicateFingerprint` when
     /// the owner already has a live connection with the same fingerprint.
@@ -33,14 +33,6 @@ public protocol ConnectionStore: Sendable {
     /// Live connections whose metadata names `parentId` as `parentConnectionId`.
     func children(of parentId: UUID) async throws -> [Connection]
 
-    // MARK: Credentials
-
-    /// A credential with its secret decrypted.
-    func credential(id: UUID) async throws -> Credential?
-
-    /// Deletes the credential unless a live connection still uses it; says whether it did.
-    @discardableResult
-    func deleteCredentialIfUnused(id: UUID) async throws -> Bool
 
     /// Filters, sorts and paginates in the database.
     func list(_ query: ConnectionQuery) async throws -> ConnectionListing
@@ -117,6 +109,9 @@ public enum StoreError: Error, Sendable, Equatable {
     case duplicateFingerprint(String, existing: UUID)
     /// A credential was to be stored or read but the store has no secrets key.
     case noSecretsKey
+    case credentialNotFound(UUID)
+    /// Live connections use the credential.
+    case credentialInUse(UUID, by: [UUID])
 }
 
 extension StoreError: CustomStringConvertible {
@@ -129,6 +124,9 @@ extension StoreError: CustomStringConvertible {
         case .duplicateFingerprint(let fingerprint, let existing):
             "connection \(existing.lowercasedString) already points at the same target (\(fingerprint))"
         case .noSecretsKey: "this store has no secrets key, so it cannot keep credentials"
+        case .credentialNotFound(let id): "credential \(id.lowercasedString) does not exist"
+        case .credentialInUse(let id, let users):
+            "credential \(id.lowercasedString) is used by \(users.count) connection(s) (\(users.prefix(5).map(\.lowercasedString).joined(separator: ", "))); delete them or give them another credential first"
         }
     }
 }

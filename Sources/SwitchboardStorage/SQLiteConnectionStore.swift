@@ -96,18 +96,20 @@ public final class SQLiteConnectionStore: ConnectionStore {
 
     private func seal(_ credential: Credential) throws -> (keyId: String, secret: Data) {
         guard let vault else { throw StoreError.noSecretsKey }
-        return (vault.keyId, try vault.seal(credential.secret, credentialId: credential.id))
+        let (keyId, sealed) = try vault.seal(credential.secret, credentialId: credential.id)
+        return (keyId, sealed)
     }
 
     private static func save(_ credential: Credential, sealed: (keyId: String, secret: Data), _ db: Database) throws {
         try db.execute(sql: """
-            INSERT INTO credentials (id, name, type, owner, key_id, secret, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO credentials (id, name, type, owner, key_id, secret, created_at, updated_at, owned_by_connection)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (id) DO UPDATE SET name = excluded.name, type = excluded.type, key_id = excluded.key_id,
                 secret = excluded.secret, updated_at = excluded.updated_at
             """, arguments: [credential.id.lowercasedString, credential.name, credential.type,
                              credential.owner?.lowercasedString, sealed.keyId, sealed.secret,
-                             credential.createdAt.storageMilliseconds, credential.updatedAt.storageMilliseconds])
+                             credential.createdAt.storageMilliseconds, credential.updatedAt.storageMilliseconds,
+                             credential.ownedByConnection])
     }
 
     public func credential(id: UUID) async throws -> Credential? {
@@ -116,11 +118,113 @@ public final class SQLiteConnectionStore: ConnectionStore {
         }) else { return nil }
         guard let vault else { throw StoreError.noSecretsKey }
         return Credential(
-            id: id, name: row["name"], type: row["type"],
-            owner: (row["owner"] as String?).flatMap(UUID.init(uuidString:)),
+            id: id, name: row["name"], type: row["type"], owner: CredentialRow.owner(row),
             secret: try vault.open(row["secret"], keyId: row["key_id"], credentialId: id),
+            ownedByConnection: row["owned_by_connection"],
             createdAt: Date(storageMilliseconds: row["created_at"]),
             updatedAt: Date(storageMilliseconds: row["updated_at"]))
+    }
+
+    public func credentials(_ query: CredentialQuery) async throws -> CredentialListing {
+        guard let vault else { throw StoreError.noSecretsKey }
+        var conditions: [String] = []
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        if let owner = query.owner {
+            conditions.append("owner = ?")
+            arguments.append(owner.lowercasedString)
+        }
+        if let search = query.search, !search.isEmpty {
+            conditions.append("name LIKE ? ESCAPE '\\'")
+            arguments.append("%" + search.replacingOccurrences(of: "\\", with: "\\\\")
+                .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%")
+        }
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let rows = try await pool.read { db in
+            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM credentials \(filter)",
+                                         arguments: StatementArguments(arguments)) ?? 0
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM credentials \(filter) ORDER BY name, id LIMIT ? OFFSET ?",
+                                        arguments: StatementArguments(arguments) + [query.pageSize, query.page * query.pageSize])
+            return (total, rows)
+        }
+        return CredentialListing(credentials: try rows.1.map { try Self.summary($0, vault) }, totalCount: rows.0)
+    }
+
+    public func credentialSummary(id: UUID) async throws -> CredentialSummary? {
+        guard let vault else { throw StoreError.noSecretsKey }
+        return try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM credentials WHERE id = ?", arguments: [id.lowercasedString])
+        }.map { try Self.summary($0, vault) }
+    }
+
+    /// Only the names of the secret's keys leave the store this way.
+    private static func summary(_ row: Row, _ vault: SecretsVault) throws -> CredentialSummary {
+        let id = try CredentialRow.id(row)
+        let secret = try vault.open(row["secret"], keyId: row["key_id"], credentialId: id)
+        return CredentialSummary(id: id, name: row["name"], type: row["type"], owner: CredentialRow.owner(row),
+                                 secretKeys: secret.keys.sorted(), keyId: row["key_id"],
+                                 createdAt: Date(storageMilliseconds: row["created_at"]),
+                                 updatedAt: Date(storageMilliseconds: row["updated_at"]))
+    }
+
+    public func insertCredential(_ credential: Credential, audit: AuditEvent) async throws {
+        let sealed = try seal(credential)
+        try await pool.write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM credentials WHERE id = ?",
+                                 arguments: [credential.id.lowercasedString]) ?? false {
+                throw StoreError.duplicate(credential.id)
+            }
+            try Self.save(credential, sealed: sealed, db)
+            try Self.append(audit, db)
+        }
+    }
+
+    public func updateCredential(_ credential: Credential, audit: AuditEvent) async throws {
+        let sealed = try seal(credential)
+        try await pool.write { db in
+            try db.execute(sql: """
+                UPDATE credentials SET name = ?, type = ?, key_id = ?, secret = ?, updated_at = ? WHERE id = ?
+                """, arguments: [credential.name, credential.type, sealed.keyId, sealed.secret,
+                                 credential.updatedAt.storageMilliseconds, credential.id.lowercasedString])
+            guard db.changesCount > 0 else { throw StoreError.credentialNotFound(credential.id) }
+            try Self.append(audit, db)
+        }
+    }
+
+    public func deleteCredential(id: UUID, audit: AuditEvent) async throws {
+        try await pool.write { db in
+            let key = id.lowercasedString
+            let users = try String.fetchAll(db, sql: """
+                SELECT id FROM connections WHERE credential_id = ? AND status <> 'deleted' ORDER BY id
+                """, arguments: [key]).compactMap(UUID.init(uuidString:))
+            guard users.isEmpty else { throw StoreError.credentialInUse(id, by: users) }
+            try db.execute(sql: "DELETE FROM credentials WHERE id = ?", arguments: [key])
+            guard db.changesCount > 0 else { throw StoreError.credentialNotFound(id) }
+            try Self.append(audit, db)
+        }
+    }
+
+    public func auditEvents(subjectId: UUID) async throws -> [AuditEvent] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM audit_events WHERE subject_id = ? ORDER BY sequence",
+                             arguments: [subjectId.lowercasedString]).map(AuditRow.event(from:))
+        }
+    }
+
+    public func resealCredentials(limit: Int) async throws -> Int {
+        guard let vault else { throw StoreError.noSecretsKey }
+        let current = vault.keyId
+        return try await pool.write { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM credentials WHERE key_id <> ? LIMIT ?",
+                                        arguments: [current, limit])
+            for row in rows {
+                let id = try CredentialRow.id(row)
+                let secret = try vault.open(row["secret"], keyId: row["key_id"], credentialId: id)
+                let (keyId, sealed) = try vault.seal(secret, credentialId: id)
+                try db.execute(sql: "UPDATE credentials SET key_id = ?, secret = ? WHERE id = ?",
+                               arguments: [keyId, sealed, id.lowercasedString])
+            }
+            return rows.count
+        }
     }
 
     public func deleteCredentialIfUnused(id: UUID) async throws -> Bool {
@@ -130,7 +234,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
                 SELECT 1 FROM connections WHERE credential_id = ? AND status <> 'deleted' LIMIT 1
                 """, arguments: [key]) ?? false
             guard !used else { return false }
-            try db.execute(sql: "DELETE FROM credentials WHERE id = ?", arguments: [key])
+            try db.execute(sql: "DELETE FROM credentials WHERE id = ? AND owned_by_connection", arguments: [key])
             return db.changesCount > 0
         }
     }
@@ -299,6 +403,15 @@ public final class SQLiteConnectionStore: ConnectionStore {
                 """, arguments: StatementArguments(filter.arguments) + [query.pageSize, query.page * query.pageSize])
                 .map { $0["detail"] as String }
         }
+    }
+
+    private static func append(_ event: AuditEvent, _ db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO audit_events (subject_type, subject_id, action, actor, actor_role, detail, correlation_id, at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [event.subjectType, event.subjectId.lowercasedString, event.action.rawValue, event.actor,
+                             event.actorRole.rawValue, event.detail, event.correlationId.lowercasedString,
+                             event.at.storageMilliseconds])
     }
 
     private static func append(_ event: LifecycleEvent, _ db: Database) throws {

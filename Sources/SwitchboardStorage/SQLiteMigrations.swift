@@ -94,6 +94,30 @@ enum SQLiteMigrations {
                 CREATE INDEX connections_by_credential ON connections (credential_id) WHERE credential_id IS NOT NULL;
                 """)
         }
+        migrator.registerMigration("v4: audit log") { db in
+            try db.execute(sql: """
+                -- Changes to credentials and environments: who, what, when; never a secret.
+                CREATE TABLE audit_events (
+                    sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+                    subject_type TEXT NOT NULL,
+                    subject_id TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    actor TEXT NOT NULL,
+                    actor_role TEXT NOT NULL,
+                    detail TEXT,
+                    correlation_id TEXT NOT NULL,
+                    at INTEGER NOT NULL
+                );
+                CREATE INDEX audit_events_by_subject ON audit_events (subject_id, sequence);
+                CREATE TRIGGER audit_events_append_only_update BEFORE UPDATE ON audit_events
+                BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+                CREATE TRIGGER audit_events_append_only_delete BEFORE DELETE ON audit_events
+                BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+                CREATE INDEX credentials_by_name ON credentials (name, id);
+                -- Made for a connection (removed with its last user) or on its own (kept).
+                ALTER TABLE credentials ADD COLUMN owned_by_connection INTEGER NOT NULL DEFAULT 1;
+                """)
+        }
         return migrator
     }
 }

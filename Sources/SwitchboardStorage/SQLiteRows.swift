@@ -78,6 +78,23 @@ enum HealthRow {
     }
 }
 
+enum CredentialRow {
+    static func id(_ row: Row) throws -> UUID { try uuid(row["id"], column: "id") }
+    static func owner(_ row: Row) -> UUID? { (row["owner"] as String?).flatMap(UUID.init(uuidString:)) }
+}
+
+enum AuditRow {
+    static func event(from row: Row) throws -> AuditEvent {
+        AuditEvent(
+            sequence: row["sequence"], subjectType: row["subject_type"],
+            subjectId: try uuid(row["subject_id"], column: "subject_id"),
+            action: AuditEvent.Action(rawValue: row["action"]) ?? .updated, actor: row["actor"],
+            actorRole: ActorRole(rawValue: row["actor_role"]) ?? .user, detail: row["detail"],
+            correlationId: try uuid(row["correlation_id"], column: "correlation_id"),
+            at: Date(storageMilliseconds: row["at"]))
+    }
+}
+
 /// A value the database holds that the code cannot read: a corrupted or foreign row.
 public struct CorruptRowError: Error, CustomStringConvertible {
     public let description: String

@@ -10,7 +10,7 @@ import SwitchboardServer
 struct Switchboard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Track and manage connections: Kubernetes clusters, Prometheus, Grafana, Helm repositories and peers.",
-        subcommands: [Serve.self],
+        subcommands: [Serve.self, Secrets.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -148,5 +148,41 @@ struct Serve: AsyncParsableCommand {
         }
         let home = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".kube/config").path
         return existing(home) ? [home] : []
+    }
+}
+
+struct Secrets: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage the key credentials are encrypted with.",
+        subcommands: [RotateKey.self]
+    )
+
+    struct RotateKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-key",
+            abstract: "Put a new key in front of the key file and re-seal every credential with it; a running server follows."
+        )
+
+        @Option(name: .customLong("data-dir"), help: "The server's data folder (env SWITCHBOARD_DATA_DIR).")
+        var dataDirectory: String = ProcessInfo.processInfo.environment["SWITCHBOARD_DATA_DIR"] ?? "./switchboard-data"
+
+        @Option(help: "The key file, when the server runs with --secrets-key-file. Default: <data-dir>/secrets.key.")
+        var secretsKeyFile: String?
+
+        @Flag(help: "Then drop the old keys from the key file (after every credential is re-sealed).")
+        var retireOldKeys = false
+
+        func run() async throws {
+            if secretsKeyFile == nil, ProcessInfo.processInfo.environment["SWITCHBOARD_SECRETS_KEY"] != nil {
+                throw ValidationError("SWITCHBOARD_SECRETS_KEY holds the key itself; rotation needs a key file (--secrets-key-file)")
+            }
+            let data = URL(fileURLWithPath: dataDirectory)
+            let keyFile = secretsKeyFile ?? data.appendingPathComponent("secrets.key").path
+            let report = try await SecretsRotation.run(
+                keyFile: keyFile, databasePath: data.appendingPathComponent("switchboard.sqlite").path,
+                retireOldKeys: retireOldKeys)
+            let retired = report.retired ? "old keys retired" : "old keys kept in \(keyFile) (--retire-old-keys drops them)"
+            print("new key \(report.newKeyId); re-sealed \(report.resealed) credential(s); \(retired)")
+        }
     }
 }

@@ -9,9 +9,10 @@ import Testing
 /// Credentials in a real SQLite file: sealed with AES-GCM, never readable as text, bound to
 /// their row, and kept while a live connection uses them.
 struct CredentialStoreTests {
-    static func credential(_ secret: [String: String]) -> Credential {
+    static func credential(_ secret: [String: String], ownedByConnection: Bool = true) -> Credential {
         let now = Date().truncatedToMilliseconds
-        return Credential(name: "cluster", type: "kubernetes", secret: secret, createdAt: now, updatedAt: now)
+        return Credential(name: "cluster", type: "kubernetes", secret: secret, ownedByConnection: ownedByConnection,
+                          createdAt: now, updatedAt: now)
     }
 
     static func connection(credentialId: UUID?, fingerprint: String?) -> Connection {
@@ -94,5 +95,15 @@ struct CredentialStoreTests {
         _ = try await store.update(gone, expectedVersion: 1, event: nil)
         #expect(try await store.deleteCredentialIfUnused(id: credential.id) == true)
         #expect(try await store.credential(id: credential.id) == nil)
+
+        // One made on its own (the credentials API) outlives every connection that used it.
+        let standalone = Self.credential(["token": "kept"], ownedByConnection: false)
+        let user = Self.connection(credentialId: standalone.id, fingerprint: "c")
+        try await store.insert(user, event: Self.created(user), credential: standalone)
+        var removed = user
+        removed.status = .deleted
+        _ = try await store.update(removed, expectedVersion: 1, event: nil)
+        #expect(try await store.deleteCredentialIfUnused(id: standalone.id) == false)
+        #expect(try await store.credential(id: standalone.id) != nil)
     }
 }

@@ -1,0 +1,115 @@
+import ConnectionLifecycle
+import Foundation
+import Logging
+import SwitchboardStorage
+
+/// Credentials as users manage them: checked, sealed by the store, each change audited in
+/// the same transaction. Secrets go in and never come out (only their keys' names).
+public struct CredentialService: Sendable {
+    let store: any ConnectionStore
+    let now: @Sendable () -> Date
+
+    public init(store: any ConnectionStore, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.store = store
+        self.now = now
+    }
+
+    static let maxName = 255
+    static let maxKeys = 32
+    static let maxValueBytes = 64 << 10
+
+    public func list(_ query: CredentialQuery) async throws -> CredentialListing {
+        try await store.credentials(query)
+    }
+
+    public func get(_ id: UUID) async throws -> CredentialSummary {
+        guard let summary = try await store.credentialSummary(id: id) else { throw EngineError.credentialNotFound(id) }
+        return summary
+    }
+
+    public func create(name: String, type: String, secret: [String: String], owner: UUID? = nil,
+                       by principal: Principal) async throws -> CredentialSummary {
+        try Self.check(name: name, type: type)
+        try Self.check(secret: secret)
+        let at = now().truncatedToMilliseconds
+        let credential = Credential(name: name, type: type, owner: owner, secret: secret, createdAt: at, updatedAt: at)
+        try await store.insertCredential(credential, audit: audit(credential.id, .created, principal,
+                                                                  "secret keys: \(secret.keys.sorted().joined(separator: ", "))", at))
+        return try await get(credential.id)
+    }
+
+    /// Changes what is given; a `secret` replaces the whole secret.
+    public func update(_ id: UUID, name: String?, type: String?, secret: [String: String]?,
+                       by principal: Principal) async throws -> CredentialSummary {
+        guard var credential = try await store.credential(id: id) else { throw EngineError.credentialNotFound(id) }
+        var changed: [String] = []
+        if let name, name != credential.name { credential.name = name; changed.append("name") }
+        if let type, type != credential.type { credential.type = type; changed.append("type") }
+        if let secret, secret != credential.secret {
+            try Self.check(secret: secret)
+            credential.secret = secret
+            changed.append("secret (keys: \(secret.keys.sorted().joined(separator: ", ")))")
+        }
+        try Self.check(name: credential.name, type: credential.type)
+        guard !changed.isEmpty else { return try await get(id) }
+        let at = now().truncatedToMilliseconds
+        credential.updatedAt = at
+        do {
+            try await store.updateCredential(credential, audit: audit(id, .updated, principal,
+                                                                      "changed \(changed.joined(separator: ", "))", at))
+        } catch StoreError.credentialNotFound {
+            throw EngineError.credentialNotFound(id)
+        }
+        return try await get(id)
+    }
+
+    public func delete(_ id: UUID, by principal: Principal) async throws {
+        do {
+            try await store.deleteCredential(id: id, audit: audit(id, .deleted, principal, nil, now().truncatedToMilliseconds))
+        } catch StoreError.credentialNotFound {
+            throw EngineError.credentialNotFound(id)
+        } catch StoreError.credentialInUse(_, let users) {
+            throw EngineError.credentialInUse(id, by: users)
+        }
+    }
+
+    /// Who changed the credential, and how (never its secret).
+    public func history(_ id: UUID) async throws -> [AuditEvent] {
+        try await store.auditEvents(subjectId: id)
+    }
+
+    private func audit(_ id: UUID, _ action: AuditEvent.Action, _ principal: Principal, _ detail: String?,
+                       _ at: Date) -> AuditEvent {
+        AuditEvent(subjectType: "credential", subjectId: id, action: action, actor: principal.name,
+                   actorRole: principal.role, detail: detail, correlationId: UUID(), at: at)
+    }
+
+    static func check(name: String, type: String) throws {
+        if name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw EngineError.invalid(field: "name", detail: "must not be empty")
+        }
+        if name.count > maxName {
+            throw EngineError.invalid(field: "name", detail: "is \(name.count) characters long; the limit is \(maxName)")
+        }
+        if type.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || type.count > maxName {
+            throw EngineError.invalid(field: "type", detail: "must be 1 to \(maxName) characters, e.g. token, basic, kubeconfig")
+        }
+    }
+
+    static func check(secret: [String: String]) throws {
+        guard !secret.isEmpty else {
+            throw EngineError.invalid(field: "secret", detail: "must hold at least one key, e.g. {\"token\": \"...\"}")
+        }
+        guard secret.count <= maxKeys else {
+            throw EngineError.invalid(field: "secret", detail: "holds \(secret.count) keys; the limit is \(maxKeys)")
+        }
+        for (key, value) in secret {
+            if key.isEmpty || key.count > 128 {
+                throw EngineError.invalid(field: "secret", detail: "key names must be 1 to 128 characters")
+            }
+            if value.utf8.count > maxValueBytes {
+                throw EngineError.invalid(field: "secret.\(key)", detail: "is larger than \(maxValueBytes) bytes")
+            }
+        }
+    }
+}

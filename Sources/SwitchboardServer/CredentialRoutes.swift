@@ -1,0 +1,141 @@
+import ConnectionLifecycle
+import Foundation
+import Hummingbird
+import SwitchboardEngine
+import SwitchboardStorage
+
+/// Credentials on Meshery's v1beta2 paths: list, create, update (id in the body), delete
+/// (`?credentialId=`), read one. The secret is write-only: responses name its keys only.
+struct CredentialRoutes<Context: RequestContext>: Sendable {
+    let credentials: CredentialService
+
+    func register(on router: Router<Context>) {
+        let group = router.group("api/integrations/credentials")
+        group.get(use: list)
+        group.post(use: create)
+        group.put(use: update)
+        group.delete(use: delete)
+        group.get("{credentialId}", use: show)
+        group.get("{credentialId}/events", use: events)
+    }
+
+    struct Payload: Decodable {
+        var id: UUID?
+        var name: String?
+        var type: String?
+        var secret: [String: String]?
+    }
+
+    @Sendable func list(_ request: Request, context: Context) async throws -> Response {
+        let parameters = request.uri.queryParameters
+        let page = try QueryValue.integer(parameters.get("page"), name: "page", default: 0, range: 0...Int(Int32.max))
+        let pageSize = try QueryValue.integer(parameters.get("pageSize") ?? parameters.get("pagesize"), name: "pageSize",
+                                              default: 10, range: 1...100)
+        let search = try QueryValue.text(parameters.get("search"), name: "search", limit: 255)
+        let listing = try await credentials.list(CredentialQuery(search: search, page: page, pageSize: pageSize))
+        return try JSONBody.response(CredentialPageResource(
+            credentials: listing.credentials.map(CredentialResource.init), totalCount: listing.totalCount,
+            page: page, pageSize: pageSize))
+    }
+
+    @Sendable func create(_ request: Request, context: Context) async throws -> Response {
+        let payload = try await JSONBody.decode(Payload.self, from: request)
+        guard let name = payload.name else { throw Problem.badRequest("field 'name' is required", field: "name") }
+        guard let type = payload.type else { throw Problem.badRequest("field 'type' is required", field: "type") }
+        guard let secret = payload.secret else {
+            throw Problem.badRequest("field 'secret' is required: an object of text values, e.g. {\"token\": \"...\"}",
+                                     field: "secret")
+        }
+        let created = try await credentials.create(name: name, type: type, secret: secret, by: .anonymousUser)
+        return try JSONBody.response(CredentialResource(created), status: .created)
+    }
+
+    @Sendable func update(_ request: Request, context: Context) async throws -> Response {
+        let payload = try await JSONBody.decode(Payload.self, from: request)
+        guard let id = payload.id else {
+            throw Problem.badRequest("field 'id' is required: the credential to update", field: "id")
+        }
+        let updated = try await credentials.update(id, name: payload.name, type: payload.type, secret: payload.secret,
+                                                   by: .anonymousUser)
+        return try JSONBody.response(CredentialResource(updated))
+    }
+
+    @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
+        let id = try QueryValue.uuid(request.uri.queryParameters.get("credentialId"), name: "credentialId")
+        try await credentials.delete(id, by: .anonymousUser)
+        return Response(status: .noContent)
+    }
+
+    @Sendable func show(_ request: Request, context: Context) async throws -> Response {
+        let id = try QueryValue.uuid(try context.parameters.require("credentialId"), name: "credentialId")
+        return try JSONBody.response(CredentialResource(try await credentials.get(id)))
+    }
+
+    @Sendable func events(_ request: Request, context: Context) async throws -> Response {
+        let id = try QueryValue.uuid(try context.parameters.require("credentialId"), name: "credentialId")
+        _ = try await credentials.get(id)
+        return try JSONBody.response(AuditPageResource(events: try await credentials.history(id).map(AuditResource.init)))
+    }
+}
+
+/// A credential on the wire (Meshery's shape): the secret's key names, never its values.
+struct CredentialResource: Encodable {
+    var id: String
+    var name: String
+    var type: String
+    @NullWhenAbsent var userId: String?
+    /// Which secret keys are set; the values never leave the server.
+    var secretKeys: [String]
+    /// The key the secret is sealed with.
+    var keyId: String
+    var createdAt: Date
+    var updatedAt: Date
+    @NullWhenAbsent var deletedAt: Date?
+
+    init(_ summary: CredentialSummary) {
+        id = summary.id.lowercasedString
+        name = summary.name
+        type = summary.type
+        userId = summary.owner?.lowercasedString
+        secretKeys = summary.secretKeys
+        keyId = summary.keyId
+        createdAt = summary.createdAt
+        updatedAt = summary.updatedAt
+        deletedAt = nil
+    }
+}
+
+struct CredentialPageResource: Encodable {
+    var credentials: [CredentialResource]
+    var totalCount: Int
+    var page: Int
+    var pageSize: Int
+}
+
+struct AuditResource: Encodable {
+    var sequence: Int64
+    var subjectType: String
+    var subjectId: String
+    var action: String
+    var actor: String
+    var actorRole: String
+    @NullWhenAbsent var detail: String?
+    var correlationId: String
+    var at: Date
+
+    init(_ event: AuditEvent) {
+        sequence = event.sequence
+        subjectType = event.subjectType
+        subjectId = event.subjectId.lowercasedString
+        action = event.action.rawValue
+        actor = event.actor
+        actorRole = event.actorRole.rawValue
+        detail = event.detail
+        correlationId = event.correlationId.lowercasedString
+        at = event.at
+    }
+}
+
+struct AuditPageResource: Encodable {
+    var events: [AuditResource]
+}

@@ -1,0 +1,38 @@
+import Foundation
+import Logging
+import SwitchboardStorage
+
+/// `switchboard secrets rotate-key`: a new key goes in front of the key file (the old ones
+/// stay, so nothing becomes unreadable), every credential is re-sealed with it, and a running
+/// server follows the file, so it keeps working throughout.
+public enum SecretsRotation {
+    public struct Report: Sendable {
+        public var newKeyId: String
+        public var resealed: Int
+        public var retired: Bool
+    }
+
+    public static func run(keyFile: String, databasePath: String, retireOldKeys: Bool,
+                           settle: Duration = .seconds(2)) async throws -> Report {
+        guard FileManager.default.fileExists(atPath: databasePath) else {
+            throw VaultError("no database at \(databasePath); name the server's --data-dir")
+        }
+        let newKeyId = try SecretsVault.rotate(keyFile: keyFile)
+        let store = try SQLiteConnectionStore(path: databasePath, vault: try SecretsVault.load(keyFile: keyFile))
+        var resealed = try await resealAll(store)
+        // A server that sealed a credential just before it noticed the new key: catch that too.
+        try await Task.sleep(for: settle)
+        resealed += try await resealAll(store)
+        if retireOldKeys { try SecretsVault.retireOldKeys(keyFile: keyFile) }
+        return Report(newKeyId: newKeyId, resealed: resealed, retired: retireOldKeys)
+    }
+
+    private static func resealAll(_ store: SQLiteConnectionStore) async throws -> Int {
+        var total = 0
+        while true {
+            let count = try await store.resealCredentials(limit: 200)
+            guard count > 0 else { return total }
+            total += count
+        }
+    }
+}
