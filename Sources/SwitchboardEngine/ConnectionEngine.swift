@@ -11,6 +11,8 @@ public final class ConnectionEngine: Sendable {
     public let store: any ConnectionStore
     public let kinds: KindCatalog
     public let drivers: DriverCatalog
+    /// Lends secrets not stored yet to a check (a new connection's own credential).
+    let credentials: StoredCredentials?
     let metrics: EngineMetrics
     private let sessions: SessionManager
     private let effects: SideEffectRunner
@@ -25,9 +27,11 @@ public final class ConnectionEngine: Sendable {
 
     public init(
         store: any ConnectionStore, kinds: KindCatalog = .builtIn, drivers: DriverCatalog,
-        metrics: EngineMetrics = .discarded, logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+        credentials: StoredCredentials? = nil, metrics: EngineMetrics = .discarded, logger: Logger,
+        now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store
+        self.credentials = credentials
         self.kinds = kinds
         self.drivers = drivers
         self.metrics = metrics
@@ -145,8 +149,9 @@ public final class ConnectionEngine: Sendable {
 
     /// Creates a connection. A `registered` or `connected` start is verified first; when the
     /// check fails the connection is stored as `not found` and `verifyFailed` says so.
+    /// `secret` becomes a credential the connection owns, stored with it.
     @discardableResult
-    public func create(_ new: NewConnection, by principal: Principal, reason: String? = nil,
+    public func create(_ new: NewConnection, secret: SecretValues? = nil, by principal: Principal, reason: String? = nil,
                        correlationId: UUID = UUID()) async throws -> Connection {
         guard let kind = kinds[new.kind] else { throw EngineError.unknownKind(new.kind, known: kinds.names) }
         try ConnectionRules.check(name: new.name, description: new.description, url: new.url)
@@ -162,20 +167,29 @@ public final class ConnectionEngine: Sendable {
             throw EngineError.invalid(field: "status", detail: "a new connection starts as \(ConnectionStatus.creatable.map(\.wireName).joined(separator: ", ")), not \(requested.wireName)")
         }
         let createdAt = now().truncatedToMilliseconds
+        if let secret { try CredentialService.check(secret: secret) }
+        let owned = secret.map {
+            Credential(name: "\(new.name) credential", type: kind.name, owner: new.owner, secret: $0,
+                       ownedByConnection: true, createdAt: createdAt, updatedAt: createdAt)
+        }
         var connection = Connection(
             id: new.id ?? UUID(), name: new.name, description: new.description, url: new.url,
             kind: kind.name, type: kind.type, subType: kind.subType, status: requested,
-            credentialId: new.credentialId, owner: new.owner, metadata: new.metadata,
+            credentialId: owned?.id ?? new.credentialId, owner: new.owner, metadata: new.metadata,
             createdAt: createdAt, updatedAt: createdAt, statusChangedBy: principal.role
         )
-        connection.fingerprint = await drivers.driver(for: kind.name).fingerprint(of: connection)
+        connection.fingerprint = await lendingSecret(of: owned) { [drivers, connection] in
+            await drivers.driver(for: kind.name).fingerprint(of: connection)
+        }
         if let fingerprint = connection.fingerprint,
            let existing = try await store.liveConnection(owner: connection.owner, fingerprint: fingerprint) {
             throw EngineError.duplicate(existing: existing.id, fingerprint: fingerprint)
         }
         var failure: String?
         if requested != .discovered {
-            let check = await drivers.driver(for: kind.name).verify(connection)
+            let check = await lendingSecret(of: owned) { [drivers, connection] in
+                await drivers.driver(for: kind.name).verify(connection)
+            }
             if !check.isReachable {
                 failure = check.error ?? "the target is \(check.health.rawValue)"
                 connection.status = .notFound
@@ -193,7 +207,7 @@ public final class ConnectionEngine: Sendable {
         let verified = failure == nil
         try await locks.withLock(connection.id) {
             do {
-                try await store.insert(created, event: event)
+                try await store.insert(created, event: event, credential: owned)
             } catch StoreError.duplicateFingerprint(let fingerprint, let existing) {
                 throw EngineError.duplicate(existing: existing, fingerprint: fingerprint)
             }
@@ -209,6 +223,12 @@ public final class ConnectionEngine: Sendable {
         ])
         if let failure { throw EngineError.verifyFailed(connection, requested: requested, reason: failure) }
         return connection
+    }
+
+    /// Runs `body` while a credential not stored yet resolves for checks.
+    private func lendingSecret<T: Sendable>(of credential: Credential?, _ body: () async -> T) async -> T {
+        guard let credential, let credentials else { return await body() }
+        return await credentials.withPending(credential.id, credential.secret, body)
     }
 
     // MARK: Changing

@@ -75,8 +75,12 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
             throw Problem("already-exists", title: "The connection already exists", status: .conflict,
                           detail: "connection \(id.lowercasedString) already exists; use PUT to change it")
         }
-        let connection = try await engine.create(new, by: .anonymousUser, reason: payload.reason,
-                                                 correlationId: correlationId(request))
+        if payload.credentialId != nil, payload.credentialSecret != nil {
+            throw Problem.badRequest("give either credentialId (an existing credential) or credentialSecret (a new one), not both",
+                                     field: "credentialSecret")
+        }
+        let connection = try await engine.create(new, secret: payload.credentialSecret, by: .anonymousUser,
+                                                 reason: payload.reason, correlationId: correlationId(request))
         var response = try JSONBody.response(resource(connection), status: .created)
         response.headers[.location] = "/api/integrations/connections/\(connection.id.lowercasedString)"
         return response

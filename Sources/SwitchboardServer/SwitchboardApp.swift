@@ -111,6 +111,7 @@ public enum SwitchboardApp {
             kinds: KindCatalog.builtIn.withAutoRegistration(
                 only: configuration.autoRegister ? configuration.autoRegisterKinds ?? Set(KindCatalog.builtIn.names) : []),
             drivers: .builtIn(http: http, credentials: credentials, timeout: configuration.checkTimeout),
+            credentials: credentials,
             metrics: EngineMetrics(factory: PrometheusMetricsFactory(registry: registry)),
             logger: logger)
         let monitor = HealthMonitor(engine: engine, configuration: configuration.monitor, logger: logger)

@@ -131,8 +131,8 @@ struct ConnectionPayload: Decodable {
     var status: String?
     var credentialId: UUID?
     var metadata: [String: JSONValue]?
-    /// Accepted for Meshery compatibility; stored credentials arrive with their own issue.
-    var credentialSecret: [String: JSONValue]?
+    /// A secret to keep as a credential the new connection owns (removed with it).
+    var credentialSecret: [String: String]?
     var reason: String?
 }
 

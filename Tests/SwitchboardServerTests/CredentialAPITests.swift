@@ -126,3 +126,38 @@ struct CredentialAPITests {
         }
     }
 }
+
+/// A connection that brings its own secret, checked against the real Prometheus from
+/// Debian's package behind basic auth.
+@Suite(.enabled(if: ExternalServer.shouldRun(needing: "prometheus")))
+struct OwnedCredentialAPITests {
+    @Test func aConnectionBringsItsOwnSecretAndTakesItAlong() async throws {
+        try await ServerHarness.run { harness in
+            let prometheus = try await PrometheusServer.start(in: harness.folder, basicAuth: true)
+            defer { prometheus.stop() }
+            let url = "http://127.0.0.1:\(prometheus.port)"
+            let created = try await harness.request(.post, "/api/integrations/connections", json: """
+                {"name": "guarded", "kind": "prometheus", "url": "\(url)", "status": "registered",
+                 "credentialSecret": {"username": "admin", "password": "\(PrometheusServer.password)"}}
+                """)
+            #expect(created.status == .created, "\(String(buffer: created.body))")
+            #expect(!String(buffer: created.body).contains(PrometheusServer.password))
+            let connection = try decode(ConnectionJSON.self, created)
+            #expect(connection.status == "registered", "verified with the secret it brought")
+            let stored = try #require(try await harness.store.connection(id: connection.uuid))
+            let credentialId = try #require(stored.credentialId)
+            #expect(try await harness.request(.get, "/api/integrations/credentials/\(credentialId.lowercasedString)").status == .ok)
+
+            let both = try await harness.request(.post, "/api/integrations/connections", json: """
+                {"name": "both", "kind": "prometheus", "url": "\(url)/other", "credentialId": "\(credentialId.lowercasedString)",
+                 "credentialSecret": {"token": "x"}}
+                """)
+            #expect(try expectProblem(both, .badRequest).field == "credentialSecret")
+
+            _ = try await harness.request(.delete, "/api/integrations/connections/\(connection.id)")
+            await harness.engine.drainSideEffects()
+            _ = try expectProblem(try await harness.request(.get, "/api/integrations/credentials/\(credentialId.lowercasedString)"),
+                                  .notFound)
+        }
+    }
+}
