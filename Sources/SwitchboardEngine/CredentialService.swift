@@ -1,6 +1,7 @@
 import ConnectionLifecycle
 import Foundation
 import Logging
+import SwitchboardDrivers
 import SwitchboardStorage
 
 /// Credentials as users manage them: checked, sealed by the store, each change audited in
@@ -109,6 +110,24 @@ public struct CredentialService: Sendable {
             }
             if value.utf8.count > maxValueBytes {
                 throw EngineError.invalid(field: "secret.\(key)", detail: "is larger than \(maxValueBytes) bytes")
+            }
+            // These say where a kubeconfig came from; only the server sets them.
+            if [SecretKey.execAllowed, "kubeconfigDirectory"].contains(key) {
+                throw EngineError.invalid(field: "secret.\(key)", detail: "is set by the server only")
+            }
+        }
+        // A kubeconfig sent through the API follows the upload rules: no files on this server,
+        // no exec plugins, no auth providers.
+        if let kubeconfig = secret["kubeconfig"] {
+            let contexts: [KubeconfigContextImport]
+            do {
+                contexts = try KubeconfigImport.contexts(in: kubeconfig, origin: .uploaded)
+            } catch {
+                throw EngineError.invalid(field: "secret.kubeconfig", detail: "\(error)")
+            }
+            if let refused = contexts.first(where: { $0.problem != nil }) {
+                throw EngineError.invalid(field: "secret.kubeconfig",
+                                          detail: "context '\(refused.context)': \(refused.problem ?? "")")
             }
         }
     }

@@ -18,6 +18,8 @@ public enum EngineError: Error, Sendable {
     /// The owner already has a live connection to the same target; nothing changed.
     case duplicate(existing: UUID, fingerprint: String)
     case credentialNotFound(UUID)
+    case environmentNotFound(UUID)
+    case notMember(UUID, environment: UUID)
     /// Live connections use the credential; nothing changed.
     case credentialInUse(UUID, by: [UUID])
 }
@@ -34,6 +36,9 @@ extension EngineError: CustomStringConvertible {
         case .conflict(let id):
             "connection \(id.lowercasedString) kept changing concurrently; retry the request"
         case .credentialNotFound(let id): "credential \(id.lowercasedString) does not exist"
+        case .environmentNotFound(let id): "environment \(id.lowercasedString) does not exist"
+        case .notMember(let connection, let environment):
+            "connection \(connection.lowercasedString) is not in environment \(environment.lowercasedString)"
         case .credentialInUse(let id, let users):
             "credential \(id.lowercasedString) is used by \(users.count) connection(s) (\(users.prefix(5).map(\.lowercasedString).joined(separator: ", "))); delete them or give them another credential first"
         case .duplicate(let existing, let fingerprint):

@@ -48,14 +48,21 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
             kinds: parameters.getAll("kind").flatMap(QueryValue.commaSeparated),
             statuses: statuses,
             types: parameters.getAll("type").flatMap(QueryValue.commaSeparated),
+            environments: try parameters.getAll("environment").flatMap(QueryValue.commaSeparated).map {
+                try QueryValue.uuid($0, name: "environment")
+            },
             name: try QueryValue.text(parameters.get("name"), name: "name", limit: 255),
             search: try QueryValue.text(parameters.get("search"), name: "search", limit: 255),
             order: order, page: page, pageSize: pageSize
         )
         let listing = try await engine.list(query)
-        let health = try await engine.health(of: listing.connections.map(\.id))
+        let ids = listing.connections.map(\.id)
+        let health = try await engine.health(of: ids)
+        let memberships = try await engine.store.environmentIds(of: ids)
         return try JSONBody.response(ConnectionPageResource(
-            connections: listing.connections.map { resource($0, health: health[$0.id]) },
+            connections: listing.connections.map {
+                ConnectionResource($0, kind: engine.kind(of: $0), health: health[$0.id], environments: memberships[$0.id] ?? [])
+            },
             totalCount: listing.totalCount, page: page, pageSize: pageSize,
             statusSummary: Dictionary(uniqueKeysWithValues: listing.statusSummary.map { ($0.key.wireName, $0.value) })
         ))
@@ -89,7 +96,10 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
     @Sendable func show(_ request: Request, context: Context) async throws -> Response {
         let connection = try await engine.connection(id: connectionId(context))
         let health = try await engine.health(of: [connection.id])
-        return try JSONBody.response(resource(connection, health: health[connection.id]))
+        let memberships = try await engine.store.environmentIds(of: [connection.id])
+        return try JSONBody.response(ConnectionResource(connection, kind: engine.kind(of: connection),
+                                                        health: health[connection.id],
+                                                        environments: memberships[connection.id] ?? []))
     }
 
     @Sendable func ping(_ request: Request, context: Context) async throws -> Response {
@@ -198,10 +208,6 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
 
     private func resource(_ connection: Connection) -> ConnectionResource {
         ConnectionResource(connection, kind: engine.kind(of: connection))
-    }
-
-    private func resource(_ connection: Connection, health: HealthRecord?) -> ConnectionResource {
-        ConnectionResource(connection, kind: engine.kind(of: connection), health: health)
     }
 
     private func connectionId(_ context: Context) throws -> UUID {

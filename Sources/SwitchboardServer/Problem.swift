@@ -71,7 +71,7 @@ extension Problem {
         case .conflict:
             self.init("concurrent-change", title: "The connection changed concurrently", status: .conflict,
                       detail: error.description)
-        case .credentialNotFound:
+        case .credentialNotFound, .environmentNotFound, .notMember:
             self = .notFound(error.description)
         case .credentialInUse:
             self.init("credential-in-use", title: "Connections use this credential", status: .conflict,

@@ -37,7 +37,8 @@ struct ConnectionResource: Encodable {
         var description: String
     }
 
-    init(_ connection: Connection, kind: ConnectionKind, health: HealthRecord? = nil) {
+    init(_ connection: Connection, kind: ConnectionKind, health: HealthRecord? = nil, environments: [UUID] = []) {
+        self.environments = environments.map(\.lowercasedString)
         self.health = HealthResource(health ?? HealthRecord(connectionId: connection.id))
         id = connection.id.lowercasedString
         name = connection.name

@@ -22,6 +22,10 @@ struct ConnectionFilterSQL {
             : query.statuses
         anyOf("status", statuses.map(\.wireName))
         anyOf("type", query.types)
+        if !query.environments.isEmpty {
+            conditions.append("id IN (SELECT connection_id FROM environment_connections WHERE environment_id IN (\(Array(repeating: "?", count: query.environments.count).joined(separator: ", "))))")
+            arguments += query.environments.map(\.lowercasedString)
+        }
         if let name = query.name, !name.isEmpty {
             conditions.append(#"name LIKE ? ESCAPE '\'"#)
             arguments.append(Self.containsPattern(name))

@@ -1,4 +1,5 @@
 import ConnectionLifecycle
+import Foundation
 
 /// Filters, order and page of a connection list. Filters of one field are alternatives
 /// (`kind=a&kind=b`), filters of different fields must all hold.
@@ -7,6 +8,8 @@ public struct ConnectionQuery: Sendable, Hashable {
     /// Empty means every status but `deleted`: tombstones show only when asked for.
     public var statuses: [ConnectionStatus]
     public var types: [String]
+    /// Members of any of these environments.
+    public var environments: [UUID]
     /// Partial, case-insensitive match on the name.
     public var name: String?
     /// Partial, case-insensitive match on the name or the url.
@@ -16,13 +19,14 @@ public struct ConnectionQuery: Sendable, Hashable {
     public var pageSize: Int
 
     public init(
-        kinds: [String] = [], statuses: [ConnectionStatus] = [], types: [String] = [],
+        kinds: [String] = [], statuses: [ConnectionStatus] = [], types: [String] = [], environments: [UUID] = [],
         name: String? = nil, search: String? = nil, order: ConnectionOrder = .default,
         page: Int = 0, pageSize: Int = 10
     ) {
         self.kinds = kinds
         self.statuses = statuses
         self.types = types
+        self.environments = environments
         self.name = name
         self.search = search
         self.order = order

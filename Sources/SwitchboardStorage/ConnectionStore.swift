@@ -6,7 +6,7 @@ import Foundation
 ///
 /// Every status change is a compare-and-set on the row's `version` that appends its event
 /// in the same transaction: either both are stored or neither is.
-public protocol ConnectionStore: CredentialStore {
+public protocol ConnectionStore: CredentialStore, EnvironmentStore {
     /// Stores a new connection (version 1), the event that created it and, when given, the
     /// credential it owns, in one transaction. Throws `StoreError.duplicateFingerprint` when
     /// the owner already has a live connection with the same fingerprint.
@@ -110,6 +110,7 @@ public enum StoreError: Error, Sendable, Equatable {
     /// A credential was to be stored or read but the store has no secrets key.
     case noSecretsKey
     case credentialNotFound(UUID)
+    case environmentNotFound(UUID)
     /// Live connections use the credential.
     case credentialInUse(UUID, by: [UUID])
 }
@@ -125,6 +126,7 @@ extension StoreError: CustomStringConvertible {
             "connection \(existing.lowercasedString) already points at the same target (\(fingerprint))"
         case .noSecretsKey: "this store has no secrets key, so it cannot keep credentials"
         case .credentialNotFound(let id): "credential \(id.lowercasedString) does not exist"
+        case .environmentNotFound(let id): "environment \(id.lowercasedString) does not exist"
         case .credentialInUse(let id, let users):
             "credential \(id.lowercasedString) is used by \(users.count) connection(s) (\(users.prefix(5).map(\.lowercasedString).joined(separator: ", "))); delete them or give them another credential first"
         }

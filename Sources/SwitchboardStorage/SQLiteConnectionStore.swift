@@ -7,7 +7,7 @@ import GRDB
 /// Writes are serialized by GRDB's single writer; a transition's compare-and-set and its
 /// event append run in one transaction, so a crash keeps both or neither.
 public final class SQLiteConnectionStore: ConnectionStore {
-    private let pool: DatabasePool
+    let pool: DatabasePool
     private let vault: SecretsVault?
 
     /// Opens (creating if needed) the database at `path` and migrates it to the latest schema.
@@ -405,7 +405,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
         }
     }
 
-    private static func append(_ event: AuditEvent, _ db: Database) throws {
+    static func append(_ event: AuditEvent, _ db: Database) throws {
         try db.execute(sql: """
             INSERT INTO audit_events (subject_type, subject_id, action, actor, actor_role, detail, correlation_id, at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)

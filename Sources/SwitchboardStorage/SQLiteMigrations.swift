@@ -118,6 +118,28 @@ enum SQLiteMigrations {
                 ALTER TABLE credentials ADD COLUMN owned_by_connection INTEGER NOT NULL DEFAULT 1;
                 """)
         }
+        migrator.registerMigration("v5: environments") { db in
+            try db.execute(sql: """
+                CREATE TABLE environments (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    name TEXT NOT NULL,
+                    description TEXT,
+                    owner TEXT,
+                    metadata TEXT NOT NULL DEFAULT '{}',
+                    created_at INTEGER NOT NULL,
+                    updated_at INTEGER NOT NULL
+                );
+                CREATE INDEX environments_by_name ON environments (name, id);
+                -- A connection may belong to several environments; an environment never owns one.
+                CREATE TABLE environment_connections (
+                    environment_id TEXT NOT NULL REFERENCES environments (id) ON DELETE CASCADE,
+                    connection_id TEXT NOT NULL REFERENCES connections (id),
+                    created_at INTEGER NOT NULL,
+                    PRIMARY KEY (environment_id, connection_id)
+                );
+                CREATE INDEX environment_connections_by_connection ON environment_connections (connection_id, environment_id);
+                """)
+        }
         return migrator
     }
 }

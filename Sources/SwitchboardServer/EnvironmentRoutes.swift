@@ -1,0 +1,166 @@
+import ConnectionLifecycle
+import Foundation
+import Hummingbird
+import SwitchboardEngine
+import SwitchboardStorage
+
+/// Environments on Meshery's v1beta3 paths: CRUD, the connections in one, and membership.
+struct EnvironmentRoutes<Context: RequestContext>: Sendable {
+    let environments: EnvironmentService
+    let engine: ConnectionEngine
+
+    func register(on router: Router<Context>) {
+        let group = router.group("api/environments")
+        group.get(use: list)
+        group.post(use: create)
+        group.get("{environmentId}", use: show)
+        group.put("{environmentId}", use: update)
+        group.delete("{environmentId}", use: delete)
+        group.get("{environmentId}/connections", use: connections)
+        group.post("{environmentId}/connections/{connectionId}", use: add)
+        group.delete("{environmentId}/connections/{connectionId}", use: remove)
+        group.get("{environmentId}/events", use: events)
+    }
+
+    struct Payload: Decodable {
+        var name: String?
+        var description: String?
+        var metadata: [String: JSONValue]?
+        /// Meshery requires it; Switchboard has no organizations and ignores it.
+        var organizationId: String?
+        /// Connections to put in a new environment at once.
+        var connections: [UUID]?
+    }
+
+    @Sendable func list(_ request: Request, context: Context) async throws -> Response {
+        let parameters = request.uri.queryParameters
+        let (page, pageSize) = try Self.paging(parameters)
+        let search = try QueryValue.text(parameters.get("search"), name: "search", limit: 255)
+        let listing = try await environments.list(EnvironmentQuery(search: search, page: page, pageSize: pageSize))
+        return try JSONBody.response(EnvironmentPageResource(
+            environments: listing.environments.map { EnvironmentResource($0) }, totalCount: listing.totalCount,
+            page: page, pageSize: pageSize))
+    }
+
+    @Sendable func create(_ request: Request, context: Context) async throws -> Response {
+        let payload = try await JSONBody.decode(Payload.self, from: request)
+        guard let name = payload.name else { throw Problem.badRequest("field 'name' is required", field: "name") }
+        let environment = try await environments.create(
+            name: name, description: payload.description, metadata: payload.metadata ?? [:],
+            members: payload.connections ?? [], by: .anonymousUser)
+        return try JSONBody.response(EnvironmentResource(environment), status: .created)
+    }
+
+    @Sendable func show(_ request: Request, context: Context) async throws -> Response {
+        try JSONBody.response(EnvironmentResource(try await environments.get(try Self.environmentId(context))))
+    }
+
+    @Sendable func update(_ request: Request, context: Context) async throws -> Response {
+        let id = try Self.environmentId(context)
+        let payload = try await JSONBody.decode(Payload.self, from: request)
+        if payload.connections != nil {
+            throw Problem.badRequest("change membership with POST or DELETE /api/environments/{environmentId}/connections/{connectionId}",
+                                     field: "connections")
+        }
+        let environment = try await environments.update(id, name: payload.name, description: payload.description,
+                                                        metadata: payload.metadata, by: .anonymousUser)
+        return try JSONBody.response(EnvironmentResource(environment))
+    }
+
+    @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
+        try await environments.delete(try Self.environmentId(context), by: .anonymousUser)
+        return Response(status: .noContent)
+    }
+
+    /// The environment's connections, in the connection list's shape and with its filters.
+    @Sendable func connections(_ request: Request, context: Context) async throws -> Response {
+        let id = try Self.environmentId(context)
+        _ = try await environments.get(id)
+        let parameters = request.uri.queryParameters
+        let (page, pageSize) = try Self.paging(parameters)
+        let search = try QueryValue.text(parameters.get("search"), name: "search", limit: 255)
+        let listing = try await engine.list(ConnectionQuery(environments: [id], search: search, page: page, pageSize: pageSize))
+        let memberships = try await engine.store.environmentIds(of: listing.connections.map(\.id))
+        let health = try await engine.health(of: listing.connections.map(\.id))
+        return try JSONBody.response(ConnectionPageResource(
+            connections: listing.connections.map {
+                ConnectionResource($0, kind: engine.kind(of: $0), health: health[$0.id], environments: memberships[$0.id] ?? [])
+            },
+            totalCount: listing.totalCount, page: page, pageSize: pageSize,
+            statusSummary: Dictionary(uniqueKeysWithValues: listing.statusSummary.map { ($0.key.wireName, $0.value) })))
+    }
+
+    @Sendable func add(_ request: Request, context: Context) async throws -> Response {
+        let id = try Self.environmentId(context)
+        let connectionId = try QueryValue.uuid(try context.parameters.require("connectionId"), name: "connectionId")
+        try await environments.add(connectionId, to: id, by: .anonymousUser)
+        return try await membership(id, connectionId)
+    }
+
+    @Sendable func remove(_ request: Request, context: Context) async throws -> Response {
+        let id = try Self.environmentId(context)
+        let connectionId = try QueryValue.uuid(try context.parameters.require("connectionId"), name: "connectionId")
+        try await environments.remove(connectionId, from: id, by: .anonymousUser)
+        return try await membership(id, connectionId)
+    }
+
+    @Sendable func events(_ request: Request, context: Context) async throws -> Response {
+        let id = try Self.environmentId(context)
+        _ = try await environments.get(id)
+        return try JSONBody.response(AuditPageResource(events: try await environments.history(id).map(AuditResource.init)))
+    }
+
+    /// The connection as it is now, with the environments it belongs to.
+    private func membership(_ environmentId: UUID, _ connectionId: UUID) async throws -> Response {
+        let connection = try await engine.connection(id: connectionId)
+        let memberships = try await engine.store.environmentIds(of: [connectionId])
+        let health = try await engine.health(of: [connectionId])
+        return try JSONBody.response(ConnectionResource(connection, kind: engine.kind(of: connection),
+                                                        health: health[connectionId],
+                                                        environments: memberships[connectionId] ?? []))
+    }
+
+    static func environmentId(_ context: Context) throws -> UUID {
+        try QueryValue.uuid(try context.parameters.require("environmentId"), name: "environmentId")
+    }
+
+    static func paging(_ parameters: Parameters) throws -> (Int, Int) {
+        let page = try QueryValue.integer(parameters.get("page"), name: "page", default: 0, range: 0...Int(Int32.max))
+        let pageSize = try QueryValue.integer(parameters.get("pageSize") ?? parameters.get("pagesize"), name: "pageSize",
+                                              default: 10, range: 1...100)
+        return (page, pageSize)
+    }
+}
+
+/// An environment on the wire (Meshery's v1beta3 shape, without organizations).
+struct EnvironmentResource: Encodable {
+    static let schemaVersion = "environments.meshery.io/v1beta3"
+
+    var id: String
+    var schemaVersion = Self.schemaVersion
+    var name: String
+    @NullWhenAbsent var description: String?
+    @NullWhenAbsent var owner: String?
+    var metadata: [String: JSONValue]
+    var createdAt: Date
+    var updatedAt: Date
+    @NullWhenAbsent var deletedAt: Date?
+
+    init(_ environment: ConnectionLifecycle.Environment) {
+        id = environment.id.lowercasedString
+        name = environment.name
+        description = environment.description
+        owner = environment.owner?.lowercasedString
+        metadata = environment.metadata
+        createdAt = environment.createdAt
+        updatedAt = environment.updatedAt
+        deletedAt = nil
+    }
+}
+
+struct EnvironmentPageResource: Encodable {
+    var environments: [EnvironmentResource]
+    var totalCount: Int
+    var page: Int
+    var pageSize: Int
+}

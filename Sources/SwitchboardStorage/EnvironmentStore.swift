@@ -1,0 +1,54 @@
+import ConnectionLifecycle
+import Foundation
+
+/// Where environments and their memberships live; every change is stored with its audit
+/// event in one transaction.
+public protocol EnvironmentStore: Sendable {
+    func environment(id: UUID) async throws -> Environment?
+
+    func environments(_ query: EnvironmentQuery) async throws -> EnvironmentListing
+
+    /// Stores a new environment with its first members; throws `StoreError.notFound` for a
+    /// connection that does not exist (or is deleted), storing nothing.
+    func insertEnvironment(_ environment: Environment, members: [UUID], audit: AuditEvent) async throws
+
+    /// Throws `StoreError.environmentNotFound` when absent.
+    func updateEnvironment(_ environment: Environment, audit: AuditEvent) async throws
+
+    /// Deletes the environment and its memberships, never its connections.
+    func deleteEnvironment(id: UUID, audit: AuditEvent) async throws
+
+    /// Adds a live connection; says whether it was not a member yet.
+    @discardableResult
+    func addMember(_ connectionId: UUID, to environmentId: UUID, audit: AuditEvent) async throws -> Bool
+
+    /// Removes a member; throws `StoreError.notFound` when it is not one.
+    func removeMember(_ connectionId: UUID, from environmentId: UUID, audit: AuditEvent) async throws
+
+    /// The environments each of the given connections belongs to.
+    func environmentIds(of connectionIds: [UUID]) async throws -> [UUID: [UUID]]
+}
+
+public struct EnvironmentQuery: Sendable, Hashable {
+    public var owner: UUID?
+    public var search: String?
+    public var page: Int
+    public var pageSize: Int
+
+    public init(owner: UUID? = nil, search: String? = nil, page: Int = 0, pageSize: Int = 10) {
+        self.owner = owner
+        self.search = search
+        self.page = page
+        self.pageSize = pageSize
+    }
+}
+
+public struct EnvironmentListing: Sendable, Hashable {
+    public var environments: [Environment]
+    public var totalCount: Int
+
+    public init(environments: [Environment], totalCount: Int) {
+        self.environments = environments
+        self.totalCount = totalCount
+    }
+}

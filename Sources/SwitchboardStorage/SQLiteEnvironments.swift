@@ -1,0 +1,138 @@
+import ConnectionLifecycle
+import Foundation
+import GRDB
+
+extension SQLiteConnectionStore {
+    public func environment(id: UUID) async throws -> Environment? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM environments WHERE id = ?", arguments: [id.lowercasedString])
+                .map(EnvironmentRow.environment(from:))
+        }
+    }
+
+    public func environments(_ query: EnvironmentQuery) async throws -> EnvironmentListing {
+        var conditions: [String] = []
+        var arguments: [String] = []
+        if let owner = query.owner {
+            conditions.append("owner = ?")
+            arguments.append(owner.lowercasedString)
+        }
+        if let search = query.search, !search.isEmpty {
+            conditions.append(#"name LIKE ? ESCAPE '\'"#)
+            arguments.append(ConnectionFilterSQL.containsPattern(search))
+        }
+        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let values = arguments
+        return try await pool.read { db in
+            let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM environments \(filter)",
+                                         arguments: StatementArguments(values)) ?? 0
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM environments \(filter) ORDER BY name, id LIMIT ? OFFSET ?",
+                                        arguments: StatementArguments(values) + [query.pageSize, query.page * query.pageSize])
+            return EnvironmentListing(environments: try rows.map(EnvironmentRow.environment(from:)), totalCount: total)
+        }
+    }
+
+    public func insertEnvironment(_ environment: Environment, members: [UUID], audit: AuditEvent) async throws {
+        try await pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO environments (id, name, description, owner, metadata, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [environment.id.lowercasedString, environment.name, environment.description,
+                                 environment.owner?.lowercasedString, JSONText.encode(environment.metadata),
+                                 environment.createdAt.storageMilliseconds, environment.updatedAt.storageMilliseconds])
+            for member in members {
+                try Self.addMember(member, to: environment.id, at: environment.createdAt, db)
+            }
+            try Self.append(audit, db)
+        }
+    }
+
+    public func updateEnvironment(_ environment: Environment, audit: AuditEvent) async throws {
+        try await pool.write { db in
+            try db.execute(sql: """
+                UPDATE environments SET name = ?, description = ?, metadata = ?, updated_at = ? WHERE id = ?
+                """, arguments: [environment.name, environment.description, JSONText.encode(environment.metadata),
+                                 environment.updatedAt.storageMilliseconds, environment.id.lowercasedString])
+            guard db.changesCount > 0 else { throw StoreError.environmentNotFound(environment.id) }
+            try Self.append(audit, db)
+        }
+    }
+
+    public func deleteEnvironment(id: UUID, audit: AuditEvent) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM environment_connections WHERE environment_id = ?", arguments: [id.lowercasedString])
+            try db.execute(sql: "DELETE FROM environments WHERE id = ?", arguments: [id.lowercasedString])
+            guard db.changesCount > 0 else { throw StoreError.environmentNotFound(id) }
+            try Self.append(audit, db)
+        }
+    }
+
+    public func addMember(_ connectionId: UUID, to environmentId: UUID, audit: AuditEvent) async throws -> Bool {
+        try await pool.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM environments WHERE id = ?",
+                                    arguments: [environmentId.lowercasedString]) ?? false else {
+                throw StoreError.environmentNotFound(environmentId)
+            }
+            let added = try Self.addMember(connectionId, to: environmentId, at: audit.at, db)
+            if added { try Self.append(audit, db) }
+            return added
+        }
+    }
+
+    public func removeMember(_ connectionId: UUID, from environmentId: UUID, audit: AuditEvent) async throws {
+        try await pool.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM environments WHERE id = ?",
+                                    arguments: [environmentId.lowercasedString]) ?? false else {
+                throw StoreError.environmentNotFound(environmentId)
+            }
+            try db.execute(sql: "DELETE FROM environment_connections WHERE environment_id = ? AND connection_id = ?",
+                           arguments: [environmentId.lowercasedString, connectionId.lowercasedString])
+            guard db.changesCount > 0 else { throw StoreError.notFound(connectionId) }
+            try Self.append(audit, db)
+        }
+    }
+
+    public func environmentIds(of connectionIds: [UUID]) async throws -> [UUID: [UUID]] {
+        guard !connectionIds.isEmpty else { return [:] }
+        return try await pool.read { db in
+            var memberships: [UUID: [UUID]] = [:]
+            for slice in stride(from: 0, to: connectionIds.count, by: 500).map({ connectionIds[$0..<min($0 + 500, connectionIds.count)] }) {
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT connection_id, environment_id FROM environment_connections
+                    WHERE connection_id IN (\(slice.map { _ in "?" }.joined(separator: ","))) ORDER BY environment_id
+                    """, arguments: StatementArguments(slice.map(\.lowercasedString)))
+                for row in rows {
+                    guard let connection = UUID(uuidString: row["connection_id"]),
+                          let environment = UUID(uuidString: row["environment_id"]) else { continue }
+                    memberships[connection, default: []].append(environment)
+                }
+            }
+            return memberships
+        }
+    }
+
+    /// Adds a live connection to an environment; false when it already was a member.
+    private static func addMember(_ connectionId: UUID, to environmentId: UUID, at date: Date, _ db: Database) throws -> Bool {
+        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM connections WHERE id = ? AND status <> 'deleted'",
+                                arguments: [connectionId.lowercasedString]) ?? false else {
+            throw StoreError.notFound(connectionId)
+        }
+        try db.execute(sql: """
+            INSERT INTO environment_connections (environment_id, connection_id, created_at) VALUES (?, ?, ?)
+            ON CONFLICT DO NOTHING
+            """, arguments: [environmentId.lowercasedString, connectionId.lowercasedString, date.storageMilliseconds])
+        return db.changesCount > 0
+    }
+}
+
+enum EnvironmentRow {
+    static func environment(from row: Row) throws -> Environment {
+        guard let id = UUID(uuidString: row["id"]) else {
+            throw CorruptRowError(description: "environment id '\(row["id"] as String)' is not a UUID")
+        }
+        return Environment(
+            id: id, name: row["name"], description: row["description"],
+            owner: (row["owner"] as String?).flatMap(UUID.init(uuidString:)), metadata: JSONText.decode(row["metadata"]),
+            createdAt: Date(storageMilliseconds: row["created_at"]), updatedAt: Date(storageMilliseconds: row["updated_at"]))
+    }
+}
