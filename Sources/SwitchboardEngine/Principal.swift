@@ -1,19 +1,38 @@
 import ConnectionLifecycle
+import Foundation
 
-/// Who asks for a change: a named user, or Switchboard itself. Recorded on every event.
+/// Who asks for a change: a signed-in user, or Switchboard itself. Recorded on every event.
 public struct Principal: Sendable, Hashable {
     public var name: String
     public var role: ActorRole
+    /// The user behind a request (`nil` for the system and for servers without sign-in).
+    public var userId: UUID?
+    /// Admins see and change everything; others what they own.
+    public var isAdmin: Bool
 
-    public init(name: String, role: ActorRole) {
+    public init(name: String, role: ActorRole, userId: UUID? = nil, isAdmin: Bool = false) {
         self.name = name
         self.role = role
+        self.userId = userId
+        self.isAdmin = isAdmin
     }
 
-    public static let system = Principal(name: "system", role: .system)
+    public static let system = Principal(name: "system", role: .system, isAdmin: true)
 
-    /// A user request that carries no identity (authentication arrives with users and tokens).
-    public static let anonymousUser = Principal(name: "anonymous", role: .user)
+    /// A user request without an identity (embedding and tests without sign-in): it may do
+    /// what an admin may.
+    public static let anonymousUser = Principal(name: "anonymous", role: .user, isAdmin: true)
 
-    public static func user(_ name: String) -> Principal { Principal(name: name, role: .user) }
+    public static func user(_ name: String) -> Principal { Principal(name: name, role: .user, isAdmin: true) }
+
+    /// A signed-in user.
+    public init(_ user: User) {
+        self.init(name: user.name, role: .user, userId: user.id, isAdmin: user.role == .admin)
+    }
+
+    /// Whether this principal may see something owned by `owner`.
+    public func sees(owner: UUID?) -> Bool { isAdmin || (owner != nil && owner == userId) }
+
+    /// The owner filter for this principal's lists: its own id, or none for admins.
+    public var ownerScope: UUID? { isAdmin ? nil : userId ?? UUID() }
 }

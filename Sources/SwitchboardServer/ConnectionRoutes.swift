@@ -86,7 +86,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
             throw Problem.badRequest("give either credentialId (an existing credential) or credentialSecret (a new one), not both",
                                      field: "credentialSecret")
         }
-        let connection = try await engine.create(new, secret: payload.credentialSecret, by: .anonymousUser,
+        let connection = try await engine.create(new, secret: payload.credentialSecret, by: RequestPrincipal.current,
                                                  reason: payload.reason, correlationId: correlationId(request))
         var response = try JSONBody.response(resource(connection), status: .created)
         response.headers[.location] = "/api/integrations/connections/\(connection.id.lowercasedString)"
@@ -135,13 +135,13 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
         let patch = ConnectionPatch(name: payload.name, description: payload.description, url: payload.url,
                                     credentialId: payload.credentialId, metadata: payload.metadata)
         let updated = try await engine.change(id, to: status == current.status ? nil : status, patch: patch,
-                                              by: .anonymousUser, reason: payload.reason,
+                                              by: RequestPrincipal.current, reason: payload.reason,
                                               correlationId: correlationId(request))
         return try JSONBody.response(resource(updated))
     }
 
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
-        try await engine.transition(try connectionId(context), to: .deleted, by: .anonymousUser,
+        try await engine.transition(try connectionId(context), to: .deleted, by: RequestPrincipal.current,
                                     reason: request.uri.queryParameters.get("reason"),
                                     correlationId: correlationId(request))
         return Response(status: .noContent)
@@ -151,7 +151,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
         let id = try connectionId(context)
         let body = try await JSONBody.decode(TransitionBody.self, from: request)
         let status = try QueryValue.status(body.status, field: "status")
-        let connection = try await engine.transition(id, to: status, by: .anonymousUser, reason: body.reason,
+        let connection = try await engine.transition(id, to: status, by: RequestPrincipal.current, reason: body.reason,
                                                      correlationId: correlationId(request))
         return try JSONBody.response(resource(connection))
     }
@@ -194,7 +194,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
             ConnectionResource(connection, kind: engine.kind(of: connection))
         }
         do {
-            let connection = try await engine.transition(id, to: status, by: .anonymousUser, reason: reason,
+            let connection = try await engine.transition(id, to: status, by: RequestPrincipal.current, reason: reason,
                                                          correlationId: correlationId)
             return BulkTransitionResult(id: id.lowercasedString, ok: true, status: connection.status, connection: resource(connection))
         } catch let error as EngineError {

@@ -46,7 +46,7 @@ struct CredentialRoutes<Context: RequestContext>: Sendable {
             throw Problem.badRequest("field 'secret' is required: an object of text values, e.g. {\"token\": \"...\"}",
                                      field: "secret")
         }
-        let created = try await credentials.create(name: name, type: type, secret: secret, by: .anonymousUser)
+        let created = try await credentials.create(name: name, type: type, secret: secret, by: RequestPrincipal.current)
         return try JSONBody.response(CredentialResource(created), status: .created)
     }
 
@@ -56,13 +56,13 @@ struct CredentialRoutes<Context: RequestContext>: Sendable {
             throw Problem.badRequest("field 'id' is required: the credential to update", field: "id")
         }
         let updated = try await credentials.update(id, name: payload.name, type: payload.type, secret: payload.secret,
-                                                   by: .anonymousUser)
+                                                   by: RequestPrincipal.current)
         return try JSONBody.response(CredentialResource(updated))
     }
 
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
         let id = try QueryValue.uuid(request.uri.queryParameters.get("credentialId"), name: "credentialId")
-        try await credentials.delete(id, by: .anonymousUser)
+        try await credentials.delete(id, by: RequestPrincipal.current)
         return Response(status: .noContent)
     }
 

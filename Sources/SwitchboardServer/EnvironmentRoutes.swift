@@ -47,7 +47,7 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
         guard let name = payload.name else { throw Problem.badRequest("field 'name' is required", field: "name") }
         let environment = try await environments.create(
             name: name, description: payload.description, metadata: payload.metadata ?? [:],
-            members: payload.connections ?? [], by: .anonymousUser)
+            members: payload.connections ?? [], by: RequestPrincipal.current)
         return try JSONBody.response(EnvironmentResource(environment), status: .created)
     }
 
@@ -63,12 +63,12 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
                                      field: "connections")
         }
         let environment = try await environments.update(id, name: payload.name, description: payload.description,
-                                                        metadata: payload.metadata, by: .anonymousUser)
+                                                        metadata: payload.metadata, by: RequestPrincipal.current)
         return try JSONBody.response(EnvironmentResource(environment))
     }
 
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
-        try await environments.delete(try Self.environmentId(context), by: .anonymousUser)
+        try await environments.delete(try Self.environmentId(context), by: RequestPrincipal.current)
         return Response(status: .noContent)
     }
 
@@ -93,14 +93,14 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
     @Sendable func add(_ request: Request, context: Context) async throws -> Response {
         let id = try Self.environmentId(context)
         let connectionId = try QueryValue.uuid(try context.parameters.require("connectionId"), name: "connectionId")
-        try await environments.add(connectionId, to: id, by: .anonymousUser)
+        try await environments.add(connectionId, to: id, by: RequestPrincipal.current)
         return try await membership(id, connectionId)
     }
 
     @Sendable func remove(_ request: Request, context: Context) async throws -> Response {
         let id = try Self.environmentId(context)
         let connectionId = try QueryValue.uuid(try context.parameters.require("connectionId"), name: "connectionId")
-        try await environments.remove(connectionId, from: id, by: .anonymousUser)
+        try await environments.remove(connectionId, from: id, by: RequestPrincipal.current)
         return try await membership(id, connectionId)
     }
 

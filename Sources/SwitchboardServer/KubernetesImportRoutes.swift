@@ -30,7 +30,7 @@ struct KubernetesImportRoutes<Context: RequestContext>: Sendable {
         let form = try await Self.readForm(request)
         let results = try await importer.importKubeconfig(
             try Self.kubeconfig(form), origin: .uploaded, selectedContexts: try Self.selection(form),
-            connectReachable: try Self.flag(form.connectReachable, name: "connectReachable"), by: .anonymousUser)
+            connectReachable: try Self.flag(form.connectReachable, name: "connectReachable"), by: RequestPrincipal.current)
         return try JSONBody.response(ImportResponse(results, kinds: engine.kinds))
     }
 

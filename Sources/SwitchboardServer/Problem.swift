@@ -43,7 +43,10 @@ struct Problem: Error, Encodable, Sendable {
 
 extension Problem {
     func response() throws -> Response {
-        try JSONBody.response(self, status: HTTPResponse.Status(code: status), contentType: "application/problem+json")
+        var response = try JSONBody.response(self, status: HTTPResponse.Status(code: status),
+                                             contentType: "application/problem+json")
+        if status == 401 { response.headers[.wwwAuthenticate] = #"Bearer realm="switchboard""# }
+        return response
     }
 }
 

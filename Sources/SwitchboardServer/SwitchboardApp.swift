@@ -37,12 +37,15 @@ public struct ServerConfiguration: Sendable {
     /// Where the secrets key comes from; by default a key file in the data directory,
     /// generated on first start.
     public var secretsKey: SecretsKeySource
+    /// Whether API requests need a bearer token (on, except for embedding and some tests).
+    public var requireSignIn: Bool
 
     public init(host: String = "127.0.0.1", port: Int = 9081, dataDirectory: String = "./switchboard-data",
                 checkTimeout: Duration = .seconds(5), monitor: HealthMonitorConfiguration = .init(),
                 outbound: OutboundPolicy = .init(), secretFileDirectories: [String]? = nil, autoRegister: Bool = true,
                 autoRegisterKinds: Set<String>? = nil, startupKubeconfigs: [String] = [], connectionsFile: String? = nil,
-                secretsKey: SecretsKeySource = .dataDirectory) {
+                secretsKey: SecretsKeySource = .dataDirectory, requireSignIn: Bool = true) {
+        self.requireSignIn = requireSignIn
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory
@@ -59,6 +62,11 @@ public struct ServerConfiguration: Sendable {
 
     public var databasePath: String {
         URL(fileURLWithPath: dataDirectory).appendingPathComponent("switchboard.sqlite").path
+    }
+
+    /// Where the first start writes the admin token.
+    public var adminTokenPath: String {
+        URL(fileURLWithPath: dataDirectory).appendingPathComponent("admin-token").path
     }
 
     public var defaultSecretsKeyPath: String {
@@ -82,6 +90,8 @@ public struct SwitchboardParts: Sendable {
     public let monitor: HealthMonitor
     public let registry: PrometheusCollectorRegistry
     public let importer: KubeconfigImporter
+    /// Checks bearer tokens; `nil` when the server runs without sign-in.
+    public let tokens: TokenService?
 }
 
 /// Builds the parts (store, drivers, engine, monitor, router) and runs them until a
@@ -91,6 +101,7 @@ public enum SwitchboardApp {
     public static func router(_ parts: SwitchboardParts) -> Router<BasicRequestContext> {
         let router = Router()
         router.middlewares.add(ProblemMiddleware(kinds: parts.engine.kinds))
+        if let tokens = parts.tokens { router.middlewares.add(AuthenticationMiddleware(tokens: tokens)) }
         SystemRoutes(engine: parts.engine, registry: parts.registry).register(on: router)
         WebPageRoutes().register(on: router)
         ConnectionRoutes(engine: parts.engine).register(on: router)
@@ -118,7 +129,8 @@ public enum SwitchboardApp {
             logger: logger)
         let monitor = HealthMonitor(engine: engine, configuration: configuration.monitor, logger: logger)
         return SwitchboardParts(engine: engine, monitor: monitor, registry: registry,
-                                importer: KubeconfigImporter(engine: engine, credentials: credentials))
+                                importer: KubeconfigImporter(engine: engine, credentials: credentials),
+                                tokens: configuration.requireSignIn ? TokenService(store: store) : nil)
     }
 
     /// The vault for credentials, from the configured key source.
@@ -145,6 +157,7 @@ public enum SwitchboardApp {
     /// Runs the server until SIGTERM or SIGINT, then shuts down gracefully. `onRunning`
     /// receives the address once the server listens.
     public static func run(_ configuration: ServerConfiguration, logger: Logger,
+                           onAdminToken: @escaping @Sendable (_ token: String, _ file: String) -> Void = { _, _ in },
                            onRunning: @escaping @Sendable (String) async -> Void = { _ in }) async throws {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let store = try SQLiteConnectionStore(path: configuration.databasePath, vault: vault(configuration, logger: logger))
@@ -172,6 +185,10 @@ public enum SwitchboardApp {
         let group = ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
+            if let tokens = parts.tokens,
+               let token = try await tokens.bootstrapAdmin(tokenFile: configuration.adminTokenPath) {
+                onAdminToken(token, configuration.adminTokenPath)
+            }
             try await parts.engine.backfillFingerprints()
             try await parts.engine.resumeSessions()
             try await group.run()

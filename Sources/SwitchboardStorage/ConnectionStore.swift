@@ -6,7 +6,7 @@ import Foundation
 ///
 /// Every status change is a compare-and-set on the row's `version` that appends its event
 /// in the same transaction: either both are stored or neither is.
-public protocol ConnectionStore: CredentialStore, EnvironmentStore {
+public protocol ConnectionStore: CredentialStore, EnvironmentStore, UserStore {
     /// Stores a new connection (version 1), the event that created it and, when given, the
     /// credential it owns, in one transaction. Throws `StoreError.duplicateFingerprint` when
     /// the owner already has a live connection with the same fingerprint.

@@ -140,6 +140,26 @@ enum SQLiteMigrations {
                 CREATE INDEX environment_connections_by_connection ON environment_connections (connection_id, environment_id);
                 """)
         }
+        migrator.registerMigration("v6: users and tokens") { db in
+            try db.execute(sql: """
+                CREATE TABLE users (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    name TEXT NOT NULL UNIQUE,
+                    role TEXT NOT NULL,
+                    created_at INTEGER NOT NULL
+                );
+                -- Only a token's SHA-256 is kept: the token itself is shown once.
+                CREATE TABLE api_tokens (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    user_id TEXT NOT NULL REFERENCES users (id),
+                    name TEXT,
+                    hash TEXT NOT NULL UNIQUE,
+                    created_at INTEGER NOT NULL,
+                    expires_at INTEGER,
+                    revoked_at INTEGER
+                );
+                """)
+        }
         return migrator
     }
 }

@@ -187,3 +187,17 @@ private func openExclusively(_ path: String) -> Int32 {
     Darwin.open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
     #endif
 }
+
+/// Files only their owner may read (keys, tokens): created with mode 0600 from the first byte.
+public enum PrivateFile {
+    /// Creates `path` with `contents`; fails if it exists.
+    public static func create(_ path: String, contents: String) throws {
+        let descriptor = openExclusively(path)
+        guard descriptor >= 0 else {
+            throw VaultError("cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        try handle.write(contentsOf: Data(contents.utf8))
+        try handle.synchronize()
+    }
+}

@@ -5,12 +5,13 @@ import ConnectionLifecycle
 import SwitchboardDrivers
 import SwitchboardEngine
 import SwitchboardServer
+import SwitchboardStorage
 
 @main
 struct Switchboard: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Track and manage connections: Kubernetes clusters, Prometheus, Grafana, Helm repositories and peers.",
-        subcommands: [Serve.self, Secrets.self],
+        subcommands: [Serve.self, Token.self, Secrets.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -132,7 +133,10 @@ struct Serve: AsyncParsableCommand {
         if let connectionsFile, !FileManager.default.isReadableFile(atPath: connectionsFile) {
             throw ValidationError("--connections-file \(connectionsFile) cannot be read")
         }
-        try await SwitchboardApp.run(configuration, logger: logger) { address in
+        try await SwitchboardApp.run(configuration, logger: logger, onAdminToken: { token, file in
+            let text = "First start: created the user admin and this API token (shown once; also saved in \(file), mode 0600):\n  \(token)\n"
+            FileHandle.standardOutput.write(Data(text.utf8))
+        }) { address in
             // The one line a person starting the server needs; logs go to standard error.
             let line = "Switchboard is running: web page and API at \(address)/ (API under \(address)/api, OpenAPI at \(address)/api/openapi.yaml)\n"
             FileHandle.standardOutput.write(Data(line.utf8))
@@ -184,5 +188,89 @@ struct Secrets: AsyncParsableCommand {
             let retired = report.retired ? "old keys retired" : "old keys kept in \(keyFile) (--retire-old-keys drops them)"
             print("new key \(report.newKeyId); re-sealed \(report.resealed) credential(s); \(retired)")
         }
+    }
+}
+
+struct Token: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create, list and revoke API tokens (run on the server's machine, against its data folder).",
+        subcommands: [Create.self, List.self, Revoke.self]
+    )
+
+    struct DataFolder: ParsableArguments {
+        @Option(name: .customLong("data-dir"), help: "The server's data folder (env SWITCHBOARD_DATA_DIR).")
+        var dataDirectory: String = ProcessInfo.processInfo.environment["SWITCHBOARD_DATA_DIR"] ?? "./switchboard-data"
+
+        func tokens() throws -> TokenService {
+            let path = URL(fileURLWithPath: dataDirectory).appendingPathComponent("switchboard.sqlite").path
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw ValidationError("no database at \(path); name the server's --data-dir")
+            }
+            return TokenService(store: try SQLiteConnectionStore(path: path))
+        }
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make a token for a user (created when new); prints it once.")
+        @OptionGroup var folder: DataFolder
+        @Option(help: "The user the token acts as.") var user: String
+        @Option(help: "admin or member.") var role: String = "member"
+        @Option(help: "How long it is valid, e.g. 30d, 12h, 90m (default: until revoked).") var expires: String?
+        @Option(help: "A name to tell tokens apart.") var name: String?
+
+        func validate() throws {
+            guard User.Role(rawValue: role) != nil else { throw ValidationError("--role must be admin or member, not \(role)") }
+            if let expires, Token.duration(expires) == nil {
+                throw ValidationError("--expires must be a number and a unit (d, h, m or s), e.g. 30d, not \(expires)")
+            }
+        }
+
+        func run() async throws {
+            let issued = try await folder.tokens().issue(
+                for: user, role: User.Role(rawValue: role) ?? .member, expiresIn: expires.flatMap(Token.duration), name: name)
+            print(issued.token)
+            let until = issued.record.expiresAt.map { "until \($0.formatted(.iso8601))" } ?? "until revoked"
+            FileHandle.standardError.write(Data("token \(issued.record.id.lowercasedString) for \(issued.user.name) (\(issued.user.role.rawValue)), valid \(until); it is shown only now\n".utf8))
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every token: id, user, role, created, expires, revoked.")
+        @OptionGroup var folder: DataFolder
+
+        func run() async throws {
+            print(["ID", "USER", "ROLE", "NAME", "CREATED", "EXPIRES", "REVOKED"].joined(separator: "\t"))
+            for (token, user) in try await folder.tokens().list() {
+                print([token.id.lowercasedString, user.name, user.role.rawValue, token.name ?? "-",
+                       token.createdAt.formatted(.iso8601), token.expiresAt?.formatted(.iso8601) ?? "-",
+                       token.revokedAt?.formatted(.iso8601) ?? "-"].joined(separator: "\t"))
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke a token at once.")
+        @OptionGroup var folder: DataFolder
+        @Argument(help: "The token's id (from token list).") var id: String
+
+        func run() async throws {
+            guard let uuid = UUID(uuidString: id) else { throw ValidationError("\(id) is not a token id") }
+            try await folder.tokens().revoke(uuid)
+            print("revoked \(uuid.lowercasedString)")
+        }
+    }
+
+    /// `30d`, `12h`, `90m`, `45s`.
+    static func duration(_ text: String) -> Duration? {
+        guard let unit = text.last, let number = Int(text.dropLast()), number > 0 else { return nil }
+        let seconds: Int
+        switch unit {
+        case "d": seconds = number * 86_400
+        case "h": seconds = number * 3_600
+        case "m": seconds = number * 60
+        case "s": seconds = number
+        default: return nil
+        }
+        return .seconds(seconds)
     }
 }

@@ -48,10 +48,11 @@ import Testing
         let dataDirectory = folder.file("data")
 
         let first = try await ServerProcess(dataDirectory: dataDirectory, logPath: folder.file("first.log"))
+        let token = first.adminToken
         var ids: [String] = []
         for index in 0..<12 {
             let body = #"{"name": "crash-\#(index)", "kind": "http", "url": "\#(target.reachableURL)/crash-\#(index)"}"#
-            let (status, data) = try await Self.send(client, .POST, "\(first.address)/api/integrations/connections", body)
+            let (status, data) = try await Self.send(client, token, .POST, "\(first.address)/api/integrations/connections", body)
             #expect(status == 201)
             ids.append(try JSONDecoder().decode(Connection.self, from: data).id)
         }
@@ -69,14 +70,14 @@ import Testing
                         while !Task.isCancelled {
                             turn += 4
                             let id = connectionIds[turn % connectionIds.count]
-                            guard let (_, data) = try? await Self.send(client, .GET, "\(address)/api/integrations/connections/\(id)"),
+                            guard let (_, data) = try? await Self.send(client, token, .GET, "\(address)/api/integrations/connections/\(id)"),
                                   let connection = try? JSONDecoder().decode(Connection.self, from: data) else { break }
                             let choices = (connection.transitionMap[connection.status] ?? []).map(\.nextState)
                                 .filter { $0 != "deleted" }
                             guard let next = choices.randomElement() else { continue }
                             let correlation = UUID().uuidString.lowercased()
                             guard let (status, _) = try? await Self.send(
-                                client, .POST, "\(address)/api/integrations/connections/\(id)/transitions",
+                                client, token, .POST, "\(address)/api/integrations/connections/\(id)/transitions",
                                 #"{"status": "\#(next)"}"#, correlation: correlation) else { break }
                             if status == 200 {
                                 acknowledged.append(Acknowledged(connectionId: id, correlationId: correlation, status: next))
@@ -100,13 +101,13 @@ import Testing
 
         let second = try await ServerProcess(dataDirectory: dataDirectory, logPath: folder.file("second.log"))
         for id in ids {
-            let (_, data) = try await Self.send(client, .GET, "\(second.address)/api/integrations/connections/\(id)")
+            let (_, data) = try await Self.send(client, token, .GET, "\(second.address)/api/integrations/connections/\(id)")
             let connection = try JSONDecoder().decode(Connection.self, from: data)
             var events: [Event] = []
             var page = 0
             while true {
                 let (_, pageData) = try await Self.send(
-                    client, .GET, "\(second.address)/api/integrations/connections/\(id)/events?page=\(page)&pageSize=100")
+                    client, token, .GET, "\(second.address)/api/integrations/connections/\(id)/events?page=\(page)&pageSize=100")
                 let batch = try JSONDecoder().decode(EventPage.self, from: pageData)
                 events += batch.events
                 if events.count >= batch.totalCount || batch.events.isEmpty { break }
@@ -129,10 +130,11 @@ import Testing
         await target.stop()
     }
 
-    private static func send(_ client: HTTPClient, _ method: HTTPMethod, _ url: String, _ body: String? = nil,
-                      correlation: String? = nil) async throws -> (UInt, Data) {
+    private static func send(_ client: HTTPClient, _ token: String, _ method: HTTPMethod, _ url: String,
+                             _ body: String? = nil, correlation: String? = nil) async throws -> (UInt, Data) {
         var request = HTTPClientRequest(url: url)
         request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body))

@@ -20,8 +20,9 @@ struct DiscoveryProcessTests {
     }
 
     static func connections(_ client: HTTPClient, _ server: ServerProcess) async throws -> [Page.Item] {
-        let response = try await client.execute(
-            HTTPClientRequest(url: "\(server.address)/api/integrations/connections?pageSize=100"), timeout: .seconds(10))
+        var request = HTTPClientRequest(url: "\(server.address)/api/integrations/connections?pageSize=100")
+        request.headers.add(name: "Authorization", value: "Bearer \(server.adminToken)")
+        let response = try await client.execute(request, timeout: .seconds(10))
         let body = try await response.body.collect(upTo: 1 << 20)
         return try JSONDecoder().decode(Page.self, from: Data(body.readableBytesView)).connections
     }

@@ -10,6 +10,8 @@ import Testing
 /// stored credentials.
 @Suite(.serialized)
 struct KeyRotationTests {
+    /// The server's admin token (the suite runs one test at a time).
+    nonisolated(unsafe) static var token = ""
     struct Health: Decodable { var state: String; var checkedAt: String? }
     struct Item: Decodable { var id: String; var name: String; var status: String; var health: Health }
     struct Page: Decodable { var connections: [Item] }
@@ -20,6 +22,7 @@ struct KeyRotationTests {
                      contentType: String = "application/json") async throws -> (UInt, Data) {
         var request = HTTPClientRequest(url: url)
         request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
         if let body {
             request.headers.add(name: "Content-Type", value: contentType)
             request.body = .bytes(body)
@@ -52,6 +55,7 @@ struct KeyRotationTests {
         let server = try await ServerProcess(
             dataDirectory: data, logPath: folder.file("server.log"),
             arguments: ["--probe-interval", "0.3", "--probe-registered-interval", "0.3", "--log-level", "trace"])
+        Self.token = server.adminToken
 
         // Four users of one cluster, each its own connection and credential; and one
         // credential made through the API with a secret we know.

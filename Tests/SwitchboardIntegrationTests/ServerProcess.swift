@@ -8,6 +8,8 @@ final class ServerProcess: @unchecked Sendable {
     let process: Process
     let address: String
     let logPath: String
+    /// The admin token the server's first start wrote into its data folder.
+    let adminToken: String
 
     /// The binary SwiftPM built next to this test bundle, or `SWITCHBOARD_BINARY`.
     static func binaryPath() throws -> String {
@@ -49,16 +51,23 @@ final class ServerProcess: @unchecked Sendable {
                 let chunk = reader.availableData
                 if chunk.isEmpty { return nil }
                 buffer.append(chunk)
-                if let text = String(data: buffer, encoding: .utf8), text.contains("\n") { return text }
+                // A first start prints the admin token before the address line.
+                if let text = String(data: buffer, encoding: .utf8),
+                   text.range(of: #"running: .*http://127\.0\.0\.1:\d+"#, options: .regularExpression) != nil {
+                    return text
+                }
             }
             return nil
         }.value
-        guard let line, let range = line.range(of: #"http://127\.0\.0\.1:\d+"#, options: .regularExpression) else {
+        guard let line, let running = line.range(of: "running: "),
+              let range = line[running.upperBound...].range(of: #"http://127\.0\.0\.1:\d+"#, options: .regularExpression) else {
             process.terminate()
             let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
             throw ServerProcessError("switchboard did not report its address; output: \(line ?? "none"); log: \(log)")
         }
         address = String(line[range])
+        adminToken = (try? String(contentsOfFile: "\(dataDirectory)/admin-token", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
     }
 
     /// Ends the process at once, as a crash or an out-of-memory kill would.

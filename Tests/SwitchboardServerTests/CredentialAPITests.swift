@@ -67,7 +67,7 @@ struct CredentialAPITests {
             let id = try #require(UUID(uuidString: credential.id))
             let audit = try await harness.store.auditEvents(subjectId: id)
             #expect(audit.map(\.action) == [.created, .updated, .deleted])
-            #expect(audit.allSatisfy { $0.actor == "anonymous" && !($0.detail ?? "").contains(Self.secretValue) })
+            #expect(audit.allSatisfy { $0.actor == "test-admin" && !($0.detail ?? "").contains(Self.secretValue) })
             #expect(audit[1].detail?.contains("name") == true && audit[1].detail?.contains("secret") == true)
 
             // Nor is it anywhere in the database file, in plain text.

@@ -80,7 +80,7 @@ struct EnvironmentAPITests {
             // And every change is audited.
             let audit = try await harness.store.auditEvents(subjectId: try #require(UUID(uuidString: staging.id)))
             #expect(audit.map(\.action) == [.created, .updated, .updated, .deleted])
-            #expect(audit.allSatisfy { $0.actor == "anonymous" && $0.subjectType == "environment" })
+            #expect(audit.allSatisfy { $0.actor == "test-admin" && $0.subjectType == "environment" })
         }
     }
 

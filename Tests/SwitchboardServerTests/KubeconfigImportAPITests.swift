@@ -104,7 +104,8 @@ struct KubeconfigImportAPITests {
 
     static func post(_ harness: ServerHarness, _ fields: [String: String],
                      to path: String = "/api/system/kubernetes") async throws -> TestResponse {
-        let (headers, body) = form(fields)
+        var (headers, body) = form(fields)
+        headers[.authorization] = "Bearer \(harness.adminToken)"
         return try await harness.client.execute(uri: path, method: .post, headers: headers, body: body)
     }
 

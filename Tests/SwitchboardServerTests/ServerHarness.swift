@@ -22,6 +22,14 @@ struct ServerHarness: Sendable {
     let target: StandInHTTPServer
     let databasePath: String
     let folder: TemporaryDirectory
+    /// An admin's bearer token: `request` sends it unless told otherwise.
+    let adminToken: String
+    let tokens: TokenService
+
+    /// `Authorization` for an admin, or for `token`.
+    func authorization(_ token: String? = nil) -> HTTPFields {
+        [.authorization: "Bearer \(token ?? adminToken)"]
+    }
 
     static func run<T: Sendable>(_ mode: TestingSetup = .router, monitor: HealthPolicy? = nil, autoRegister: Bool = true,
                                  _ body: @escaping @Sendable (ServerHarness) async throws -> T) async throws -> T {
@@ -40,13 +48,15 @@ struct ServerHarness: Sendable {
                                                autoRegister: autoRegister),
             logger: logger)
         let engine = parts.engine
+        let tokens = try #require(parts.tokens)
+        let adminToken = try await tokens.issue(for: "test-admin", role: .admin).token
         let app = Application(router: SwitchboardApp.router(parts), logger: logger)
         let monitoring = monitor.map { _ in Task { try await parts.monitor.run() } }
         defer { monitoring?.cancel() }
         do {
             let result = try await app.test(mode) { client in
                 try await body(ServerHarness(client: client, store: store, engine: engine, target: target,
-                                             databasePath: path, folder: folder))
+                                             databasePath: path, folder: folder, adminToken: adminToken, tokens: tokens))
             }
             monitoring?.cancel()
             _ = try? await monitoring?.value
@@ -67,8 +77,9 @@ struct ServerHarness: Sendable {
 
     @discardableResult
     func request(_ method: HTTPRequest.Method, _ uri: String, json: String? = nil,
-                 headers: HTTPFields = [:]) async throws -> TestResponse {
+                 headers: HTTPFields = [:], token: String? = nil, anonymous: Bool = false) async throws -> TestResponse {
         var headers = headers
+        if !anonymous, headers[.authorization] == nil { headers[.authorization] = "Bearer \(token ?? adminToken)" }
         if json != nil { headers[.contentType] = "application/json" }
         return try await client.execute(uri: uri, method: method, headers: headers,
                                         body: json.map { ByteBuffer(string: $0) })

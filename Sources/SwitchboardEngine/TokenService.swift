@@ -1,0 +1,100 @@
+import ConnectionLifecycle
+import Crypto
+import Foundation
+import SwitchboardStorage
+
+/// API tokens: random, shown once, kept only as a SHA-256, tied to a user and a role, able
+/// to expire and be revoked.
+public struct TokenService: Sendable {
+    let store: any ConnectionStore
+    let now: @Sendable () -> Date
+
+    public init(store: any ConnectionStore, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.store = store
+        self.now = now
+    }
+
+    /// A new token and what was stored for it (the token itself is not stored).
+    public struct Issued: Sendable {
+        public var token: String
+        public var record: APIToken
+        public var user: User
+    }
+
+    /// Issues a token for `userName`, creating the user with `role` when new. An existing
+    /// user keeps their role; asking for another one is an error.
+    public func issue(for userName: String, role: User.Role, expiresIn: Duration? = nil,
+                      name: String? = nil) async throws -> Issued {
+        let trimmed = userName.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty, trimmed.count <= 255 else {
+            throw EngineError.invalid(field: "user", detail: "a user name is 1 to 255 characters")
+        }
+        let at = now().truncatedToMilliseconds
+        let user: User
+        if let existing = try await store.user(named: trimmed) {
+            guard existing.role == role else {
+                throw EngineError.invalid(field: "role", detail: "user '\(trimmed)' is a \(existing.role.rawValue), not a \(role.rawValue)")
+            }
+            user = existing
+        } else {
+            user = User(name: trimmed, role: role, createdAt: at)
+            try await store.insertUser(user)
+        }
+        var bytes = [UInt8](repeating: 0, count: 32)
+        var generator = SystemRandomNumberGenerator()
+        for index in bytes.indices { bytes[index] = generator.next() }
+        let token = "sbt_" + Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+        let record = APIToken(userId: user.id, name: name, hash: Self.hash(token), createdAt: at,
+                              expiresAt: expiresIn.map { at.addingTimeInterval(Double($0.components.seconds)) })
+        try await store.insertToken(record)
+        return Issued(token: token, record: record, user: user)
+    }
+
+    /// Why a bearer token was refused.
+    public enum Refusal: Error, Sendable, CustomStringConvertible {
+        case unknown, revoked, expired
+
+        public var description: String {
+            switch self {
+            case .unknown: "the token is not valid"
+            case .revoked: "the token was revoked"
+            case .expired: "the token has expired"
+            }
+        }
+    }
+
+    /// The user a bearer token stands for.
+    public func authenticate(_ token: String) async throws -> Result<Principal, Refusal> {
+        guard token.hasPrefix("sbt_"), token.count < 200, let (record, user) = try await store.token(hash: Self.hash(token)) else {
+            return .failure(.unknown)
+        }
+        if record.revokedAt != nil { return .failure(.revoked) }
+        if let expires = record.expiresAt, expires <= now() { return .failure(.expired) }
+        return .success(Principal(user))
+    }
+
+    public func list() async throws -> [(APIToken, User)] {
+        try await store.tokens()
+    }
+
+    public func revoke(_ id: UUID) async throws {
+        guard try await store.revokeToken(id: id, at: now().truncatedToMilliseconds) else {
+            throw EngineError.invalid(field: "id", detail: "there is no token \(id.lowercasedString)")
+        }
+    }
+
+    /// On a server's first start (no users yet): an admin and a token, written to `file`
+    /// (mode 0600) and returned so it can be shown once. `nil` when users exist.
+    public func bootstrapAdmin(tokenFile file: String) async throws -> String? {
+        guard try await store.userCount() == 0 else { return nil }
+        let issued = try await issue(for: "admin", role: .admin, name: "first start")
+        try PrivateFile.create(file, contents: issued.token + "\n")
+        return issued.token
+    }
+
+    static func hash(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).hexadecimal
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import SwitchboardEngine
+
+/// The signed-in principal of the request being handled (set by `AuthenticationMiddleware`;
+/// anonymous when the server runs without sign-in).
+enum RequestPrincipal {
+    @TaskLocal static var current: Principal = .anonymousUser
+}
+
+/// Every API route needs `Authorization: Bearer <token>`, except the probes of the process
+/// itself, the metrics, the OpenAPI document and the web page's files (the page signs in).
+struct AuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
+    let tokens: TokenService
+
+    static var publicPaths: Set<String> {
+        ["/healthz", "/readyz", "/metrics", "/api/openapi.yaml", "/", "/index.html", "/app.js", "/app.css"]
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard !Self.publicPaths.contains(request.uri.path) else { return try await next(request, context) }
+        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
+            throw Self.unauthorized("send Authorization: Bearer <token> (switchboard token create makes one)")
+        }
+        let token = String(header.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
+        switch try await tokens.authenticate(token) {
+        case .success(let principal):
+            return try await RequestPrincipal.$current.withValue(principal) { try await next(request, context) }
+        case .failure(let refusal):
+            throw Self.unauthorized("\(refusal)")
+        }
+    }
+
+    static func unauthorized(_ detail: String) -> Problem {
+        Problem("unauthorized", title: "Authentication required", status: .unauthorized, detail: detail)
+    }
+}

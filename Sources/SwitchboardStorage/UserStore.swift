@@ -1,0 +1,16 @@
+import ConnectionLifecycle
+import Foundation
+
+/// Users and their API tokens (stored as hashes).
+public protocol UserStore: Sendable {
+    func user(named name: String) async throws -> User?
+    func insertUser(_ user: User) async throws
+    func insertToken(_ token: APIToken) async throws
+    /// The token with this hash and its user.
+    func token(hash: String) async throws -> (APIToken, User)?
+    /// Every token with its user, newest first.
+    func tokens() async throws -> [(APIToken, User)]
+    /// Marks a token revoked; false when there is no such token.
+    func revokeToken(id: UUID, at: Date) async throws -> Bool
+    func userCount() async throws -> Int
+}
