@@ -51,6 +51,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
             environments: try parameters.getAll("environment").flatMap(QueryValue.commaSeparated).map {
                 try QueryValue.uuid($0, name: "environment")
             },
+            owner: RequestPrincipal.current.ownerScope,
             name: try QueryValue.text(parameters.get("name"), name: "name", limit: 255),
             search: try QueryValue.text(parameters.get("search"), name: "search", limit: 255),
             order: order, page: page, pageSize: pageSize
@@ -76,8 +77,9 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
             id: payload.id, name: name, description: payload.description, url: payload.url, kind: kind,
             type: payload.type, subType: payload.subType,
             status: try payload.status.map { try QueryValue.status($0, field: "status") },
-            credentialId: payload.credentialId, metadata: payload.metadata ?? [:]
+            credentialId: payload.credentialId, owner: RequestPrincipal.current.userId, metadata: payload.metadata ?? [:]
         )
+        try await Visibility.checkCredential(payload.credentialId, store: engine.store)
         if let id = payload.id, try await engine.store.connection(id: id) != nil {
             throw Problem("already-exists", title: "The connection already exists", status: .conflict,
                           detail: "connection \(id.lowercasedString) already exists; use PUT to change it")
@@ -94,7 +96,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
     }
 
     @Sendable func show(_ request: Request, context: Context) async throws -> Response {
-        let connection = try await engine.connection(id: connectionId(context))
+        let connection = try await visibleConnection(context)
         let health = try await engine.health(of: [connection.id])
         let memberships = try await engine.store.environmentIds(of: [connection.id])
         return try JSONBody.response(ConnectionResource(connection, kind: engine.kind(of: connection),
@@ -103,7 +105,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
     }
 
     @Sendable func ping(_ request: Request, context: Context) async throws -> Response {
-        let (connection, result) = try await engine.ping(try connectionId(context))
+        let (connection, result) = try await engine.ping(try await visibleConnection(context).id)
         return try JSONBody.response(PingResource(
             connectionId: connection.id.lowercasedString, status: connection.status, health: result.health,
             reachable: result.isReachable, latencyMs: result.latencyMilliseconds, error: result.error,
@@ -111,7 +113,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
     }
 
     @Sendable func collectedData(_ request: Request, context: Context) async throws -> Response {
-        let id = try connectionId(context)
+        let id = try await visibleConnection(context).id
         let items = try await engine.collectedData(connectionId: id)
         return try JSONBody.response(CollectedDataResource(
             connectionId: id.lowercasedString,
@@ -121,7 +123,8 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
     @Sendable func update(_ request: Request, context: Context) async throws -> Response {
         let id = try connectionId(context)
         let payload = try await JSONBody.decode(ConnectionPayload.self, from: request)
-        let current = try await engine.connection(id: id)
+        let current = try await visibleConnection(context)
+        try await Visibility.checkCredential(payload.credentialId, store: engine.store)
         if let bodyId = payload.id, bodyId != id {
             throw Problem.badRequest("the body's id \(bodyId.lowercasedString) differs from the path's \(id.lowercasedString)", field: "id")
         }
@@ -141,14 +144,14 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
     }
 
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
-        try await engine.transition(try connectionId(context), to: .deleted, by: RequestPrincipal.current,
+        try await engine.transition(try await visibleConnection(context).id, to: .deleted, by: RequestPrincipal.current,
                                     reason: request.uri.queryParameters.get("reason"),
                                     correlationId: correlationId(request))
         return Response(status: .noContent)
     }
 
     @Sendable func transition(_ request: Request, context: Context) async throws -> Response {
-        let id = try connectionId(context)
+        let id = try await visibleConnection(context).id
         let body = try await JSONBody.decode(TransitionBody.self, from: request)
         let status = try QueryValue.status(body.status, field: "status")
         let connection = try await engine.transition(id, to: status, by: RequestPrincipal.current, reason: body.reason,
@@ -176,7 +179,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
     }
 
     @Sendable func events(_ request: Request, context: Context) async throws -> Response {
-        let id = try connectionId(context)
+        let id = try await visibleConnection(context).id
         let parameters = request.uri.queryParameters
         let page = try QueryValue.integer(parameters.get("page"), name: "page", default: 0, range: 0...Int(Int32.max))
         let pageSize = try QueryValue.integer(parameters.get("pageSize"), name: "pageSize", default: 25,
@@ -194,6 +197,9 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
             ConnectionResource(connection, kind: engine.kind(of: connection))
         }
         do {
+            guard RequestPrincipal.current.sees(owner: try await engine.connection(id: id).owner) else {
+                throw EngineError.notFound(id)
+            }
             let connection = try await engine.transition(id, to: status, by: RequestPrincipal.current, reason: reason,
                                                          correlationId: correlationId)
             return BulkTransitionResult(id: id.lowercasedString, ok: true, status: connection.status, connection: resource(connection))
@@ -208,6 +214,14 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
 
     private func resource(_ connection: Connection) -> ConnectionResource {
         ConnectionResource(connection, kind: engine.kind(of: connection))
+    }
+
+    /// The path's connection, when the signed-in user may see it; otherwise it does not
+    /// exist for them (404, so ids do not leak).
+    private func visibleConnection(_ context: Context) async throws -> Connection {
+        let connection = try await engine.connection(id: try connectionId(context))
+        guard RequestPrincipal.current.sees(owner: connection.owner) else { throw EngineError.notFound(connection.id) }
+        return connection
     }
 
     private func connectionId(_ context: Context) throws -> UUID {

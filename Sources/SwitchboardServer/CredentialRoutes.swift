@@ -32,7 +32,8 @@ struct CredentialRoutes<Context: RequestContext>: Sendable {
         let pageSize = try QueryValue.integer(parameters.get("pageSize") ?? parameters.get("pagesize"), name: "pageSize",
                                               default: 10, range: 1...100)
         let search = try QueryValue.text(parameters.get("search"), name: "search", limit: 255)
-        let listing = try await credentials.list(CredentialQuery(search: search, page: page, pageSize: pageSize))
+        let listing = try await credentials.list(CredentialQuery(owner: RequestPrincipal.current.ownerScope, search: search,
+                                                                 page: page, pageSize: pageSize))
         return try JSONBody.response(CredentialPageResource(
             credentials: listing.credentials.map(CredentialResource.init), totalCount: listing.totalCount,
             page: page, pageSize: pageSize))
@@ -46,7 +47,8 @@ struct CredentialRoutes<Context: RequestContext>: Sendable {
             throw Problem.badRequest("field 'secret' is required: an object of text values, e.g. {\"token\": \"...\"}",
                                      field: "secret")
         }
-        let created = try await credentials.create(name: name, type: type, secret: secret, by: RequestPrincipal.current)
+        let created = try await credentials.create(name: name, type: type, secret: secret,
+                                                   owner: RequestPrincipal.current.userId, by: RequestPrincipal.current)
         return try JSONBody.response(CredentialResource(created), status: .created)
     }
 
@@ -55,6 +57,7 @@ struct CredentialRoutes<Context: RequestContext>: Sendable {
         guard let id = payload.id else {
             throw Problem.badRequest("field 'id' is required: the credential to update", field: "id")
         }
+        _ = try await visible(id)
         let updated = try await credentials.update(id, name: payload.name, type: payload.type, secret: payload.secret,
                                                    by: RequestPrincipal.current)
         return try JSONBody.response(CredentialResource(updated))
@@ -62,18 +65,26 @@ struct CredentialRoutes<Context: RequestContext>: Sendable {
 
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
         let id = try QueryValue.uuid(request.uri.queryParameters.get("credentialId"), name: "credentialId")
+        _ = try await visible(id)
         try await credentials.delete(id, by: RequestPrincipal.current)
         return Response(status: .noContent)
     }
 
     @Sendable func show(_ request: Request, context: Context) async throws -> Response {
         let id = try QueryValue.uuid(try context.parameters.require("credentialId"), name: "credentialId")
-        return try JSONBody.response(CredentialResource(try await credentials.get(id)))
+        return try JSONBody.response(CredentialResource(try await visible(id)))
+    }
+
+    /// The credential, when the signed-in user may see it (else it does not exist for them).
+    private func visible(_ id: UUID) async throws -> CredentialSummary {
+        let summary = try await credentials.get(id)
+        guard RequestPrincipal.current.sees(owner: summary.owner) else { throw EngineError.credentialNotFound(id) }
+        return summary
     }
 
     @Sendable func events(_ request: Request, context: Context) async throws -> Response {
         let id = try QueryValue.uuid(try context.parameters.require("credentialId"), name: "credentialId")
-        _ = try await credentials.get(id)
+        _ = try await visible(id)
         return try JSONBody.response(AuditPageResource(events: try await credentials.history(id).map(AuditResource.init)))
     }
 }

@@ -36,7 +36,8 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
         let parameters = request.uri.queryParameters
         let (page, pageSize) = try Self.paging(parameters)
         let search = try QueryValue.text(parameters.get("search"), name: "search", limit: 255)
-        let listing = try await environments.list(EnvironmentQuery(search: search, page: page, pageSize: pageSize))
+        let listing = try await environments.list(EnvironmentQuery(owner: RequestPrincipal.current.ownerScope, search: search,
+                                                                   page: page, pageSize: pageSize))
         return try JSONBody.response(EnvironmentPageResource(
             environments: listing.environments.map { EnvironmentResource($0) }, totalCount: listing.totalCount,
             page: page, pageSize: pageSize))
@@ -45,18 +46,20 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
     @Sendable func create(_ request: Request, context: Context) async throws -> Response {
         let payload = try await JSONBody.decode(Payload.self, from: request)
         guard let name = payload.name else { throw Problem.badRequest("field 'name' is required", field: "name") }
+        for member in payload.connections ?? [] { _ = try await visibleConnection(member, field: "connections") }
         let environment = try await environments.create(
             name: name, description: payload.description, metadata: payload.metadata ?? [:],
-            members: payload.connections ?? [], by: RequestPrincipal.current)
+            members: payload.connections ?? [], owner: RequestPrincipal.current.userId, by: RequestPrincipal.current)
         return try JSONBody.response(EnvironmentResource(environment), status: .created)
     }
 
     @Sendable func show(_ request: Request, context: Context) async throws -> Response {
-        try JSONBody.response(EnvironmentResource(try await environments.get(try Self.environmentId(context))))
+        try JSONBody.response(EnvironmentResource(try await visible(try Self.environmentId(context))))
     }
 
     @Sendable func update(_ request: Request, context: Context) async throws -> Response {
         let id = try Self.environmentId(context)
+        _ = try await visible(id)
         let payload = try await JSONBody.decode(Payload.self, from: request)
         if payload.connections != nil {
             throw Problem.badRequest("change membership with POST or DELETE /api/environments/{environmentId}/connections/{connectionId}",
@@ -68,14 +71,14 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
     }
 
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
-        try await environments.delete(try Self.environmentId(context), by: RequestPrincipal.current)
+        try await environments.delete(try await visible(try Self.environmentId(context)).id, by: RequestPrincipal.current)
         return Response(status: .noContent)
     }
 
     /// The environment's connections, in the connection list's shape and with its filters.
     @Sendable func connections(_ request: Request, context: Context) async throws -> Response {
         let id = try Self.environmentId(context)
-        _ = try await environments.get(id)
+        _ = try await visible(id)
         let parameters = request.uri.queryParameters
         let (page, pageSize) = try Self.paging(parameters)
         let search = try QueryValue.text(parameters.get("search"), name: "search", limit: 255)
@@ -93,6 +96,8 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
     @Sendable func add(_ request: Request, context: Context) async throws -> Response {
         let id = try Self.environmentId(context)
         let connectionId = try QueryValue.uuid(try context.parameters.require("connectionId"), name: "connectionId")
+        _ = try await visible(id)
+        _ = try await visibleConnection(connectionId, field: nil)
         try await environments.add(connectionId, to: id, by: RequestPrincipal.current)
         return try await membership(id, connectionId)
     }
@@ -100,13 +105,14 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
     @Sendable func remove(_ request: Request, context: Context) async throws -> Response {
         let id = try Self.environmentId(context)
         let connectionId = try QueryValue.uuid(try context.parameters.require("connectionId"), name: "connectionId")
+        _ = try await visible(id)
         try await environments.remove(connectionId, from: id, by: RequestPrincipal.current)
         return try await membership(id, connectionId)
     }
 
     @Sendable func events(_ request: Request, context: Context) async throws -> Response {
         let id = try Self.environmentId(context)
-        _ = try await environments.get(id)
+        _ = try await visible(id)
         return try JSONBody.response(AuditPageResource(events: try await environments.history(id).map(AuditResource.init)))
     }
 
@@ -118,6 +124,23 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
         return try JSONBody.response(ConnectionResource(connection, kind: engine.kind(of: connection),
                                                         health: health[connectionId],
                                                         environments: memberships[connectionId] ?? []))
+    }
+
+    /// The environment, when the signed-in user may see it (else it does not exist for them).
+    private func visible(_ id: UUID) async throws -> ConnectionLifecycle.Environment {
+        let environment = try await environments.get(id)
+        guard RequestPrincipal.current.sees(owner: environment.owner) else { throw EngineError.environmentNotFound(id) }
+        return environment
+    }
+
+    /// A connection the user may see; one they may not is reported as missing.
+    private func visibleConnection(_ id: UUID, field: String?) async throws -> Connection {
+        guard let connection = try await engine.store.connection(id: id), connection.status != .deleted,
+              RequestPrincipal.current.sees(owner: connection.owner) else {
+            if let field { throw EngineError.invalid(field: field, detail: "connection \(id.lowercasedString) does not exist") }
+            throw EngineError.notFound(id)
+        }
+        return connection
     }
 
     static func environmentId(_ context: Context) throws -> UUID {

@@ -30,13 +30,15 @@ struct KubernetesImportRoutes<Context: RequestContext>: Sendable {
         let form = try await Self.readForm(request)
         let results = try await importer.importKubeconfig(
             try Self.kubeconfig(form), origin: .uploaded, selectedContexts: try Self.selection(form),
-            connectReachable: try Self.flag(form.connectReachable, name: "connectReachable"), by: RequestPrincipal.current)
+            connectReachable: try Self.flag(form.connectReachable, name: "connectReachable"),
+            owner: RequestPrincipal.current.userId, by: RequestPrincipal.current)
         return try JSONBody.response(ImportResponse(results, kinds: engine.kinds))
     }
 
     @Sendable func previewContexts(_ request: Request, context: Context) async throws -> Response {
         let form = try await Self.readForm(request)
-        let results = try await importer.preview(try Self.kubeconfig(form), origin: .uploaded)
+        let results = try await importer.preview(try Self.kubeconfig(form), origin: .uploaded,
+                                                 owner: RequestPrincipal.current.userId)
         return try JSONBody.response(ImportResponse(results, kinds: engine.kinds))
     }
 

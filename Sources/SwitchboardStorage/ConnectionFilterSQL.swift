@@ -22,6 +22,10 @@ struct ConnectionFilterSQL {
             : query.statuses
         anyOf("status", statuses.map(\.wireName))
         anyOf("type", query.types)
+        if let owner = query.owner {
+            conditions.append("owner = ?")
+            arguments.append(owner.lowercasedString)
+        }
         if !query.environments.isEmpty {
             conditions.append("id IN (SELECT connection_id FROM environment_connections WHERE environment_id IN (\(Array(repeating: "?", count: query.environments.count).joined(separator: ", "))))")
             arguments += query.environments.map(\.lowercasedString)

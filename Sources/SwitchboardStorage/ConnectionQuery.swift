@@ -10,6 +10,8 @@ public struct ConnectionQuery: Sendable, Hashable {
     public var types: [String]
     /// Members of any of these environments.
     public var environments: [UUID]
+    /// Only this owner's connections (`nil`: everyone's).
+    public var owner: UUID?
     /// Partial, case-insensitive match on the name.
     public var name: String?
     /// Partial, case-insensitive match on the name or the url.
@@ -20,13 +22,14 @@ public struct ConnectionQuery: Sendable, Hashable {
 
     public init(
         kinds: [String] = [], statuses: [ConnectionStatus] = [], types: [String] = [], environments: [UUID] = [],
-        name: String? = nil, search: String? = nil, order: ConnectionOrder = .default,
+        owner: UUID? = nil, name: String? = nil, search: String? = nil, order: ConnectionOrder = .default,
         page: Int = 0, pageSize: Int = 10
     ) {
         self.kinds = kinds
         self.statuses = statuses
         self.types = types
         self.environments = environments
+        self.owner = owner
         self.name = name
         self.search = search
         self.order = order

@@ -18,14 +18,27 @@ function say(text, kind) {
   message.className = kind || "";
 }
 
+// The API token lives in this tab's session storage only.
+const tokenKey = "switchboard.token";
+
+function showSignIn(reason) {
+  $("#sign-in").hidden = false;
+  $("#sign-in [name=token]").focus();
+  if (reason) say(reason, "error");
+}
+
 // Every error the API returns is an RFC 9457 problem; show its detail.
 async function request(path, options = {}) {
-  const response = await fetch(path, {
-    ...options,
-    headers: options.body ? { "Content-Type": "application/json" } : {},
-  });
+  const headers = options.body ? { "Content-Type": "application/json" } : {};
+  const token = sessionStorage.getItem(tokenKey);
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const response = await fetch(path, { ...options, headers });
   const text = await response.text();
   const body = text ? JSON.parse(text) : null;
+  if (response.status === 401) {
+    sessionStorage.removeItem(tokenKey);
+    showSignIn(`Sign in: ${body && body.detail ? body.detail : "a token is needed"}.`);
+  }
   if (!response.ok) {
     const error = new Error(body && body.detail ? body.detail : `HTTP ${response.status}`);
     error.problem = body;
@@ -159,6 +172,14 @@ async function refresh() {
 
 function setUp() {
   fillKinds();
+  $("#sign-in").onsubmit = (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(tokenKey, new FormData(event.target).get("token").trim());
+    event.target.reset();
+    $("#sign-in").hidden = true;
+    say("");
+    refresh();
+  };
   let timer;
   $("#search").oninput = () => { clearTimeout(timer); timer = setTimeout(() => { state.page = 0; refresh(); }, 250); };
   $("#kind-filter").onchange = () => { state.page = 0; refresh(); };
