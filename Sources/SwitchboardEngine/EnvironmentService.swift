@@ -90,6 +90,25 @@ public struct EnvironmentService: Sendable {
         }
     }
 
+    /// Shares the environment with the user called `userName`, or stops sharing it: its
+    /// connections become visible to them to read and transition.
+    public func share(_ id: UUID, with userName: String, _ shared: Bool, by principal: Principal) async throws {
+        guard let user = try await store.user(named: userName) else {
+            throw EngineError.invalid(field: "userName", detail: "there is no user named '\(userName)'")
+        }
+        do {
+            try await store.share(id, with: user.id, shared, audit: audit(
+                id, .updated, principal, "\(shared ? "shared with" : "no longer shared with") \(user.name)",
+                now().truncatedToMilliseconds))
+        } catch StoreError.environmentNotFound {
+            throw EngineError.environmentNotFound(id)
+        }
+    }
+
+    public func sharedUsers(_ id: UUID) async throws -> [String] {
+        try await store.sharedUsers(of: id)
+    }
+
     public func history(_ id: UUID) async throws -> [AuditEvent] {
         try await store.auditEvents(subjectId: id)
     }

@@ -52,6 +52,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
                 try QueryValue.uuid($0, name: "environment")
             },
             owner: RequestPrincipal.current.ownerScope,
+            sharedWith: RequestPrincipal.current.isAdmin ? nil : RequestPrincipal.current.userId,
             name: try QueryValue.text(parameters.get("name"), name: "name", limit: 255),
             search: try QueryValue.text(parameters.get("search"), name: "search", limit: 255),
             order: order, page: page, pageSize: pageSize
@@ -123,7 +124,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
     @Sendable func update(_ request: Request, context: Context) async throws -> Response {
         let id = try connectionId(context)
         let payload = try await JSONBody.decode(ConnectionPayload.self, from: request)
-        let current = try await visibleConnection(context)
+        let current = try await visibleConnection(context, for: .change)
         try await Visibility.checkCredential(payload.credentialId, store: engine.store)
         if let bodyId = payload.id, bodyId != id {
             throw Problem.badRequest("the body's id \(bodyId.lowercasedString) differs from the path's \(id.lowercasedString)", field: "id")
@@ -144,16 +145,16 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
     }
 
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
-        try await engine.transition(try await visibleConnection(context).id, to: .deleted, by: RequestPrincipal.current,
+        try await engine.transition(try await visibleConnection(context, for: .change).id, to: .deleted, by: RequestPrincipal.current,
                                     reason: request.uri.queryParameters.get("reason"),
                                     correlationId: correlationId(request))
         return Response(status: .noContent)
     }
 
     @Sendable func transition(_ request: Request, context: Context) async throws -> Response {
-        let id = try await visibleConnection(context).id
         let body = try await JSONBody.decode(TransitionBody.self, from: request)
         let status = try QueryValue.status(body.status, field: "status")
+        let id = try await visibleConnection(context, for: status == .deleted ? .change : .transition).id
         let connection = try await engine.transition(id, to: status, by: RequestPrincipal.current, reason: body.reason,
                                                      correlationId: correlationId(request))
         return try JSONBody.response(resource(connection))
@@ -197,15 +198,15 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
             ConnectionResource(connection, kind: engine.kind(of: connection))
         }
         do {
-            guard RequestPrincipal.current.sees(owner: try await engine.connection(id: id).owner) else {
-                throw EngineError.notFound(id)
-            }
+            _ = try await Visibility.connection(id, for: status == .deleted ? .change : .transition, engine: engine)
             let connection = try await engine.transition(id, to: status, by: RequestPrincipal.current, reason: reason,
                                                          correlationId: correlationId)
             return BulkTransitionResult(id: id.lowercasedString, ok: true, status: connection.status, connection: resource(connection))
         } catch let error as EngineError {
             let problem = Problem(error, kinds: engine.kinds)
             return BulkTransitionResult(id: id.lowercasedString, ok: false, status: problem.connection?.status, error: problem)
+        } catch let problem as Problem {
+            return BulkTransitionResult(id: id.lowercasedString, ok: false, error: problem)
         } catch {
             return BulkTransitionResult(id: id.lowercasedString, ok: false, error: Problem(
                 "internal-error", title: "Internal server error", status: .internalServerError, detail: "\(error)"))
@@ -218,10 +219,8 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
 
     /// The path's connection, when the signed-in user may see it; otherwise it does not
     /// exist for them (404, so ids do not leak).
-    private func visibleConnection(_ context: Context) async throws -> Connection {
-        let connection = try await engine.connection(id: try connectionId(context))
-        guard RequestPrincipal.current.sees(owner: connection.owner) else { throw EngineError.notFound(connection.id) }
-        return connection
+    private func visibleConnection(_ context: Context, for use: Visibility.Use = .read) async throws -> Connection {
+        try await Visibility.connection(try connectionId(context), for: use, engine: engine)
     }
 
     private func connectionId(_ context: Context) throws -> UUID {

@@ -20,6 +20,9 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
         group.post("{environmentId}/connections/{connectionId}", use: add)
         group.delete("{environmentId}/connections/{connectionId}", use: remove)
         group.get("{environmentId}/events", use: events)
+        group.get("{environmentId}/users", use: sharedUsers)
+        group.post("{environmentId}/users/{userName}", use: share)
+        group.delete("{environmentId}/users/{userName}", use: unshare)
     }
 
     struct Payload: Decodable {
@@ -36,8 +39,10 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
         let parameters = request.uri.queryParameters
         let (page, pageSize) = try Self.paging(parameters)
         let search = try QueryValue.text(parameters.get("search"), name: "search", limit: 255)
-        let listing = try await environments.list(EnvironmentQuery(owner: RequestPrincipal.current.ownerScope, search: search,
-                                                                   page: page, pageSize: pageSize))
+        let principal = RequestPrincipal.current
+        let listing = try await environments.list(EnvironmentQuery(
+            owner: principal.ownerScope, sharedWith: principal.isAdmin ? nil : principal.userId, search: search,
+            page: page, pageSize: pageSize))
         return try JSONBody.response(EnvironmentPageResource(
             environments: listing.environments.map { EnvironmentResource($0) }, totalCount: listing.totalCount,
             page: page, pageSize: pageSize))
@@ -54,7 +59,7 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
     }
 
     @Sendable func show(_ request: Request, context: Context) async throws -> Response {
-        try JSONBody.response(EnvironmentResource(try await visible(try Self.environmentId(context))))
+        try JSONBody.response(EnvironmentResource(try await visible(try Self.environmentId(context), toChange: false)))
     }
 
     @Sendable func update(_ request: Request, context: Context) async throws -> Response {
@@ -78,7 +83,7 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
     /// The environment's connections, in the connection list's shape and with its filters.
     @Sendable func connections(_ request: Request, context: Context) async throws -> Response {
         let id = try Self.environmentId(context)
-        _ = try await visible(id)
+        _ = try await visible(id, toChange: false)
         let parameters = request.uri.queryParameters
         let (page, pageSize) = try Self.paging(parameters)
         let search = try QueryValue.text(parameters.get("search"), name: "search", limit: 255)
@@ -112,7 +117,7 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
 
     @Sendable func events(_ request: Request, context: Context) async throws -> Response {
         let id = try Self.environmentId(context)
-        _ = try await visible(id)
+        _ = try await visible(id, toChange: false)
         return try JSONBody.response(AuditPageResource(events: try await environments.history(id).map(AuditResource.init)))
     }
 
@@ -127,10 +132,46 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
     }
 
     /// The environment, when the signed-in user may see it (else it does not exist for them).
-    private func visible(_ id: UUID) async throws -> ConnectionLifecycle.Environment {
+    /// Owners and admins may change it; members it is shared with may only read it.
+    private func visible(_ id: UUID, toChange: Bool = true) async throws -> ConnectionLifecycle.Environment {
         let environment = try await environments.get(id)
-        guard RequestPrincipal.current.sees(owner: environment.owner) else { throw EngineError.environmentNotFound(id) }
+        let principal = RequestPrincipal.current
+        if principal.sees(owner: environment.owner) { return environment }
+        guard let user = principal.userId, try await engine.store.isEnvironmentShared(id, with: user) else {
+            throw EngineError.environmentNotFound(id)
+        }
+        guard !toChange else {
+            throw Problem("forbidden", title: "Shared with you to read only", status: .forbidden,
+                          detail: "environment \(id.lowercasedString) is shared with you: you may read it, not change it")
+        }
         return environment
+    }
+
+    @Sendable func sharedUsers(_ request: Request, context: Context) async throws -> Response {
+        let id = try Self.environmentId(context)
+        _ = try await visible(id)
+        return try JSONBody.response(SharedUsersResource(users: try await environments.sharedUsers(id)))
+    }
+
+    @Sendable func share(_ request: Request, context: Context) async throws -> Response {
+        try await changeSharing(context, true)
+    }
+
+    @Sendable func unshare(_ request: Request, context: Context) async throws -> Response {
+        try await changeSharing(context, false)
+    }
+
+    /// Only admins share environments.
+    private func changeSharing(_ context: Context, _ shared: Bool) async throws -> Response {
+        let id = try Self.environmentId(context)
+        _ = try await visible(id)
+        guard RequestPrincipal.current.isAdmin else {
+            throw Problem("forbidden", title: "Only admins share environments", status: .forbidden,
+                          detail: "ask an admin to share environment \(id.lowercasedString)")
+        }
+        let userName = try context.parameters.require("userName")
+        try await environments.share(id, with: userName, shared, by: RequestPrincipal.current)
+        return try JSONBody.response(SharedUsersResource(users: try await environments.sharedUsers(id)))
     }
 
     /// A connection the user may see; one they may not is reported as missing.
@@ -179,6 +220,10 @@ struct EnvironmentResource: Encodable {
         updatedAt = environment.updatedAt
         deletedAt = nil
     }
+}
+
+struct SharedUsersResource: Encodable {
+    var users: [String]
 }
 
 struct EnvironmentPageResource: Encodable {

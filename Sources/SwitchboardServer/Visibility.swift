@@ -1,3 +1,4 @@
+import ConnectionLifecycle
 import Foundation
 import SwitchboardEngine
 import SwitchboardStorage
@@ -5,6 +6,26 @@ import SwitchboardStorage
 /// What the signed-in user may see: admins everything, members what they own. Anything
 /// else answers as if it did not exist (404), so ids cannot be probed.
 enum Visibility {
+    /// What a request wants to do with a connection.
+    enum Use { case read, transition, change }
+
+    /// The connection, when the signed-in user may use it so: admins always; owners always;
+    /// members it is shared with (through an environment) to read and transition. Otherwise
+    /// it does not exist for them (404), or, when they can see it, they may not (403).
+    static func connection(_ id: UUID, for use: Use, engine: ConnectionEngine) async throws -> Connection {
+        let connection = try await engine.connection(id: id)
+        let principal = RequestPrincipal.current
+        if principal.sees(owner: connection.owner) { return connection }
+        guard let user = principal.userId, try await engine.store.isShared(id, with: user) else {
+            throw EngineError.notFound(id)
+        }
+        guard use != .change else {
+            throw Problem("forbidden", title: "Shared with you to read and transition only", status: .forbidden,
+                          detail: "connection \(id.lowercasedString) is shared with you through an environment: you may read it and move it through the lifecycle, not change or delete it")
+        }
+        return connection
+    }
+
     /// Refuses a credential id the user may not use (as not found).
     static func checkCredential(_ id: UUID?, store: any ConnectionStore) async throws {
         guard let id else { return }

@@ -23,8 +23,16 @@ struct ConnectionFilterSQL {
         anyOf("status", statuses.map(\.wireName))
         anyOf("type", query.types)
         if let owner = query.owner {
-            conditions.append("owner = ?")
-            arguments.append(owner.lowercasedString)
+            if let user = query.sharedWith {
+                conditions.append("""
+                    (owner = ? OR id IN (SELECT ec.connection_id FROM environment_connections ec
+                        JOIN environment_shares es ON es.environment_id = ec.environment_id WHERE es.user_id = ?))
+                    """)
+                arguments += [owner.lowercasedString, user.lowercasedString]
+            } else {
+                conditions.append("owner = ?")
+                arguments.append(owner.lowercasedString)
+            }
         }
         if !query.environments.isEmpty {
             conditions.append("id IN (SELECT connection_id FROM environment_connections WHERE environment_id IN (\(Array(repeating: "?", count: query.environments.count).joined(separator: ", "))))")

@@ -10,8 +10,10 @@ public struct ConnectionQuery: Sendable, Hashable {
     public var types: [String]
     /// Members of any of these environments.
     public var environments: [UUID]
-    /// Only this owner's connections (`nil`: everyone's).
+    /// Only this owner's connections (`nil`: everyone's)…
     public var owner: UUID?
+    /// …and those in environments shared with this user.
+    public var sharedWith: UUID?
     /// Partial, case-insensitive match on the name.
     public var name: String?
     /// Partial, case-insensitive match on the name or the url.
@@ -22,7 +24,7 @@ public struct ConnectionQuery: Sendable, Hashable {
 
     public init(
         kinds: [String] = [], statuses: [ConnectionStatus] = [], types: [String] = [], environments: [UUID] = [],
-        owner: UUID? = nil, name: String? = nil, search: String? = nil, order: ConnectionOrder = .default,
+        owner: UUID? = nil, sharedWith: UUID? = nil, name: String? = nil, search: String? = nil, order: ConnectionOrder = .default,
         page: Int = 0, pageSize: Int = 10
     ) {
         self.kinds = kinds
@@ -30,6 +32,7 @@ public struct ConnectionQuery: Sendable, Hashable {
         self.types = types
         self.environments = environments
         self.owner = owner
+        self.sharedWith = sharedWith
         self.name = name
         self.search = search
         self.order = order

@@ -25,18 +25,35 @@ public protocol EnvironmentStore: Sendable {
     /// Removes a member; throws `StoreError.notFound` when it is not one.
     func removeMember(_ connectionId: UUID, from environmentId: UUID, audit: AuditEvent) async throws
 
+    /// Shares an environment with a user (or stops sharing it); says whether anything changed.
+    @discardableResult
+    func share(_ environmentId: UUID, with userId: UUID, _ shared: Bool, audit: AuditEvent) async throws -> Bool
+
+    /// Whether `userId` sees `connectionId` through an environment shared with them.
+    func isShared(_ connectionId: UUID, with userId: UUID) async throws -> Bool
+
+    /// Whether the environment is shared with `userId`.
+    func isEnvironmentShared(_ environmentId: UUID, with userId: UUID) async throws -> Bool
+
+    /// Names of the users an environment is shared with.
+    func sharedUsers(of environmentId: UUID) async throws -> [String]
+
     /// The environments each of the given connections belongs to.
     func environmentIds(of connectionIds: [UUID]) async throws -> [UUID: [UUID]]
 }
 
 public struct EnvironmentQuery: Sendable, Hashable {
+    /// Only this owner's environments (`nil`: everyone's)…
     public var owner: UUID?
+    /// …and those shared with this user.
+    public var sharedWith: UUID?
     public var search: String?
     public var page: Int
     public var pageSize: Int
 
-    public init(owner: UUID? = nil, search: String? = nil, page: Int = 0, pageSize: Int = 10) {
+    public init(owner: UUID? = nil, sharedWith: UUID? = nil, search: String? = nil, page: Int = 0, pageSize: Int = 10) {
         self.owner = owner
+        self.sharedWith = sharedWith
         self.search = search
         self.page = page
         self.pageSize = pageSize

@@ -14,8 +14,13 @@ extension SQLiteConnectionStore {
         var conditions: [String] = []
         var arguments: [String] = []
         if let owner = query.owner {
-            conditions.append("owner = ?")
-            arguments.append(owner.lowercasedString)
+            if let user = query.sharedWith {
+                conditions.append("(owner = ? OR id IN (SELECT environment_id FROM environment_shares WHERE user_id = ?))")
+                arguments += [owner.lowercasedString, user.lowercasedString]
+            } else {
+                conditions.append("owner = ?")
+                arguments.append(owner.lowercasedString)
+            }
         }
         if let search = query.search, !search.isEmpty {
             conditions.append(#"name LIKE ? ESCAPE '\'"#)
@@ -61,6 +66,7 @@ extension SQLiteConnectionStore {
     public func deleteEnvironment(id: UUID, audit: AuditEvent) async throws {
         try await pool.write { db in
             try db.execute(sql: "DELETE FROM environment_connections WHERE environment_id = ?", arguments: [id.lowercasedString])
+            try db.execute(sql: "DELETE FROM environment_shares WHERE environment_id = ?", arguments: [id.lowercasedString])
             try db.execute(sql: "DELETE FROM environments WHERE id = ?", arguments: [id.lowercasedString])
             guard db.changesCount > 0 else { throw StoreError.environmentNotFound(id) }
             try Self.append(audit, db)
@@ -89,6 +95,50 @@ extension SQLiteConnectionStore {
                            arguments: [environmentId.lowercasedString, connectionId.lowercasedString])
             guard db.changesCount > 0 else { throw StoreError.notFound(connectionId) }
             try Self.append(audit, db)
+        }
+    }
+
+    public func share(_ environmentId: UUID, with userId: UUID, _ shared: Bool, audit: AuditEvent) async throws -> Bool {
+        try await pool.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM environments WHERE id = ?",
+                                    arguments: [environmentId.lowercasedString]) ?? false else {
+                throw StoreError.environmentNotFound(environmentId)
+            }
+            if shared {
+                try db.execute(sql: """
+                    INSERT INTO environment_shares (environment_id, user_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING
+                    """, arguments: [environmentId.lowercasedString, userId.lowercasedString, audit.at.storageMilliseconds])
+            } else {
+                try db.execute(sql: "DELETE FROM environment_shares WHERE environment_id = ? AND user_id = ?",
+                               arguments: [environmentId.lowercasedString, userId.lowercasedString])
+            }
+            let changed = db.changesCount > 0
+            if changed { try Self.append(audit, db) }
+            return changed
+        }
+    }
+
+    public func isShared(_ connectionId: UUID, with userId: UUID) async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(db, sql: """
+                SELECT 1 FROM environment_connections ec JOIN environment_shares es ON es.environment_id = ec.environment_id
+                WHERE ec.connection_id = ? AND es.user_id = ? LIMIT 1
+                """, arguments: [connectionId.lowercasedString, userId.lowercasedString]) ?? false
+        }
+    }
+
+    public func isEnvironmentShared(_ environmentId: UUID, with userId: UUID) async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM environment_shares WHERE environment_id = ? AND user_id = ?",
+                              arguments: [environmentId.lowercasedString, userId.lowercasedString]) ?? false
+        }
+    }
+
+    public func sharedUsers(of environmentId: UUID) async throws -> [String] {
+        try await pool.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT u.name FROM environment_shares es JOIN users u ON u.id = es.user_id WHERE es.environment_id = ? ORDER BY u.name
+                """, arguments: [environmentId.lowercasedString])
         }
     }
 

@@ -160,6 +160,19 @@ enum SQLiteMigrations {
                 );
                 """)
         }
+        migrator.registerMigration("v7: environment shares") { db in
+            try db.execute(sql: """
+                -- An admin shares an environment with a member: its connections become visible
+                -- to them (read and transition, not change or delete).
+                CREATE TABLE environment_shares (
+                    environment_id TEXT NOT NULL REFERENCES environments (id) ON DELETE CASCADE,
+                    user_id TEXT NOT NULL REFERENCES users (id),
+                    created_at INTEGER NOT NULL,
+                    PRIMARY KEY (environment_id, user_id)
+                );
+                CREATE INDEX environment_shares_by_user ON environment_shares (user_id, environment_id);
+                """)
+        }
         return migrator
     }
 }

@@ -66,4 +66,45 @@ struct MemberVisibilityAPITests {
             #expect(try decode(CountJSON.self, try await harness.request(.get, "/api/integrations/connections")).totalCount == 1)
         }
     }
+
+    @Test func anEnvironmentAnAdminSharesIsReadAndTransitionedNotChanged() async throws {
+        try await ServerHarness.run { harness in
+            let alice = try await harness.tokens.issue(for: "alice", role: .member).token
+            let bob = try await harness.tokens.issue(for: "bob", role: .member).token
+            let connection = try decode(IdJSON.self, try await harness.request(.post, "/api/integrations/connections", json: """
+                {"name": "alices", "kind": "http", "url": "\(harness.target.reachableURL)/alice"}
+                """, token: alice)).id
+            let environment = try decode(IdJSON.self, try await harness.request(
+                .post, "/api/environments", json: #"{"name": "production", "connections": ["\#(connection)"]}"#)).id
+            let c = "/api/integrations/connections/\(connection)"
+            _ = try expectProblem(try await harness.request(.get, c, token: bob), .notFound, "before sharing")
+
+            // Only an admin shares.
+            _ = try expectProblem(try await harness.request(.post, "/api/environments/\(environment)/users/bob", token: alice),
+                                  .notFound, "alice cannot even see the admin's environment")
+            let shared = try await harness.request(.post, "/api/environments/\(environment)/users/bob")
+            #expect(shared.status == .ok && String(buffer: shared.body).contains(#""users":["bob"]"#))
+
+            // Bob reads and transitions; he does not change or delete.
+            #expect(try await harness.request(.get, c, token: bob).status == .ok)
+            #expect(try decode(CountJSON.self, try await harness.request(.get, "/api/integrations/connections", token: bob)).totalCount == 1)
+            #expect(try await harness.request(.get, "/api/environments/\(environment)", token: bob).status == .ok)
+            let moved = try await harness.request(.post, "\(c)/transitions", json: #"{"status": "ignored"}"#, token: bob)
+            #expect(moved.status == .ok)
+            #expect(try await harness.history(try #require(UUID(uuidString: connection))).last?.actor == "bob")
+            for (method, uri, body) in [(HTTPRequest.Method.put, c, #"{"name": "bobs now"}"#), (.delete, c, nil),
+                                        (.post, "\(c)/transitions", #"{"status": "deleted"}"#),
+                                        (.put, "/api/environments/\(environment)", #"{"name": "mine"}"#),
+                                        (.post, "/api/environments/\(environment)/users/bob", nil)] {
+                _ = try expectProblem(try await harness.request(method, uri, json: body, token: bob), .forbidden, "\(method) \(uri)")
+            }
+            #expect(String(buffer: try await harness.request(.get, c, token: alice).body).contains(#""name":"alices""#))
+
+            // Unshared, it is gone for Bob again.
+            #expect(try await harness.request(.delete, "/api/environments/\(environment)/users/bob").status == .ok)
+            _ = try expectProblem(try await harness.request(.get, c, token: bob), .notFound, "after unsharing")
+            let audit = try await harness.store.auditEvents(subjectId: try #require(UUID(uuidString: environment)))
+            #expect(audit.compactMap(\.detail).contains("shared with bob"))
+        }
+    }
 }
