@@ -81,8 +81,7 @@ public struct CredentialService: Sendable {
 
     private func audit(_ id: UUID, _ action: AuditEvent.Action, _ principal: Principal, _ detail: String?,
                        _ at: Date) -> AuditEvent {
-        AuditEvent(subjectType: "credential", subjectId: id, action: action, actor: principal.name,
-                   actorRole: principal.role, detail: detail, correlationId: UUID(), at: at)
+        AuditEvent(of: "credential", id, action, by: principal, detail: detail, at: at)
     }
 
     static func check(name: String, type: String) throws {

@@ -115,7 +115,6 @@ public struct EnvironmentService: Sendable {
 
     private func audit(_ id: UUID, _ action: AuditEvent.Action, _ principal: Principal, _ detail: String?,
                        _ at: Date) -> AuditEvent {
-        AuditEvent(subjectType: "environment", subjectId: id, action: action, actor: principal.name,
-                   actorRole: principal.role, detail: detail, correlationId: UUID(), at: at)
+        AuditEvent(of: "environment", id, action, by: principal, detail: detail, at: at)
     }
 }

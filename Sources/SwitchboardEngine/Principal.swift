@@ -36,3 +36,11 @@ public struct Principal: Sendable, Hashable {
     /// The owner filter for this principal's lists: its own id, or none for admins.
     public var ownerScope: UUID? { isAdmin ? nil : userId ?? UUID() }
 }
+
+extension AuditEvent {
+    /// An entry for `principal`'s change to a `subjectType` (credential, environment).
+    init(of subjectType: String, _ id: UUID, _ action: Action, by principal: Principal, detail: String?, at: Date) {
+        self.init(subjectType: subjectType, subjectId: id, action: action, actor: principal.name,
+                  actorRole: principal.role, detail: detail, correlationId: UUID(), at: at)
+    }
+}
