@@ -14,12 +14,16 @@ public struct Discovery: Sendable, Hashable, CustomStringConvertible {
     public var fingerprint: String?
     /// Says where it was found, in events: `kubeconfig import`, `cluster scan`…
     public var source: String
+    /// Who made discovery look: the user who imported, or the system for its own finds.
+    public var principal: Principal
 
-    public init(connection: NewConnection, secret: SecretValues? = nil, fingerprint: String? = nil, source: String) {
+    public init(connection: NewConnection, secret: SecretValues? = nil, fingerprint: String? = nil, source: String,
+                by principal: Principal = .system) {
         self.connection = connection
         self.secret = secret
         self.fingerprint = fingerprint
         self.source = source
+        self.principal = principal
     }
 
     /// Without the secret's values.
@@ -128,8 +132,8 @@ extension ConnectionEngine {
             connection.credentialId = credential?.id
         }
         let event = LifecycleEvent(
-            connectionId: connection.id, from: nil, to: .discovered, actor: Principal.system.name, actorRole: .system,
-            reason: "discovered by \(found.source)", correlationId: correlationId, at: at)
+            connectionId: connection.id, from: nil, to: .discovered, actor: found.principal.name,
+            actorRole: found.principal.role, reason: "discovered by \(found.source)", correlationId: correlationId, at: at)
         let store = store
         let feed = feed
         let created = connection
@@ -138,7 +142,7 @@ extension ConnectionEngine {
             try await store.insert(created, event: event, credential: owned)
             await feed.publish(created)
         }
-        metrics.transitionCommitted(from: nil, to: .discovered, actor: .system)
+        metrics.transitionCommitted(from: nil, to: .discovered, actor: found.principal.role)
         logger.info("connection discovered", metadata: [
             "connection": "\(connection.id.lowercasedString)", "kind": "\(connection.kind)", "source": "\(found.source)",
         ])
@@ -192,9 +196,11 @@ extension ConnectionEngine {
             effects = [.stopSession, .startSession]  // The session follows the new credential.
         }
         let what = changes.isEmpty ? "" : ": \(changes.joined(separator: " and ")) updated"
+        // `not found → discovered` is the system's edge; a credential update is whoever imported.
+        let actor = comesBack ? Principal.system : found.principal
         let event = LifecycleEvent(
-            connectionId: existing.id, from: existing.status, to: updated.status, actor: Principal.system.name,
-            actorRole: .system,
+            connectionId: existing.id, from: existing.status, to: updated.status, actor: actor.name,
+            actorRole: actor.role,
             reason: comesBack ? "discovered again by \(found.source)\(what)" : "\(found.source)\(what)",
             correlationId: correlationId, at: at)
         let stored = try await commit(updated, expectedVersion: existing.version, event: event, effects: effects,

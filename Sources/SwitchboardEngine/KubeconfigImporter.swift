@@ -63,7 +63,7 @@ public struct KubeconfigImporter: Sendable {
             let found = Discovery(
                 connection: NewConnection(name: prepared.context, url: server, kind: "kubernetes", owner: owner,
                                           metadata: metadata),
-                secret: secret, fingerprint: fingerprint, source: source)
+                secret: secret, fingerprint: fingerprint, source: source, by: principal)
             do {
                 let discovered = try await engine.discover(found, register: connectReachable ? true : nil,
                                                            correlationId: correlationId)

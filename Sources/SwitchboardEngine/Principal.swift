@@ -23,6 +23,9 @@ public struct Principal: Sendable, Hashable {
     /// what an admin may.
     public static let anonymousUser = Principal(name: "anonymous", role: .user, isAdmin: true)
 
+    /// No one: owns nothing, sees nothing (what a request is before it signs in).
+    public static let nobody = Principal(name: "nobody", role: .user, isAdmin: false)
+
     public static func user(_ name: String) -> Principal { Principal(name: name, role: .user, isAdmin: true) }
 
     /// A signed-in user.

@@ -85,12 +85,18 @@ public struct TokenService: Sendable {
         }
     }
 
-    /// On a server's first start (no users yet): an admin and a token, written to `file`
-    /// (mode 0600) and returned so it can be shown once. `nil` when users exist.
+    /// On a server's first start (no admin yet): an admin and a token, written to `file`
+    /// (mode 0600, replacing any left from an earlier attempt) and returned so it can be
+    /// shown once. `nil` when an admin exists.
     public func bootstrapAdmin(tokenFile file: String) async throws -> String? {
-        guard try await store.userCount() == 0 else { return nil }
+        guard try await store.adminCount() == 0 else { return nil }
         let issued = try await issue(for: "admin", role: .admin, name: "first start")
-        try PrivateFile.create(file, contents: issued.token + "\n")
+        do {
+            try PrivateFile.replace(file, contents: issued.token + "\n")
+        } catch {
+            try? await store.revokeToken(id: issued.record.id, at: now())
+            throw error
+        }
         return issued.token
     }
 

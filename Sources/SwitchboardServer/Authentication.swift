@@ -3,10 +3,19 @@ import HTTPTypes
 import Hummingbird
 import SwitchboardEngine
 
-/// The signed-in principal of the request being handled (set by `AuthenticationMiddleware`;
-/// anonymous when the server runs without sign-in).
+/// The signed-in principal of the request being handled, set by `AuthenticationMiddleware`
+/// (or `NoSignInMiddleware` for a server run without sign-in). Outside a request it is
+/// nobody: it owns nothing and sees nothing, so a path that skips the middleware fails
+/// closed.
 enum RequestPrincipal {
-    @TaskLocal static var current: Principal = .anonymousUser
+    @TaskLocal static var current: Principal = .nobody
+}
+
+/// For servers embedded without sign-in: every request acts as the anonymous admin.
+struct NoSignInMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        try await RequestPrincipal.$current.withValue(.anonymousUser) { try await next(request, context) }
+    }
 }
 
 /// Every API route needs `Authorization: Bearer <token>`, except the probes of the process

@@ -81,6 +81,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
             credentialId: payload.credentialId, owner: RequestPrincipal.current.userId, metadata: payload.metadata ?? [:]
         )
         try await Visibility.checkCredential(payload.credentialId, store: engine.store)
+        try Visibility.checkMetadata(payload.metadata)
         if let id = payload.id, try await engine.store.connection(id: id) != nil {
             throw Problem("already-exists", title: "The connection already exists", status: .conflict,
                           detail: "connection \(id.lowercasedString) already exists; use PUT to change it")
@@ -126,6 +127,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
         let payload = try await JSONBody.decode(ConnectionPayload.self, from: request)
         let current = try await visibleConnection(context, for: .change)
         try await Visibility.checkCredential(payload.credentialId, store: engine.store)
+        try Visibility.checkMetadata(payload.metadata)
         if let bodyId = payload.id, bodyId != id {
             throw Problem.badRequest("the body's id \(bodyId.lowercasedString) differs from the path's \(id.lowercasedString)", field: "id")
         }

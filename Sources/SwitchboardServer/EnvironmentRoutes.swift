@@ -87,7 +87,14 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
         let parameters = request.uri.queryParameters
         let (page, pageSize) = try Self.paging(parameters)
         let search = try QueryValue.text(parameters.get("search"), name: "search", limit: 255)
-        let listing = try await engine.list(ConnectionQuery(environments: [id], search: search, page: page, pageSize: pageSize))
+        // Shared with the caller: all its connections are theirs to see. Otherwise only what
+        // they may see anyway (an admin may have added others' connections to it).
+        let principal = RequestPrincipal.current
+        var seesAll = principal.isAdmin
+        if !seesAll, let user = principal.userId { seesAll = try await engine.store.isEnvironmentShared(id, with: user) }
+        let listing = try await engine.list(ConnectionQuery(
+            environments: [id], owner: seesAll ? nil : principal.ownerScope, sharedWith: seesAll ? nil : principal.userId,
+            search: search, page: page, pageSize: pageSize))
         let memberships = try await engine.store.environmentIds(of: listing.connections.map(\.id))
         let health = try await engine.health(of: listing.connections.map(\.id))
         return try JSONBody.response(ConnectionPageResource(
@@ -111,6 +118,7 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
         let id = try Self.environmentId(context)
         let connectionId = try QueryValue.uuid(try context.parameters.require("connectionId"), name: "connectionId")
         _ = try await visible(id)
+        _ = try await Visibility.connection(connectionId, for: .read, engine: engine)
         try await environments.remove(connectionId, from: id, by: RequestPrincipal.current)
         return try await membership(id, connectionId)
     }
@@ -123,7 +131,7 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
 
     /// The connection as it is now, with the environments it belongs to.
     private func membership(_ environmentId: UUID, _ connectionId: UUID) async throws -> Response {
-        let connection = try await engine.connection(id: connectionId)
+        let connection = try await Visibility.connection(connectionId, for: .read, engine: engine)
         let memberships = try await engine.store.environmentIds(of: [connectionId])
         let health = try await engine.health(of: [connectionId])
         return try JSONBody.response(ConnectionResource(connection, kind: engine.kind(of: connection),

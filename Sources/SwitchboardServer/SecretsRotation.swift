@@ -23,7 +23,12 @@ public enum SecretsRotation {
         // A server that sealed a credential just before it noticed the new key: catch that too.
         try await Task.sleep(for: settle)
         resealed += try await resealAll(store)
-        if retireOldKeys { try SecretsVault.retireOldKeys(keyFile: keyFile) }
+        if retireOldKeys {
+            try SecretsVault.retireOldKeys(keyFile: keyFile)
+            // This vault still holds the old keys: anything a server sealed with one at the
+            // last moment is re-sealed now rather than lost.
+            resealed += try await resealAll(store)
+        }
         return Report(newKeyId: newKeyId, resealed: resealed, retired: retireOldKeys)
     }
 

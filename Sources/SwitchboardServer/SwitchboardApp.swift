@@ -101,7 +101,11 @@ public enum SwitchboardApp {
     public static func router(_ parts: SwitchboardParts) -> Router<BasicRequestContext> {
         let router = Router()
         router.middlewares.add(ProblemMiddleware(kinds: parts.engine.kinds))
-        if let tokens = parts.tokens { router.middlewares.add(AuthenticationMiddleware(tokens: tokens)) }
+        if let tokens = parts.tokens {
+            router.middlewares.add(AuthenticationMiddleware(tokens: tokens))
+        } else {
+            router.middlewares.add(NoSignInMiddleware())
+        }
         SystemRoutes(engine: parts.engine, registry: parts.registry).register(on: router)
         WebPageRoutes().register(on: router)
         ConnectionRoutes(engine: parts.engine).register(on: router)

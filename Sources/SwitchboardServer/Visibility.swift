@@ -1,5 +1,6 @@
 import ConnectionLifecycle
 import Foundation
+import SwitchboardDrivers
 import SwitchboardEngine
 import SwitchboardStorage
 
@@ -24,6 +25,21 @@ enum Visibility {
                           detail: "connection \(id.lowercasedString) is shared with you through an environment: you may read it and move it through the lifecycle, not change or delete it")
         }
         return connection
+    }
+
+    /// Metadata keys that name files on the server (tokens, passwords, kubeconfigs): only an
+    /// admin may point a connection at one, or a member could send the server's secrets to
+    /// a URL of their choosing.
+    static let fileReferenceKeys: Set<String> = [
+        FileReferenceCredentials.Key.kubeconfigPath, FileReferenceCredentials.Key.bearerTokenFile,
+        FileReferenceCredentials.Key.apiKeyFile, FileReferenceCredentials.Key.basicAuthPasswordFile,
+    ]
+
+    static func checkMetadata(_ metadata: [String: JSONValue]?) throws {
+        guard let metadata, !RequestPrincipal.current.isAdmin,
+              let key = fileReferenceKeys.sorted().first(where: { metadata[$0] != nil }) else { return }
+        throw Problem("forbidden", title: "Only admins name files on the server", status: .forbidden,
+                      detail: "metadata.\(key) names a file on the server; only an admin may set it. Store the secret as a credential (POST /api/integrations/credentials) and use its credentialId.")
     }
 
     /// Refuses a credential id the user may not use (as not found).

@@ -27,8 +27,8 @@ public final class SQLiteConnectionStore: ConnectionStore {
     public func insert(_ connection: Connection, event: LifecycleEvent, credential: Credential?) async throws {
         let sealed = try credential.map(seal)
         try await pool.write { db in
-            if let credential, let sealed { try Self.save(credential, sealed: sealed, db) }
             try Self.insert(connection, db)
+            if let credential, let sealed { try Self.saveAudited(credential, sealed: sealed, for: event, db) }
             try Self.append(event, db)
         }
     }
@@ -100,6 +100,20 @@ public final class SQLiteConnectionStore: ConnectionStore {
         return (keyId, sealed)
     }
 
+    /// Saves a credential written along with a connection change, and audits it with the
+    /// change's actor (never the secret).
+    private static func saveAudited(_ credential: Credential, sealed: (keyId: String, secret: Data),
+                                    for event: LifecycleEvent, _ db: Database) throws {
+        let existed = try Bool.fetchOne(db, sql: "SELECT 1 FROM credentials WHERE id = ?",
+                                        arguments: [credential.id.lowercasedString]) ?? false
+        try save(credential, sealed: sealed, db)
+        try append(AuditEvent(
+            subjectType: "credential", subjectId: credential.id, action: existed ? .updated : .created,
+            actor: event.actor, actorRole: event.actorRole,
+            detail: "\(existed ? "secret replaced" : "created") for connection \(event.connectionId.lowercasedString) (secret keys: \(credential.secret.keys.sorted().joined(separator: ", ")))",
+            correlationId: event.correlationId, at: event.at), db)
+    }
+
     private static func save(_ credential: Credential, sealed: (keyId: String, secret: Data), _ db: Database) throws {
         try db.execute(sql: """
             INSERT INTO credentials (id, name, type, owner, key_id, secret, created_at, updated_at, owned_by_connection)
@@ -159,7 +173,8 @@ public final class SQLiteConnectionStore: ConnectionStore {
     /// Only the names of the secret's keys leave the store this way.
     private static func summary(_ row: Row, _ vault: SecretsVault) throws -> CredentialSummary {
         let id = try CredentialRow.id(row)
-        let secret = try vault.open(row["secret"], keyId: row["key_id"], credentialId: id)
+        // One credential that no longer opens (a retired key, a damaged row) must not hide the others.
+        let secret = (try? vault.open(row["secret"], keyId: row["key_id"], credentialId: id)) ?? [:]
         return CredentialSummary(id: id, name: row["name"], type: row["type"], owner: CredentialRow.owner(row),
                                  secretKeys: secret.keys.sorted(), keyId: row["key_id"],
                                  createdAt: Date(storageMilliseconds: row["created_at"]),
@@ -235,7 +250,11 @@ public final class SQLiteConnectionStore: ConnectionStore {
                 """, arguments: [key]) ?? false
             guard !used else { return false }
             try db.execute(sql: "DELETE FROM credentials WHERE id = ? AND owned_by_connection", arguments: [key])
-            return db.changesCount > 0
+            guard db.changesCount > 0 else { return false }
+            try Self.append(AuditEvent(subjectType: "credential", subjectId: id, action: .deleted, actor: "system",
+                                       actorRole: .system, detail: "deleted with the last connection that used it",
+                                       correlationId: UUID(), at: Date().truncatedToMilliseconds), db)
+            return true
         }
     }
 
@@ -270,7 +289,13 @@ public final class SQLiteConnectionStore: ConnectionStore {
                 throw exists ? StoreError.versionConflict(connection.id, expected: expectedVersion)
                              : StoreError.notFound(connection.id)
             }
-            if let credential, let sealed { try Self.save(credential, sealed: sealed, db) }
+            if let credential, let sealed {
+                if let event {
+                    try Self.saveAudited(credential, sealed: sealed, for: event, db)
+                } else {
+                    try Self.save(credential, sealed: sealed, db)
+                }
+            }
             if let event { try Self.append(event, db) }
             return stored
         }

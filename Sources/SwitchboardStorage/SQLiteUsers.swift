@@ -53,8 +53,11 @@ extension SQLiteConnectionStore {
         }
     }
 
-    public func userCount() async throws -> Int {
-        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM users") ?? 0 }
+    public func adminCount() async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: """
+            SELECT COUNT(DISTINCT u.id) FROM users u JOIN api_tokens t ON t.user_id = u.id
+            WHERE u.role = 'admin' AND t.revoked_at IS NULL
+            """) ?? 0 }
     }
 }
 

@@ -87,16 +87,32 @@ public final class SecretsVault: Sendable {
     /// they sealed) and returns its id. The file is replaced atomically and stays 0600.
     @discardableResult
     public static func rotate(keyFile path: String) throws -> String {
-        let (keys, _) = try readKeys(path)
-        let key = SymmetricKey(size: .bits256)
-        try writeKeys([key] + keys, to: path)
-        return id(of: key)
+        try whileLocked(path) {
+            let (keys, _) = try readKeys(path)
+            let key = SymmetricKey(size: .bits256)
+            try writeKeys([key] + keys, to: path)
+            return id(of: key)
+        }
     }
 
     /// Leaves only the current key in the key file (after everything is re-sealed with it).
     public static func retireOldKeys(keyFile path: String) throws {
-        let (keys, _) = try readKeys(path)
-        try writeKeys([keys[0]], to: path)
+        try whileLocked(path) {
+            let (keys, _) = try readKeys(path)
+            try writeKeys([keys[0]], to: path)
+        }
+    }
+
+    /// Two rotations at once must not both read the old file and each drop the other's key.
+    private static func whileLocked<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        let lock = FileHandle(forUpdatingAtPath: path + ".lock") ?? {
+            _ = try? PrivateFile.create(path + ".lock", contents: "")
+            return FileHandle(forUpdatingAtPath: path + ".lock")
+        }()
+        guard let lock else { throw VaultError("cannot lock \(path).lock") }
+        defer { try? lock.close() }
+        guard flock(lock.fileDescriptor, LOCK_EX) == 0 else { throw VaultError("cannot lock \(path).lock") }
+        return try body()
     }
 
     private static func readKeys(_ path: String) throws -> ([SymmetricKey], Date?) {
@@ -190,6 +206,17 @@ private func openExclusively(_ path: String) -> Int32 {
 
 /// Files only their owner may read (keys, tokens): created with mode 0600 from the first byte.
 public enum PrivateFile {
+    /// Writes `contents` to `path` through a private temporary file renamed over it: readers
+    /// see the old file or the whole new one, never a part.
+    public static func replace(_ path: String, contents: String) throws {
+        let temporary = path + ".new-\(UUID().lowercasedString)"
+        try create(temporary, contents: contents)
+        guard rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw VaultError("cannot replace \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// Creates `path` with `contents`; fails if it exists.
     public static func create(_ path: String, contents: String) throws {
         let descriptor = openExclusively(path)

@@ -12,5 +12,6 @@ public protocol UserStore: Sendable {
     func tokens() async throws -> [(APIToken, User)]
     /// Marks a token revoked; false when there is no such token.
     func revokeToken(id: UUID, at: Date) async throws -> Bool
-    func userCount() async throws -> Int
+    /// How many admins have a token that is not revoked (none: the server needs a first one).
+    func adminCount() async throws -> Int
 }

@@ -263,14 +263,15 @@ struct Token: AsyncParsableCommand {
     /// `30d`, `12h`, `90m`, `45s`.
     static func duration(_ text: String) -> Duration? {
         guard let unit = text.last, let number = Int(text.dropLast()), number > 0 else { return nil }
-        let seconds: Int
+        let scale: Int
         switch unit {
-        case "d": seconds = number * 86_400
-        case "h": seconds = number * 3_600
-        case "m": seconds = number * 60
-        case "s": seconds = number
+        case "d": scale = 86_400
+        case "h": scale = 3_600
+        case "m": scale = 60
+        case "s": scale = 1
         default: return nil
         }
-        return .seconds(seconds)
+        let (seconds, overflow) = number.multipliedReportingOverflow(by: scale)
+        return overflow || seconds > 100 * 365 * 86_400 ? nil : .seconds(seconds)
     }
 }

@@ -161,6 +161,11 @@ struct OwnedCredentialAPITests {
             await harness.engine.drainSideEffects()
             _ = try expectProblem(try await harness.request(.get, "/api/integrations/credentials/\(credentialId.lowercasedString)"),
                                   .notFound)
+            // Made with the connection and gone with it: both in the credential's audit log.
+            let audit = try await harness.store.auditEvents(subjectId: credentialId)
+            #expect(audit.map(\.action) == [.created, .deleted])
+            #expect(audit.map(\.actor) == ["test-admin", "system"])
+            #expect(!audit.contains { ($0.detail ?? "").contains(PrometheusServer.password) })
         }
     }
 }

@@ -146,12 +146,12 @@ struct KubeconfigImportAPITests {
 
             let stored = try await Self.kubernetesConnections(harness)
             #expect(Set(stored.map(\.name)) == ["alpha", "beta", "bad-ca", "gone"])
-            // Discovery and auto-registration are the system's, and say so.
+            // The importer found it; the system registered it; both say so.
             let alphaId = try #require(try result.result("alpha").connectionId)
             let alpha = try #require(UUID(uuidString: alphaId))
             let history = try await harness.history(alpha)
             #expect(history.map(\.to) == [.discovered, .registered])
-            #expect(history.allSatisfy { $0.actor == "system" })
+            #expect(history.map(\.actor) == ["test-admin", "system"])
             #expect(history.first?.reason == "discovered by kubeconfig import")
             // The kubeconfig's secrets are stored encrypted, never as text.
             let database = try Data(contentsOf: URL(fileURLWithPath: harness.databasePath))

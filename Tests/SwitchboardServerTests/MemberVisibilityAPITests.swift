@@ -55,6 +55,24 @@ struct MemberVisibilityAPITests {
                 #expect(count == (path == "/api/environments" ? 1 : 0), "\(path) shows Bob \(count)")
             }
 
+            // A member may not point a connection at files on the server (the operator's
+            // kubeconfig, token files): that would hand the server's secrets to any URL.
+            for key in ["kubeconfigPath", "bearerTokenFile", "apiKeyFile", "basicAuthPasswordFile"] {
+                let body = #"{"name": "files", "kind": "http", "url": "http://127.0.0.1:1/\#(key)", "metadata": {"\#(key)": "/etc/hostname"}}"#
+                _ = try expectProblem(try await harness.request(.post, "/api/integrations/connections", json: body, token: bob),
+                                      .forbidden, key)
+                _ = try expectProblem(try await harness.request(.put, c, json: #"{"metadata": {"\#(key)": "/etc/hostname"}}"#,
+                                                                token: alice), .forbidden, key)
+            }
+            // An environment Bob owns shows him only what he may see, even if an admin put
+            // Alice's connection in it.
+            #expect(try await harness.request(.post, "/api/environments/\(bobsOwn)/connections/\(connection)").status == .ok)
+            let bobsView = try decode(CountJSON.self, try await harness.request(
+                .get, "/api/environments/\(bobsOwn)/connections", token: bob))
+            #expect(bobsView.totalCount == 0)
+            _ = try expectProblem(try await harness.request(.delete, "/api/environments/\(bobsOwn)/connections/\(connection)",
+                                                            token: bob), .notFound)
+
             // Alice's things are as she left them, and she and an admin see them.
             let mine = try await harness.request(.get, c, token: alice)
             #expect(mine.status == .ok && String(buffer: mine.body).contains(#""status":"discovered""#))
