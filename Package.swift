@@ -131,6 +131,7 @@ let package = Package(
             dependencies: [
                 "SwitchboardEngine", "SwitchboardTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .testTarget(

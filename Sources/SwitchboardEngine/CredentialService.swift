@@ -39,29 +39,37 @@ public struct CredentialService: Sendable {
         return try await get(credential.id)
     }
 
-    /// Changes what is given; a `secret` replaces the whole secret.
+    /// Changes what is given; a `secret` replaces the whole secret. A compare-and-set on the
+    /// row's last update: a change that lost a race is decided again on what is there now.
     public func update(_ id: UUID, name: String?, type: String?, secret: [String: String]?,
                        by principal: Principal) async throws -> CredentialSummary {
-        guard var credential = try await store.credential(id: id) else { throw EngineError.credentialNotFound(id) }
-        var changed: [String] = []
-        if let name, name != credential.name { credential.name = name; changed.append("name") }
-        if let type, type != credential.type { credential.type = type; changed.append("type") }
-        if let secret, secret != credential.secret {
-            try Self.check(secret: secret)
-            credential.secret = secret
-            changed.append("secret (keys: \(secret.keys.sorted().joined(separator: ", ")))")
+        if let secret { try Self.check(secret: secret) }
+        for _ in 1...5 {
+            guard let current = try await store.credential(id: id) else { throw EngineError.credentialNotFound(id) }
+            var credential = current
+            var changed: [String] = []
+            if let name, name != credential.name { credential.name = name; changed.append("name") }
+            if let type, type != credential.type { credential.type = type; changed.append("type") }
+            if let secret, secret != credential.secret {
+                credential.secret = secret
+                changed.append("secret (keys: \(secret.keys.sorted().joined(separator: ", ")))")
+            }
+            try Self.check(name: credential.name, type: credential.type)
+            guard !changed.isEmpty else { return try await get(id) }
+            // Later than the stored stamp even within one millisecond, so the stamp is a version.
+            let at = max(now().truncatedToMilliseconds, current.updatedAt.addingTimeInterval(0.001))
+            credential.updatedAt = at
+            do {
+                try await store.updateCredential(credential, expectedUpdatedAt: current.updatedAt, audit: audit(
+                    id, .updated, principal, "changed \(changed.joined(separator: ", "))", at))
+                return try await get(id)
+            } catch StoreError.credentialNotFound {
+                throw EngineError.credentialNotFound(id)
+            } catch StoreError.versionConflict {
+                continue
+            }
         }
-        try Self.check(name: credential.name, type: credential.type)
-        guard !changed.isEmpty else { return try await get(id) }
-        let at = now().truncatedToMilliseconds
-        credential.updatedAt = at
-        do {
-            try await store.updateCredential(credential, audit: audit(id, .updated, principal,
-                                                                      "changed \(changed.joined(separator: ", "))", at))
-        } catch StoreError.credentialNotFound {
-            throw EngineError.credentialNotFound(id)
-        }
-        return try await get(id)
+        throw EngineError.conflict(id)
     }
 
     public func delete(_ id: UUID, by principal: Principal) async throws {

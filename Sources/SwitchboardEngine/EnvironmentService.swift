@@ -39,24 +39,31 @@ public struct EnvironmentService: Sendable {
         return environment
     }
 
+    /// Changes what is given, as a compare-and-set on the row's last update (a change that
+    /// lost a race is decided again on what is there now).
     public func update(_ id: UUID, name: String?, description: String?, metadata: [String: JSONValue]?,
                        by principal: Principal) async throws -> Environment {
-        var environment = try await get(id)
         try ConnectionRules.check(name: name, description: description, url: nil)
-        var changed: [String] = []
-        if let name, name != environment.name { environment.name = name; changed.append("name") }
-        if let description, description != environment.description { environment.description = description; changed.append("description") }
-        if let metadata, metadata != environment.metadata { environment.metadata = metadata; changed.append("metadata") }
-        guard !changed.isEmpty else { return environment }
-        environment.updatedAt = now().truncatedToMilliseconds
-        do {
-            try await store.updateEnvironment(environment, audit: audit(id, .updated, principal,
-                                                                        "changed \(changed.joined(separator: ", "))",
-                                                                        environment.updatedAt))
-        } catch StoreError.environmentNotFound {
-            throw EngineError.environmentNotFound(id)
+        for _ in 1...5 {
+            let current = try await get(id)
+            var environment = current
+            var changed: [String] = []
+            if let name, name != environment.name { environment.name = name; changed.append("name") }
+            if let description, description != environment.description { environment.description = description; changed.append("description") }
+            if let metadata, metadata != environment.metadata { environment.metadata = metadata; changed.append("metadata") }
+            guard !changed.isEmpty else { return environment }
+            environment.updatedAt = max(now().truncatedToMilliseconds, current.updatedAt.addingTimeInterval(0.001))
+            do {
+                try await store.updateEnvironment(environment, expectedUpdatedAt: current.updatedAt, audit: audit(
+                    id, .updated, principal, "changed \(changed.joined(separator: ", "))", environment.updatedAt))
+                return environment
+            } catch StoreError.environmentNotFound {
+                throw EngineError.environmentNotFound(id)
+            } catch StoreError.versionConflict {
+                continue
+            }
         }
-        return environment
+        throw EngineError.conflict(id)
     }
 
     /// Deletes the environment and its memberships; its connections stay as they are.

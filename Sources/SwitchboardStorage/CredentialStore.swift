@@ -15,8 +15,10 @@ public protocol CredentialStore: Sendable {
 
     func insertCredential(_ credential: Credential, audit: AuditEvent) async throws
 
-    /// Replaces name, type and secret; throws `StoreError.credentialNotFound` when absent.
-    func updateCredential(_ credential: Credential, audit: AuditEvent) async throws
+    /// Replaces name, type and secret if the stored row still has `expectedUpdatedAt`
+    /// (compare-and-set); throws `StoreError.versionConflict` when another change got there
+    /// first and `StoreError.credentialNotFound` when there is no such credential.
+    func updateCredential(_ credential: Credential, expectedUpdatedAt: Date, audit: AuditEvent) async throws
 
     /// Deletes a credential no live connection uses; throws `StoreError.credentialInUse`
     /// (naming the connections) otherwise, `StoreError.credentialNotFound` when absent.

@@ -12,8 +12,10 @@ public protocol EnvironmentStore: Sendable {
     /// connection that does not exist (or is deleted), storing nothing.
     func insertEnvironment(_ environment: Environment, members: [UUID], audit: AuditEvent) async throws
 
-    /// Throws `StoreError.environmentNotFound` when absent.
-    func updateEnvironment(_ environment: Environment, audit: AuditEvent) async throws
+    /// Writes name, description and metadata if the stored row still has `expectedUpdatedAt`
+    /// (compare-and-set); throws `StoreError.versionConflict` when another change got there
+    /// first and `StoreError.environmentNotFound` when absent.
+    func updateEnvironment(_ environment: Environment, expectedUpdatedAt: Date, audit: AuditEvent) async throws
 
     /// Deletes the environment and its memberships, never its connections.
     func deleteEnvironment(id: UUID, audit: AuditEvent) async throws

@@ -193,14 +193,20 @@ public final class SQLiteConnectionStore: ConnectionStore {
         }
     }
 
-    public func updateCredential(_ credential: Credential, audit: AuditEvent) async throws {
+    public func updateCredential(_ credential: Credential, expectedUpdatedAt: Date, audit: AuditEvent) async throws {
         let sealed = try seal(credential)
         try await pool.write { db in
             try db.execute(sql: """
-                UPDATE credentials SET name = ?, type = ?, key_id = ?, secret = ?, updated_at = ? WHERE id = ?
+                UPDATE credentials SET name = ?, type = ?, key_id = ?, secret = ?, updated_at = ? WHERE id = ? AND updated_at = ?
                 """, arguments: [credential.name, credential.type, sealed.keyId, sealed.secret,
-                                 credential.updatedAt.storageMilliseconds, credential.id.lowercasedString])
-            guard db.changesCount > 0 else { throw StoreError.credentialNotFound(credential.id) }
+                                 credential.updatedAt.storageMilliseconds, credential.id.lowercasedString,
+                                 expectedUpdatedAt.storageMilliseconds])
+            guard db.changesCount > 0 else {
+                let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM credentials WHERE id = ?",
+                                               arguments: [credential.id.lowercasedString]) ?? false
+                throw exists ? StoreError.versionConflict(credential.id, expected: expectedUpdatedAt.storageMilliseconds)
+                             : StoreError.credentialNotFound(credential.id)
+            }
             try Self.append(audit, db)
         }
     }

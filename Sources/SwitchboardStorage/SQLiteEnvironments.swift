@@ -52,13 +52,19 @@ extension SQLiteConnectionStore {
         }
     }
 
-    public func updateEnvironment(_ environment: Environment, audit: AuditEvent) async throws {
+    public func updateEnvironment(_ environment: Environment, expectedUpdatedAt: Date, audit: AuditEvent) async throws {
         try await pool.write { db in
             try db.execute(sql: """
-                UPDATE environments SET name = ?, description = ?, metadata = ?, updated_at = ? WHERE id = ?
+                UPDATE environments SET name = ?, description = ?, metadata = ?, updated_at = ? WHERE id = ? AND updated_at = ?
                 """, arguments: [environment.name, environment.description, JSONText.encode(environment.metadata),
-                                 environment.updatedAt.storageMilliseconds, environment.id.lowercasedString])
-            guard db.changesCount > 0 else { throw StoreError.environmentNotFound(environment.id) }
+                                 environment.updatedAt.storageMilliseconds, environment.id.lowercasedString,
+                                 expectedUpdatedAt.storageMilliseconds])
+            guard db.changesCount > 0 else {
+                let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM environments WHERE id = ?",
+                                               arguments: [environment.id.lowercasedString]) ?? false
+                throw exists ? StoreError.versionConflict(environment.id, expected: expectedUpdatedAt.storageMilliseconds)
+                             : StoreError.environmentNotFound(environment.id)
+            }
             try Self.append(audit, db)
         }
     }
