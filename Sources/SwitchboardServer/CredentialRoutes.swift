@@ -8,6 +8,7 @@ import SwitchboardStorage
 /// (`?credentialId=`), read one. The secret is write-only: responses name its keys only.
 struct CredentialRoutes<Context: RequestContext>: Sendable {
     let credentials: CredentialService
+    let engine: ConnectionEngine
 
     func register(on router: Router<Context>) {
         let group = router.group("api/integrations/credentials")
@@ -66,7 +67,18 @@ struct CredentialRoutes<Context: RequestContext>: Sendable {
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
         let id = try QueryValue.uuid(request.uri.queryParameters.get("credentialId"), name: "credentialId")
         _ = try await visible(id)
-        try await credentials.delete(id, by: RequestPrincipal.current)
+        do {
+            try await credentials.delete(id, by: RequestPrincipal.current)
+        } catch EngineError.credentialInUse(_, let users) {
+            // Name only the connections the caller may see; count the others.
+            var visible: [UUID] = []
+            for user in users where (try? await Visibility.connection(user, for: .read, engine: engine)) != nil {
+                visible.append(user)
+            }
+            let named = visible.prefix(5).map(\.lowercasedString).joined(separator: ", ")
+            throw Problem("credential-in-use", title: "Connections use this credential", status: .conflict,
+                          detail: "credential \(id.lowercasedString) is used by \(users.count) connection(s)\(named.isEmpty ? "" : " (\(named))"); delete them or give them another credential first")
+        }
         return Response(status: .noContent)
     }
 

@@ -110,7 +110,7 @@ public enum SwitchboardApp {
         WebPageRoutes().register(on: router)
         ConnectionRoutes(engine: parts.engine).register(on: router)
         KubernetesImportRoutes(engine: parts.engine, importer: parts.importer).register(on: router)
-        CredentialRoutes(credentials: CredentialService(store: parts.engine.store)).register(on: router)
+        CredentialRoutes(credentials: CredentialService(store: parts.engine.store), engine: parts.engine).register(on: router)
         EnvironmentRoutes(environments: EnvironmentService(store: parts.engine.store), engine: parts.engine)
             .register(on: router)
         return router

@@ -82,6 +82,13 @@ struct MemberVisibilityAPITests {
                 #expect(try await harness.request(.get, path, token: alice).status == .ok)
             }
             #expect(try decode(CountJSON.self, try await harness.request(.get, "/api/integrations/connections")).totalCount == 1)
+
+            // A credential in use says how many use it, naming only what the caller may see.
+            let adminsConnection = try decode(IdJSON.self, try await harness.request(.post, "/api/integrations/connections",
+                json: #"{"name": "admin uses", "kind": "http", "url": "http://127.0.0.1:1/admin", "credentialId": "\#(credential)"}"#)).id
+            let inUse = try expectProblem(try await harness.request(
+                .delete, "/api/integrations/credentials?credentialId=\(credential)", token: alice), .conflict)
+            #expect(inUse.detail.contains("1 connection") && !inUse.detail.contains(adminsConnection), "\(inUse.detail)")
         }
     }
 
