@@ -92,6 +92,11 @@ public struct SwitchboardParts: Sendable {
     public let importer: KubeconfigImporter
     /// Checks bearer tokens; `nil` when the server runs without sign-in.
     public let tokens: TokenService?
+    /// Change streams open now (ended at shutdown).
+    let streams = OpenStreams()
+
+    /// Ends every open change stream (graceful shutdown; tests).
+    public func closeStreams() { streams.closeAll() }
 }
 
 /// Builds the parts (store, drivers, engine, monitor, router) and runs them until a
@@ -113,6 +118,7 @@ public enum SwitchboardApp {
         CredentialRoutes(credentials: CredentialService(store: parts.engine.store), engine: parts.engine).register(on: router)
         EnvironmentRoutes(environments: EnvironmentService(store: parts.engine.store), engine: parts.engine)
             .register(on: router)
+        EventStreamRoutes(engine: parts.engine, streams: parts.streams).register(on: router)
         return router
     }
 
@@ -177,7 +183,10 @@ public enum SwitchboardApp {
             },
             logger: logger
         )
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app), .init(service: parts.monitor)]
+        // Shut down in reverse order: open change streams end first, so the server is not held up.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: app), .init(service: parts.monitor), .init(service: OpenStreamsCloser(streams: parts.streams)),
+        ]
         if !configuration.startupKubeconfigs.isEmpty {
             services.append(.init(service: StartupKubeconfigImport(paths: configuration.startupKubeconfigs,
                                                                    importer: parts.importer, logger: logger),

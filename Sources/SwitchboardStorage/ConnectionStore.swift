@@ -40,6 +40,12 @@ public protocol ConnectionStore: CredentialStore, EnvironmentStore, UserStore {
     /// A connection's history, newest first.
     func events(connectionId: UUID, page: Int, pageSize: Int) async throws -> EventPage
 
+    /// The event log after `query.after`, oldest first, filtered: what the change stream sends.
+    func eventLog(_ query: EventLogQuery) async throws -> [LifecycleEvent]
+
+    /// The newest event's sequence (0 when there is none).
+    func latestEventSequence() async throws -> Int64
+
     /// Throws unless the store can answer queries (for `/readyz`).
     func checkReadiness() async throws
 
@@ -144,6 +150,30 @@ public struct ConnectionListing: Sendable, Hashable {
         self.connections = connections
         self.totalCount = totalCount
         self.statusSummary = statusSummary
+    }
+}
+
+/// Which events the change stream wants: after a sequence, of some connections, kinds or
+/// environments, and only those the caller may see.
+public struct EventLogQuery: Sendable, Hashable {
+    public var after: Int64
+    public var limit: Int
+    public var connections: [UUID]
+    public var kinds: [String]
+    public var environments: [UUID]
+    /// Only this owner's connections (and those shared with `sharedWith`); `nil`: all.
+    public var owner: UUID?
+    public var sharedWith: UUID?
+
+    public init(after: Int64, limit: Int = 500, connections: [UUID] = [], kinds: [String] = [],
+                environments: [UUID] = [], owner: UUID? = nil, sharedWith: UUID? = nil) {
+        self.after = after
+        self.limit = limit
+        self.connections = connections
+        self.kinds = kinds
+        self.environments = environments
+        self.owner = owner
+        self.sharedWith = sharedWith
     }
 }
 

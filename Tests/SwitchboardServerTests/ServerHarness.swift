@@ -55,8 +55,9 @@ struct ServerHarness: Sendable {
         defer { monitoring?.cancel() }
         do {
             let result = try await app.test(mode) { client in
-                try await body(ServerHarness(client: client, store: store, engine: engine, target: target,
-                                             databasePath: path, folder: folder, adminToken: adminToken, tokens: tokens))
+                defer { parts.closeStreams() }  // An open change stream would hold the shutdown up.
+                return try await body(ServerHarness(client: client, store: store, engine: engine, target: target,
+                                                    databasePath: path, folder: folder, adminToken: adminToken, tokens: tokens))
             }
             monitoring?.cancel()
             _ = try? await monitoring?.value

@@ -1,0 +1,115 @@
+import ConnectionLifecycle
+import Foundation
+import Hummingbird
+import NIOCore
+import ServiceLifecycle
+import SwitchboardEngine
+import SwitchboardStorage
+import Synchronization
+
+/// `GET /api/events/stream`: the event log as Server-Sent Events. Each event carries its
+/// sequence as `id`, so a client that reconnects with `Last-Event-ID` (or `lastEventId`)
+/// gets every later event exactly once; without one the stream starts at the present.
+/// Filters: `connection`, `kind`, `environment` (repeated or comma-separated). A comment
+/// line every 15 seconds keeps proxies from closing a quiet stream.
+struct EventStreamRoutes<Context: RequestContext>: Sendable {
+    let engine: ConnectionEngine
+    let streams: OpenStreams
+
+    static var pollInterval: Duration { .milliseconds(200) }
+    static var heartbeatInterval: Duration { .seconds(15) }
+
+    func register(on router: Router<Context>) {
+        router.get("api/events/stream", use: stream)
+    }
+
+    @Sendable func stream(_ request: Request, context: Context) async throws -> Response {
+        let parameters = request.uri.queryParameters
+        let principal = RequestPrincipal.current
+        var query = EventLogQuery(
+            after: 0,
+            connections: try parameters.getAll("connection").flatMap(QueryValue.commaSeparated).map {
+                try QueryValue.uuid($0, name: "connection")
+            },
+            kinds: parameters.getAll("kind").flatMap(QueryValue.commaSeparated),
+            environments: try parameters.getAll("environment").flatMap(QueryValue.commaSeparated).map {
+                try QueryValue.uuid($0, name: "environment")
+            },
+            owner: principal.ownerScope, sharedWith: principal.isAdmin ? nil : principal.userId)
+        let header = request.headers.first { $0.name.canonicalName == "last-event-id" }?.value
+        let fromQuery = parameters.get("lastEventId").map { String($0) }
+        if let text: String = header ?? fromQuery {
+            guard let sequence = Int64(text.trimmingCharacters(in: .whitespaces)), sequence >= 0 else {
+                throw Problem.badRequest("Last-Event-ID must be the id of an event (a whole number), not '\(text)'",
+                                         field: "lastEventId")
+            }
+            query.after = sequence
+        } else {
+            query.after = try await engine.store.latestEventSequence()
+        }
+
+        let store = engine.store
+        let (body, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingOldest(4096))
+        let startQuery = query
+        let producer = Task {
+            var query = startQuery
+            var quiet = ContinuousClock.now
+            continuation.yield(ByteBuffer(string: "retry: 2000\n\n"))
+            while !Task.isCancelled {
+                guard let batch = try? await store.eventLog(query) else { break }
+                for event in batch {
+                    continuation.yield(Self.message(event))
+                    query.after = event.sequence
+                    quiet = .now
+                }
+                if batch.count == query.limit { continue }
+                if ContinuousClock.now - quiet >= Self.heartbeatInterval {
+                    continuation.yield(ByteBuffer(string: ": keep-alive\n\n"))
+                    quiet = .now
+                }
+                try? await Task.sleep(for: Self.pollInterval)
+            }
+            continuation.finish()
+        }
+        let token = streams.open(producer)
+        continuation.onTermination = { _ in
+            producer.cancel()
+            streams.close(token)
+        }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                        body: ResponseBody(asyncSequence: body))
+    }
+
+    static func message(_ event: LifecycleEvent) -> ByteBuffer {
+        let data = (try? JSONBody.encoder.encode(EventResource(event))).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return ByteBuffer(string: "id: \(event.sequence)\nevent: transition\ndata: \(data)\n\n")
+    }
+}
+
+/// The open streams, so a graceful shutdown can end them (an open response would otherwise
+/// hold the server up).
+final class OpenStreams: Sendable {
+    private let producers = Mutex<[UUID: Task<Void, Never>]>([:])
+
+    func open(_ producer: Task<Void, Never>) -> UUID {
+        let token = UUID()
+        producers.withLock { $0[token] = producer }
+        return token
+    }
+
+    func close(_ token: UUID) { _ = producers.withLock { $0.removeValue(forKey: token) } }
+
+    func closeAll() {
+        for producer in producers.withLock({ $0.values }) { producer.cancel() }
+    }
+}
+
+/// Ends every open stream when the server starts shutting down.
+struct OpenStreamsCloser: Service {
+    let streams: OpenStreams
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        streams.closeAll()
+    }
+}
