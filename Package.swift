@@ -85,6 +85,10 @@ let package = Package(
             dependencies: [
                 "SwitchboardServer", "SwitchboardEngine", "SwitchboardDrivers", "SwitchboardStorage", "ConnectionLifecycle",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

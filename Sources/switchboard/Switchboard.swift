@@ -9,9 +9,29 @@ import SwitchboardStorage
 
 @main
 struct Switchboard: AsyncParsableCommand {
+    /// Parses and runs, with the exit codes the client promises: 2 for a usage error
+    /// (ArgumentParser's own is 64), 1 and 3 from the commands.
+    static func main() async {
+        do {
+            var command = try await asyncParseAsRoot(nil)
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(ClientExit.usage.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
+
     static let configuration = CommandConfiguration(
         abstract: "Track and manage connections: Kubernetes clusters, Prometheus, Grafana, Helm repositories and peers.",
-        subcommands: [Serve.self, Token.self, Secrets.self],
+        subcommands: [Serve.self, ConnectionCommand.self, Token.self, Secrets.self],
         defaultSubcommand: Serve.self
     )
 }
