@@ -46,6 +46,8 @@ public struct FileReferenceCredentials: CredentialSource {
         public static let apiKeyFile = "apiKeyFile"
         public static let kubeconfigPath = "kubeconfigPath"
         public static let context = "context"
+        /// The keys that name a file on the server.
+        public static let files: Set<String> = [bearerTokenFile, basicAuthPasswordFile, apiKeyFile, kubeconfigPath]
     }
 
     public func secrets(for connection: Connection) async throws -> SecretValues {

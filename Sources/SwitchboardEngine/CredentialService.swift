@@ -44,7 +44,7 @@ public struct CredentialService: Sendable {
     public func update(_ id: UUID, name: String?, type: String?, secret: [String: String]?,
                        by principal: Principal) async throws -> CredentialSummary {
         if let secret { try Self.check(secret: secret) }
-        for _ in 1...5 {
+        return try await retryingLostRaces(id) {
             guard let current = try await store.credential(id: id) else { throw EngineError.credentialNotFound(id) }
             var credential = current
             var changed: [String] = []
@@ -62,14 +62,11 @@ public struct CredentialService: Sendable {
             do {
                 try await store.updateCredential(credential, expectedUpdatedAt: current.updatedAt, audit: audit(
                     id, .updated, principal, "changed \(changed.joined(separator: ", "))", at))
-                return try await get(id)
             } catch StoreError.credentialNotFound {
                 throw EngineError.credentialNotFound(id)
-            } catch StoreError.versionConflict {
-                continue
             }
+            return try await get(id)
         }
-        throw EngineError.conflict(id)
     }
 
     public func delete(_ id: UUID, by principal: Principal) async throws {

@@ -44,7 +44,7 @@ public struct EnvironmentService: Sendable {
     public func update(_ id: UUID, name: String?, description: String?, metadata: [String: JSONValue]?,
                        by principal: Principal) async throws -> Environment {
         try ConnectionRules.check(name: name, description: description, url: nil)
-        for _ in 1...5 {
+        return try await retryingLostRaces(id) {
             let current = try await get(id)
             var environment = current
             var changed: [String] = []
@@ -56,14 +56,11 @@ public struct EnvironmentService: Sendable {
             do {
                 try await store.updateEnvironment(environment, expectedUpdatedAt: current.updatedAt, audit: audit(
                     id, .updated, principal, "changed \(changed.joined(separator: ", "))", environment.updatedAt))
-                return environment
             } catch StoreError.environmentNotFound {
                 throw EngineError.environmentNotFound(id)
-            } catch StoreError.versionConflict {
-                continue
             }
+            return environment
         }
-        throw EngineError.conflict(id)
     }
 
     /// Deletes the environment and its memberships; its connections stay as they are.

@@ -1,5 +1,6 @@
 import ConnectionLifecycle
 import Foundation
+import SwitchboardStorage
 
 /// Who asks for a change: a signed-in user, or Switchboard itself. Recorded on every event.
 public struct Principal: Sendable, Hashable {
@@ -46,4 +47,17 @@ extension AuditEvent {
         self.init(subjectType: subjectType, subjectId: id, action: action, actor: principal.name,
                   actorRole: principal.role, detail: detail, correlationId: UUID(), at: at)
     }
+}
+
+/// Runs a read-decide-write `attempt` again while it loses compare-and-set races to other
+/// changes (each time on what is stored now); after five losses the caller hears `conflict`.
+func retryingLostRaces<T>(_ id: UUID, _ attempt: () async throws -> T) async throws -> T {
+    for _ in 1...ConnectionEngine.maxAttempts {
+        do {
+            return try await attempt()
+        } catch StoreError.versionConflict {
+            continue
+        }
+    }
+    throw EngineError.conflict(id)
 }

@@ -243,6 +243,14 @@ extension HTTPField.Name {
 
 /// Query string values, checked: anything out of range is a 400 that names the parameter.
 enum QueryValue {
+    /// `page` (from 0) and `pageSize` (1 to 100; Meshery's older `pagesize` too).
+    static func paging(_ parameters: Parameters) throws -> (page: Int, pageSize: Int) {
+        let page = try integer(parameters.get("page"), name: "page", default: 0, range: 0...Int(Int32.max))
+        let pageSize = try integer(parameters.get("pageSize") ?? parameters.get("pagesize"), name: "pageSize",
+                                   default: 10, range: 1...100)
+        return (page, pageSize)
+    }
+
     static func uuid(_ text: String?, name: String) throws -> UUID {
         guard let text, !text.isEmpty else { throw Problem.badRequest("\(name) is required", field: name) }
         guard let id = UUID(uuidString: text) else { throw Problem.badRequest("\(name) '\(text)' is not a UUID", field: name) }

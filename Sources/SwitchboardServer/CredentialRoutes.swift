@@ -29,9 +29,7 @@ struct CredentialRoutes<Context: RequestContext>: Sendable {
 
     @Sendable func list(_ request: Request, context: Context) async throws -> Response {
         let parameters = request.uri.queryParameters
-        let page = try QueryValue.integer(parameters.get("page"), name: "page", default: 0, range: 0...Int(Int32.max))
-        let pageSize = try QueryValue.integer(parameters.get("pageSize") ?? parameters.get("pagesize"), name: "pageSize",
-                                              default: 10, range: 1...100)
+        let (page, pageSize) = try QueryValue.paging(parameters)
         let search = try QueryValue.text(parameters.get("search"), name: "search", limit: 255)
         let listing = try await credentials.list(CredentialQuery(owner: RequestPrincipal.current.ownerScope, search: search,
                                                                  page: page, pageSize: pageSize))

@@ -37,7 +37,7 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
 
     @Sendable func list(_ request: Request, context: Context) async throws -> Response {
         let parameters = request.uri.queryParameters
-        let (page, pageSize) = try Self.paging(parameters)
+        let (page, pageSize) = try QueryValue.paging(parameters)
         let search = try QueryValue.text(parameters.get("search"), name: "search", limit: 255)
         let principal = RequestPrincipal.current
         let listing = try await environments.list(EnvironmentQuery(
@@ -85,7 +85,7 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
         let id = try Self.environmentId(context)
         _ = try await visible(id, toChange: false)
         let parameters = request.uri.queryParameters
-        let (page, pageSize) = try Self.paging(parameters)
+        let (page, pageSize) = try QueryValue.paging(parameters)
         let search = try QueryValue.text(parameters.get("search"), name: "search", limit: 255)
         // Shared with the caller: all its connections are theirs to see. Otherwise only what
         // they may see anyway (an admin may have added others' connections to it).
@@ -196,12 +196,6 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
         try QueryValue.uuid(try context.parameters.require("environmentId"), name: "environmentId")
     }
 
-    static func paging(_ parameters: Parameters) throws -> (Int, Int) {
-        let page = try QueryValue.integer(parameters.get("page"), name: "page", default: 0, range: 0...Int(Int32.max))
-        let pageSize = try QueryValue.integer(parameters.get("pageSize") ?? parameters.get("pagesize"), name: "pageSize",
-                                              default: 10, range: 1...100)
-        return (page, pageSize)
-    }
 }
 
 /// An environment on the wire (Meshery's v1beta3 shape, without organizations).

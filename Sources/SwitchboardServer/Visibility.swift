@@ -27,17 +27,11 @@ enum Visibility {
         return connection
     }
 
-    /// Metadata keys that name files on the server (tokens, passwords, kubeconfigs): only an
-    /// admin may point a connection at one, or a member could send the server's secrets to
-    /// a URL of their choosing.
-    static let fileReferenceKeys: Set<String> = [
-        FileReferenceCredentials.Key.kubeconfigPath, FileReferenceCredentials.Key.bearerTokenFile,
-        FileReferenceCredentials.Key.apiKeyFile, FileReferenceCredentials.Key.basicAuthPasswordFile,
-    ]
-
+    /// Only an admin may point a connection at a file on the server (a token, a password, a
+    /// kubeconfig), or a member could send the server's secrets to a URL of their choosing.
     static func checkMetadata(_ metadata: [String: JSONValue]?) throws {
         guard let metadata, !RequestPrincipal.current.isAdmin,
-              let key = fileReferenceKeys.sorted().first(where: { metadata[$0] != nil }) else { return }
+              let key = FileReferenceCredentials.Key.files.sorted().first(where: { metadata[$0] != nil }) else { return }
         throw Problem("forbidden", title: "Only admins name files on the server", status: .forbidden,
                       detail: "metadata.\(key) names a file on the server; only an admin may set it. Store the secret as a credential (POST /api/integrations/credentials) and use its credentialId.")
     }

@@ -202,10 +202,8 @@ public final class SQLiteConnectionStore: ConnectionStore {
                                  credential.updatedAt.storageMilliseconds, credential.id.lowercasedString,
                                  expectedUpdatedAt.storageMilliseconds])
             guard db.changesCount > 0 else {
-                let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM credentials WHERE id = ?",
-                                               arguments: [credential.id.lowercasedString]) ?? false
-                throw exists ? StoreError.versionConflict(credential.id, expected: expectedUpdatedAt.storageMilliseconds)
-                             : StoreError.credentialNotFound(credential.id)
+                throw try Self.failedCompareAndSet("credentials", credential.id, expected: expectedUpdatedAt.storageMilliseconds,
+                                                   missing: .credentialNotFound(credential.id), db)
             }
             try Self.append(audit, db)
         }
@@ -290,10 +288,8 @@ public final class SQLiteConnectionStore: ConnectionStore {
                 throw try Self.fingerprintConflict(connection, db) ?? error
             }
             if db.changesCount == 0 {
-                let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM connections WHERE id = ?",
-                                               arguments: [connection.id.lowercasedString]) ?? false
-                throw exists ? StoreError.versionConflict(connection.id, expected: expectedVersion)
-                             : StoreError.notFound(connection.id)
+                throw try Self.failedCompareAndSet("connections", connection.id, expected: expectedVersion,
+                                                   missing: .notFound(connection.id), db)
             }
             if let credential, let sealed {
                 if let event {
@@ -434,6 +430,14 @@ public final class SQLiteConnectionStore: ConnectionStore {
                 """, arguments: StatementArguments(filter.arguments) + [query.pageSize, query.page * query.pageSize])
                 .map { $0["detail"] as String }
         }
+    }
+
+    /// Why a compare-and-set `UPDATE` of `table` changed no row: someone else's change got
+    /// there first, or there is no such row.
+    static func failedCompareAndSet(_ table: String, _ id: UUID, expected: Int64, missing: StoreError,
+                                    _ db: Database) throws -> StoreError {
+        let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM \(table) WHERE id = ?", arguments: [id.lowercasedString]) ?? false
+        return exists ? .versionConflict(id, expected: expected) : missing
     }
 
     static func append(_ event: AuditEvent, _ db: Database) throws {

@@ -60,10 +60,9 @@ extension SQLiteConnectionStore {
                                  environment.updatedAt.storageMilliseconds, environment.id.lowercasedString,
                                  expectedUpdatedAt.storageMilliseconds])
             guard db.changesCount > 0 else {
-                let exists = try Bool.fetchOne(db, sql: "SELECT 1 FROM environments WHERE id = ?",
-                                               arguments: [environment.id.lowercasedString]) ?? false
-                throw exists ? StoreError.versionConflict(environment.id, expected: expectedUpdatedAt.storageMilliseconds)
-                             : StoreError.environmentNotFound(environment.id)
+                throw try Self.failedCompareAndSet("environments", environment.id,
+                                                   expected: expectedUpdatedAt.storageMilliseconds,
+                                                   missing: .environmentNotFound(environment.id), db)
             }
             try Self.append(audit, db)
         }
