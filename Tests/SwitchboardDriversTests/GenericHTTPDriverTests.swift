@@ -41,7 +41,9 @@ import Testing
         let slow = try await check(target.slowURL, timeout: .milliseconds(300))
         #expect(slow.health == .unreachable)
         #expect(slow.error?.contains("timed out") == true, "\(slow.error ?? "")")
-        #expect(slow.latency < .seconds(1.5))
+        // The target answers after 2 s: ending before then is the deadline's doing (a bound
+        // with room for a loaded machine; "timed out" above already says which).
+        #expect(slow.latency < .seconds(2))
         await target.stop()
     }
 
