@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import SwitchboardDrivers
+import SwitchboardStorage
 import Yams
 
 /// How the client commands end: 0 success, 1 the server refused the request, 2 a usage
@@ -14,13 +15,68 @@ enum ClientExit {
     static let unreachable = ExitCode(3)
 }
 
-/// Where the server is and who asks, shared by every client command.
-struct ClientOptions: ParsableArguments {
-    @Option(help: "The server (env SWITCHBOARD_SERVER).")
-    var server: String = ProcessInfo.processInfo.environment["SWITCHBOARD_SERVER"] ?? "http://127.0.0.1:9081"
+/// Why a client command failed: `main` prints the message (the server's problem detail, or
+/// why it could not be reached) and exits with the code.
+struct ClientFailure: Error {
+    var exitCode: ExitCode
+    var message: String
+}
 
-    @Option(help: "An API token (env SWITCHBOARD_TOKEN).")
-    var token: String? = ProcessInfo.processInfo.environment["SWITCHBOARD_TOKEN"]
+/// Where the server is and who asks, shared by every client command. Each comes from its
+/// flag, else its environment variable, else what `switchboard login` saved.
+struct ClientOptions: ParsableArguments {
+    static let defaultServer = "http://127.0.0.1:9081"
+
+    @Option(help: "The server (env SWITCHBOARD_SERVER, else the one `switchboard login` saved).")
+    var server: String?
+
+    @Option(help: "An API token (env SWITCHBOARD_TOKEN, else the one `switchboard login` saved).")
+    var token: String?
+
+    var resolvedServer: String {
+        let environment = ProcessInfo.processInfo.environment
+        let chosen = server ?? environment["SWITCHBOARD_SERVER"] ?? ClientConfig.load()?.server ?? Self.defaultServer
+        return ClientConfig.normalized(chosen)
+    }
+
+    /// The saved token is only ever sent to the server it was saved for.
+    var resolvedToken: String? {
+        if let token { return token }
+        if let token = ProcessInfo.processInfo.environment["SWITCHBOARD_TOKEN"], !token.isEmpty { return token }
+        guard let saved = ClientConfig.load(), ClientConfig.normalized(saved.server) == resolvedServer else { return nil }
+        return saved.token
+    }
+}
+
+/// The file `switchboard login` writes: the server and a token, readable only by its owner.
+/// `SWITCHBOARD_CONFIG` names another file.
+struct ClientConfig: Codable, Equatable {
+    var server: String
+    var token: String
+
+    static var path: String {
+        let environment = ProcessInfo.processInfo.environment
+        if let path = environment["SWITCHBOARD_CONFIG"], !path.isEmpty { return path }
+        let base = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (NSHomeDirectory() + "/.config")
+        return base + "/switchboard/config.yaml"
+    }
+
+    static func load() -> ClientConfig? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        return try? YAMLDecoder().decode(ClientConfig.self, from: text)
+    }
+
+    func save() throws {
+        let folder = (Self.path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+        try PrivateFile.replace(Self.path, contents: try YAMLEncoder().encode(self))
+    }
+
+    static func normalized(_ server: String) -> String {
+        server.trimmingCharacters(in: CharacterSet(charactersIn: "/").union(.whitespaces))
+    }
 }
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
@@ -32,36 +88,120 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 struct APIClient {
     let options: ClientOptions
 
-    func call(_ method: HTTPMethod, _ path: String, body: String? = nil) async throws -> Data {
-        var request = HTTPClientRequest(url: options.server.trimmingCharacters(in: CharacterSet(charactersIn: "/")) + path)
+    var server: String { options.resolvedServer }
+
+    func request(_ method: HTTPMethod, _ path: String) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: server + path)
         request.method = method
-        if let token = options.token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let token = options.resolvedToken { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        return request
+    }
+
+    func call(_ method: HTTPMethod, _ path: String, body: String? = nil) async throws -> Data {
+        try await call(method, path, body: body.map { Data($0.utf8) }, contentType: "application/json")
+    }
+
+    /// Sends `body` as JSON.
+    func call(_ method: HTTPMethod, _ path: String, json body: some Encodable) async throws -> Data {
+        try await call(method, path, body: try JSONEncoder().encode(body), contentType: "application/json")
+    }
+
+    func call(_ method: HTTPMethod, _ path: String, body: Data?, contentType: String) async throws -> Data {
+        var request = request(method, path)
         if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: body))
+            request.headers.add(name: "Content-Type", value: contentType)
+            request.body = .bytes(ByteBuffer(bytes: body))
         }
         // A refused connection fails at once instead of being retried until the deadline.
         let client = OutboundHTTP.makeClient()
         let response: HTTPClientResponse
         let data: Data
         do {
-            response = try await client.execute(request, timeout: .seconds(60))
-            data = Data(try await response.body.collect(upTo: 32 << 20).readableBytesView)
+            response = try await client.execute(request, timeout: .seconds(300))
+            data = Data(try await response.body.collect(upTo: 64 << 20).readableBytesView)
             try? await client.shutdown()
         } catch {
             try? await client.shutdown()
-            FileHandle.standardError.write(Data("switchboard: cannot reach \(options.server): \(OutboundHTTP.describe(error))\n".utf8))
-            throw ClientExit.unreachable
+            throw unreachable(error)
         }
-        guard (200..<300).contains(response.status.code) else {
-            let problem = try? JSONDecoder().decode(ProblemText.self, from: data)
-            FileHandle.standardError.write(Data("switchboard: \(problem?.detail ?? "HTTP \(response.status.code)")\n".utf8))
-            throw ClientExit.rejected
-        }
+        try Self.check(response.status, data)
         return data
     }
 
+    func unreachable(_ error: any Error) -> ClientFailure {
+        ClientFailure(exitCode: ClientExit.unreachable, message: "cannot reach \(server): \(OutboundHTTP.describe(error))")
+    }
+
+    /// A refusal carries the problem's detail and ends the command with exit code 1.
+    static func check(_ status: HTTPResponseStatus, _ data: Data) throws {
+        guard !(200..<300).contains(status.code) else { return }
+        let problem = try? JSONDecoder().decode(ProblemText.self, from: data)
+        throw ClientFailure(exitCode: ClientExit.rejected, message: problem?.detail ?? "HTTP \(status.code)")
+    }
+
     struct ProblemText: Decodable { var detail: String }
+}
+
+/// Progress for long operations, on standard error and only when it is a terminal (so
+/// scripts and pipes see clean output).
+struct Progress {
+    let label: String
+    let total: Int
+    let shown = isatty(STDERR_FILENO) == 1
+
+    func update(_ done: Int) {
+        guard shown else { return }
+        FileHandle.standardError.write(Data("\r\(label) \(done)/\(total)\u{1B}[K".utf8))
+    }
+
+    func finish() {
+        guard shown else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+    }
+
+    /// Shows the seconds spent while `work` runs (one request that takes long).
+    static func whileWaiting<T: Sendable>(_ label: String, _ work: () async throws -> T) async throws -> T {
+        guard isatty(STDERR_FILENO) == 1 else { return try await work() }
+        let ticker = Task {
+            let start = Date()
+            while !Task.isCancelled {
+                FileHandle.standardError.write(Data("\r\(label)… \(Int(Date().timeIntervalSince(start))) s\u{1B}[K".utf8))
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+        defer {
+            ticker.cancel()
+            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        }
+        return try await work()
+    }
+}
+
+/// Secret values read from a file or standard input (`-`), never from an argument, so they
+/// stay out of shell history and process listings.
+enum SecretInput {
+    /// With `key`, the whole input is that key's value (a token, a kubeconfig); without, the
+    /// input is a YAML or JSON mapping of keys to values.
+    static func read(_ file: String, key: String?) throws -> [String: String] {
+        let text: String
+        if file == "-" {
+            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        } else {
+            guard let contents = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ValidationError("cannot read the secret file \(file)")
+            }
+            text = contents
+        }
+        if let key {
+            // A one-line value (a token) loses its line break; a document (a kubeconfig) stays whole.
+            let trimmed = text.trimmingCharacters(in: .newlines)
+            return [key: trimmed.contains("\n") ? text : trimmed]
+        }
+        guard let mapping = (try? Yams.load(yaml: text)) as? [String: Any], !mapping.isEmpty else {
+            throw ValidationError("the secret file must be a YAML or JSON mapping of keys to values (or name one key with --secret-key)")
+        }
+        return mapping.mapValues { "\($0)" }
+    }
 }
 
 /// Prints an API answer as JSON, YAML or a table of `columns` (key paths into each row).
@@ -117,135 +257,6 @@ enum Output {
         case let number as NSNumber: return number.stringValue
         case nil, is NSNull: return "-"
         case let other?: return "\(other)"
-        }
-    }
-}
-
-struct ConnectionCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "connection",
-        abstract: "List, view, change and follow connections on a server.",
-        subcommands: [List.self, View.self, Transition.self, Delete.self, Ping.self, Events.self]
-    )
-
-    static let columns: [(title: String, key: String)] = [
-        ("ID", "id"), ("NAME", "name"), ("KIND", "kind"), ("STATUS", "status"), ("HEALTH", "health.state"),
-        ("ENVIRONMENTS", "environments"), ("UPDATED", "updatedAt"),
-    ]
-
-    struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Connections, with a status summary.")
-        @OptionGroup var client: ClientOptions
-        @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
-        @Option(help: "Only these kinds (repeatable).") var kind: [String] = []
-        @Option(help: "Only these statuses (repeatable).") var status: [String] = []
-        @Option(help: "Only members of these environments (repeatable).") var environment: [String] = []
-        @Option(help: "Name or URL contains.") var search: String?
-        @Option(help: "Page, from 0.") var page: Int = 0
-        @Option(help: "Rows per page (1 to 100).") var pageSize: Int = 25
-
-        func run() async throws {
-            var query = URLComponents()
-            query.queryItems = [URLQueryItem(name: "page", value: "\(page)"), URLQueryItem(name: "pageSize", value: "\(pageSize)")]
-                + kind.map { URLQueryItem(name: "kind", value: $0) } + status.map { URLQueryItem(name: "status", value: $0) }
-                + environment.map { URLQueryItem(name: "environment", value: $0) }
-                + (search.map { [URLQueryItem(name: "search", value: $0)] } ?? [])
-            let data = try await APIClient(options: client).call(.GET, "/api/integrations/connections?\(query.percentEncodedQuery ?? "")")
-            try Output.print(data, as: output, rows: "connections", columns: ConnectionCommand.columns) { value in
-                guard let page = value as? [String: Any], let summary = page["statusSummary"] as? [String: Any] else { return nil }
-                let counts = summary.keys.sorted().map { "\($0) \(summary[$0] ?? 0)" }.joined(separator: ", ")
-                return "\(page["totalCount"] ?? 0) connections: \(counts.isEmpty ? "none" : counts)"
-            }
-        }
-    }
-
-    struct View: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "One connection.")
-        @OptionGroup var client: ClientOptions
-        @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
-        @Argument(help: "The connection's id.") var id: String
-
-        func run() async throws {
-            let data = try await APIClient(options: client).call(.GET, "/api/integrations/connections/\(id)")
-            try Output.print(data, as: output, columns: ConnectionCommand.columns + [("URL", "url")])
-        }
-    }
-
-    struct Transition: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Move one or many connections; one line per id.")
-        @OptionGroup var client: ClientOptions
-        @Argument(help: "Connection ids.") var ids: [String]
-        @Option(help: "The status to move to.") var to: String
-        @Option(help: "Why (kept in the history).") var reason: String?
-
-        func validate() throws {
-            guard !ids.isEmpty else { throw ValidationError("name at least one connection id") }
-        }
-
-        func run() async throws {
-            struct Body: Encodable { var ids: [String]; var status: String; var reason: String? }
-            let body = String(decoding: try JSONEncoder().encode(Body(ids: ids, status: to, reason: reason)), as: UTF8.self)
-            let data = try await APIClient(options: client).call(.POST, "/api/integrations/connections/transitions", body: body)
-            struct Answer: Decodable {
-                var results: [Result]
-                struct Result: Decodable {
-                    var id: String
-                    var ok: Bool
-                    var status: String?
-                    var error: APIClient.ProblemText?
-                }
-            }
-            let answer = try JSONDecoder().decode(Answer.self, from: data)
-            for result in answer.results {
-                print(result.ok ? "\(result.id)  \(result.status ?? to)" : "\(result.id)  failed: \(result.error?.detail ?? "refused")")
-            }
-            if answer.results.contains(where: { !$0.ok }) { throw ClientExit.rejected }
-        }
-    }
-
-    struct Delete: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete connections (they stay as tombstones).")
-        @OptionGroup var client: ClientOptions
-        @Argument(help: "Connection ids.") var ids: [String]
-
-        func run() async throws {
-            var failed = false
-            for id in ids {
-                do {
-                    _ = try await APIClient(options: client).call(.DELETE, "/api/integrations/connections/\(id)")
-                    print("\(id)  deleted")
-                } catch let code as ExitCode where code == ClientExit.rejected {
-                    failed = true
-                }
-            }
-            if failed { throw ClientExit.rejected }
-        }
-    }
-
-    struct Ping: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Check a connection now (its status does not change).")
-        @OptionGroup var client: ClientOptions
-        @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
-        @Argument(help: "The connection's id.") var id: String
-
-        func run() async throws {
-            let data = try await APIClient(options: client).call(.POST, "/api/integrations/connections/\(id)/ping")
-            try Output.print(data, as: output, columns: [("ID", "connectionId"), ("STATUS", "status"), ("HEALTH", "health"),
-                                                        ("REACHABLE", "reachable"), ("LATENCY MS", "latencyMs"), ("ERROR", "error")])
-        }
-    }
-
-    struct Events: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "A connection's history, newest first.")
-        @OptionGroup var client: ClientOptions
-        @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
-        @Argument(help: "The connection's id.") var id: String
-
-        func run() async throws {
-            let data = try await APIClient(options: client).call(.GET, "/api/integrations/connections/\(id)/events?pageSize=100")
-            try Output.print(data, as: output, rows: "events", columns: [
-                ("SEQUENCE", "sequence"), ("FROM", "from"), ("TO", "to"), ("ACTOR", "actor"), ("REASON", "reason"), ("AT", "createdAt"),
-            ])
         }
     }
 }

@@ -19,6 +19,9 @@ struct Switchboard: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+        } catch let failure as ClientFailure {
+            FileHandle.standardError.write(Data("switchboard: \(failure.message)\n".utf8))
+            Foundation.exit(failure.exitCode.rawValue)
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {
@@ -31,7 +34,8 @@ struct Switchboard: AsyncParsableCommand {
 
     static let configuration = CommandConfiguration(
         abstract: "Track and manage connections: Kubernetes clusters, Prometheus, Grafana, Helm repositories and peers.",
-        subcommands: [Serve.self, ConnectionCommand.self, Token.self, Secrets.self],
+        subcommands: [Serve.self, ConnectionCommand.self, EnvironmentCommand.self, CredentialCommand.self,
+                      KubeconfigCommand.self, Login.self, Logout.self, Token.self, Secrets.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -89,8 +93,10 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Only these kinds auto-register (comma-separated, e.g. kubernetes,prometheus); default: every kind.")
     var autoRegisterKinds: String?
 
-    @Option(help: "A YAML file of declared connections, loaded at start and on SIGHUP (env SWITCHBOARD_CONNECTIONS_FILE).")
-    var connectionsFile: String? = ProcessInfo.processInfo.environment["SWITCHBOARD_CONNECTIONS_FILE"]
+    @Option(name: .customLong("connections-file"), help: "A YAML file of declared connections, loaded at start and on SIGHUP (env SWITCHBOARD_CONNECTIONS_FILE).")
+    var connectionsFileOption: String?
+
+    var connectionsFile: String? { connectionsFileOption ?? ProcessInfo.processInfo.environment["SWITCHBOARD_CONNECTIONS_FILE"] }
 
     @Option(help: ArgumentHelp("A file holding the secrets key (32 random bytes, base64).", discussion: "Default: the environment variable SWITCHBOARD_SECRETS_KEY, else <data-dir>/secrets.key, generated on first start."))
     var secretsKeyFile: String?

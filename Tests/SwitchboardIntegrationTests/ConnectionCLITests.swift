@@ -8,28 +8,9 @@ import Testing
 /// The `switchboard connection …` commands: the real binary against a real server.
 @Suite(.serialized)
 struct ConnectionCLITests {
-    struct Run {
-        var status: Int32
-        var output: String
-        var errors: String
-    }
-
-    static func cli(_ arguments: [String], server: String, token: String) throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try ServerProcess.binaryPath())
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(
-            ["SWITCHBOARD_SERVER": server, "SWITCHBOARD_TOKEN": token]) { $1 }
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let out = output.fileHandleForReading.readDataToEndOfFile()
-        let err = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, output: String(decoding: out, as: UTF8.self),
-                   errors: String(decoding: err, as: UTF8.self))
+    static func cli(_ arguments: [String], server: String, token: String) async throws -> SwitchboardCLI.Run {
+        let folder = NSTemporaryDirectory() + "switchboard-cli-\(UUID().uuidString).yaml"
+        return try await SwitchboardCLI(server: server, token: token, config: folder).run(arguments)
     }
 
     @Test func listViewTransitionAndExitCodes() async throws {
@@ -50,9 +31,9 @@ struct ConnectionCLITests {
             struct Created: Decodable { var id: String }
             ids.append(try JSONDecoder().decode(Created.self, from: Data(body.readableBytesView)).id)
         }
-        func cli(_ arguments: String...) throws -> Run { try Self.cli(arguments, server: server.address, token: token) }
+        func cli(_ arguments: String...) async throws -> SwitchboardCLI.Run { try await Self.cli(arguments, server: server.address, token: token) }
 
-        let table = try cli("connection", "list")
+        let table = try await cli("connection", "list")
         #expect(table.status == 0, "\(table.errors)")
         let lines = table.output.split(separator: "\n")
         #expect(lines.first?.hasPrefix("ID") == true && lines.first?.contains("HEALTH") == true)
@@ -60,25 +41,25 @@ struct ConnectionCLITests {
         #expect(lines.last == "2 connections: discovered 2")
 
         struct Page: Decodable { var connections: [Item]; struct Item: Decodable { var id: String; var name: String } }
-        let json = try cli("connection", "list", "-o", "json", "--search", "alpha")
+        let json = try await cli("connection", "list", "-o", "json", "--search", "alpha")
         #expect(try JSONDecoder().decode(Page.self, from: Data(json.output.utf8)).connections.map(\.name) == ["alpha"])
-        let yaml = try cli("connection", "view", ids[1], "-o", "yaml")
+        let yaml = try await cli("connection", "view", ids[1], "-o", "yaml")
         #expect(yaml.status == 0 && yaml.output.contains("name: beta") && yaml.output.contains("version: 1"))
 
         // A bulk move with one good id and one unknown: a line each, and exit code 1.
         let unknown = UUID().uuidString.lowercased()
-        let moved = try cli("connection", "transition", ids[0], unknown, "--to", "registered", "--reason", "cli test")
+        let moved = try await cli("connection", "transition", ids[0], unknown, "--to", "registered", "--reason", "cli test")
         #expect(moved.status == 1)
         #expect(moved.output.contains("\(ids[0])  registered"))
         #expect(moved.output.contains("\(unknown)  failed: connection \(unknown) does not exist"))
-        let events = try cli("connection", "events", ids[0])
+        let events = try await cli("connection", "events", ids[0])
         #expect(events.output.contains("registered") && events.output.contains("cli test") && events.output.contains("admin"))
 
-        let refused = try cli("connection", "view", unknown)
+        let refused = try await cli("connection", "view", unknown)
         #expect(refused.status == 1 && refused.errors.contains("does not exist"), "\(refused.errors)")
-        #expect(try cli("connection", "list", "--output", "xml").status == 2)
-        #expect(try Self.cli(["connection", "list"], server: "http://127.0.0.1:1", token: token).status == 3)
-        #expect(try Self.cli(["connection", "list"], server: server.address, token: "sbt_wrong").status == 1)
+        #expect(try await cli("connection", "list", "--output", "xml").status == 2)
+        #expect(try await Self.cli(["connection", "list"], server: "http://127.0.0.1:1", token: token).status == 3)
+        #expect(try await Self.cli(["connection", "list"], server: server.address, token: "sbt_wrong").status == 1)
 
         #expect(server.terminate() == 0)
         await target.stop()

@@ -1,0 +1,320 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import SwitchboardDrivers
+
+struct ConnectionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "connection",
+        abstract: "List, view, change and follow connections on a server.",
+        subcommands: [List.self, View.self, Create.self, Transition.self, Delete.self, Ping.self, Events.self, Watch.self]
+    )
+
+    static let columns: [(title: String, key: String)] = [
+        ("ID", "id"), ("NAME", "name"), ("KIND", "kind"), ("STATUS", "status"), ("HEALTH", "health.state"),
+        ("ENVIRONMENTS", "environments"), ("UPDATED", "updatedAt"),
+    ]
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Connections, with a status summary.")
+        @OptionGroup var client: ClientOptions
+        @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
+        @Option(help: "Only these kinds (repeatable).") var kind: [String] = []
+        @Option(help: "Only these statuses (repeatable).") var status: [String] = []
+        @Option(help: "Only members of these environments (repeatable).") var environment: [String] = []
+        @Option(help: "Name or URL contains.") var search: String?
+        @Option(help: "Page, from 0.") var page: Int = 0
+        @Option(help: "Rows per page (1 to 100).") var pageSize: Int = 25
+        @Flag(help: "Every page, not just one.") var all = false
+
+        func path(page: Int, pageSize: Int) -> String {
+            var query = URLComponents()
+            query.queryItems = [URLQueryItem(name: "page", value: "\(page)"), URLQueryItem(name: "pageSize", value: "\(pageSize)")]
+                + kind.map { URLQueryItem(name: "kind", value: $0) } + status.map { URLQueryItem(name: "status", value: $0) }
+                + environment.map { URLQueryItem(name: "environment", value: $0) }
+                + (search.map { [URLQueryItem(name: "search", value: $0)] } ?? [])
+            return "/api/integrations/connections?\(query.percentEncodedQuery ?? "")"
+        }
+
+        func run() async throws {
+            let api = APIClient(options: client)
+            let data = all ? try await everyPage(api) : try await api.call(.GET, path(page: page, pageSize: pageSize))
+            try Output.print(data, as: output, rows: "connections", columns: ConnectionCommand.columns) { value in
+                guard let page = value as? [String: Any], let summary = page["statusSummary"] as? [String: Any] else { return nil }
+                let counts = summary.keys.sorted().map { "\($0) \(summary[$0] ?? 0)" }.joined(separator: ", ")
+                return "\(page["totalCount"] ?? 0) connections: \(counts.isEmpty ? "none" : counts)"
+            }
+        }
+
+        /// Reads pages of 100 until the total is reached and answers one page holding them all.
+        func everyPage(_ api: APIClient) async throws -> Data {
+            var merged: [String: Any] = [:]
+            var rows: [Any] = []
+            var total = 0
+            var page = 0
+            repeat {
+                let data = try await api.call(.GET, path(page: page, pageSize: 100))
+                guard let answer = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+                      let connections = answer["connections"] as? [Any] else { break }
+                merged = answer
+                total = answer["totalCount"] as? Int ?? 0
+                rows += connections
+                page += 1
+                if connections.isEmpty { break }
+            } while rows.count < total
+            merged["connections"] = rows
+            merged["page"] = 0
+            merged["pageSize"] = rows.count
+            return try JSONSerialization.data(withJSONObject: merged)
+        }
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a connection; registered or connected are verified first.",
+            discussion: "Secrets come from a file or standard input, never an argument: --secret-file creds.yaml, or --secret-key token --secret-file - to read one value.")
+        @OptionGroup var client: ClientOptions
+        @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
+        @Option(help: "Its kind (kubernetes, prometheus, grafana, helm, http, …).") var kind: String
+        @Option(help: "Its name.") var name: String
+        @Option(help: "Where it is.") var url: String?
+        @Option(help: "What it is for.") var description: String?
+        @Option(help: "The status to start in (discovered, registered or connected).") var status: String?
+        @Option(help: "A stored credential's id to use.") var credential: String?
+        @Option(help: "A file (or - for standard input) with a secret of its own, kept as its credential.") var secretFile: String?
+        @Option(help: "With --secret-file: the file's whole text is this one key's value.") var secretKey: String?
+        @Option(help: "Metadata as key=value (repeatable).") var metadata: [String] = []
+
+        func validate() throws {
+            if secretKey != nil && secretFile == nil { throw ValidationError("--secret-key needs --secret-file") }
+            if secretFile != nil && credential != nil { throw ValidationError("use --credential or --secret-file, not both") }
+            for entry in metadata where !entry.contains("=") {
+                throw ValidationError("metadata must be key=value, not '\(entry)'")
+            }
+        }
+
+        func run() async throws {
+            struct Body: Encodable {
+                var name: String, kind: String, url: String?, description: String?, status: String?
+                var credentialId: String?, credentialSecret: [String: String]?, metadata: [String: String]?
+            }
+            let pairs = metadata.map { entry in
+                let parts = entry.split(separator: "=", maxSplits: 1)
+                return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
+            }
+            let body = Body(name: name, kind: kind, url: url, description: description, status: status,
+                            credentialId: credential, credentialSecret: try secretFile.map { try SecretInput.read($0, key: secretKey) },
+                            metadata: pairs.isEmpty ? nil : Dictionary(pairs) { $1 })
+            let data = try await Progress.whileWaiting("creating \(name)") {
+                try await APIClient(options: client).call(.POST, "/api/integrations/connections", json: body)
+            }
+            try Output.print(data, as: output, columns: ConnectionCommand.columns + [("URL", "url")])
+        }
+    }
+
+    struct View: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One connection.")
+        @OptionGroup var client: ClientOptions
+        @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
+        @Argument(help: "The connection's id.") var id: String
+
+        func run() async throws {
+            let data = try await APIClient(options: client).call(.GET, "/api/integrations/connections/\(id)")
+            try Output.print(data, as: output, columns: ConnectionCommand.columns + [("URL", "url")])
+        }
+    }
+
+    struct Transition: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Move one or many connections; one line per id.")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "Connection ids.") var ids: [String]
+        @Option(help: "The status to move to.") var to: String
+        @Option(help: "Why (kept in the history).") var reason: String?
+
+        func validate() throws {
+            guard !ids.isEmpty else { throw ValidationError("name at least one connection id") }
+        }
+
+        /// The server takes at most 1,000 ids per request; smaller batches also show progress.
+        static let batchSize = 200
+
+        func run() async throws {
+            struct Body: Encodable { var ids: [String]; var status: String; var reason: String? }
+            let api = APIClient(options: client)
+            let progress = Progress(label: "moving to \(to)", total: ids.count)
+            var failed = false
+            var done = 0
+            for batch in stride(from: 0, to: ids.count, by: Self.batchSize).map({ Array(ids[$0..<min($0 + Self.batchSize, ids.count)]) }) {
+                progress.update(done)
+                let data = try await api.call(.POST, "/api/integrations/connections/transitions",
+                                              json: Body(ids: batch, status: to, reason: reason))
+                let answer = try JSONDecoder().decode(Answer.self, from: data)
+                progress.finish()
+                for result in answer.results {
+                    print(result.ok ? "\(result.id)  \(result.status ?? to)" : "\(result.id)  failed: \(result.error?.detail ?? "refused")")
+                }
+                failed = failed || answer.results.contains { !$0.ok }
+                done += batch.count
+            }
+            if failed { throw ClientExit.rejected }
+        }
+
+        struct Answer: Decodable {
+            var results: [Result]
+            struct Result: Decodable {
+                var id: String
+                var ok: Bool
+                var status: String?
+                var error: APIClient.ProblemText?
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete connections (they stay as tombstones).")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "Connection ids.") var ids: [String]
+
+        func run() async throws {
+            try await eachId(ids, label: "deleting") { id in
+                _ = try await APIClient(options: client).call(.DELETE, "/api/integrations/connections/\(id)")
+                return "\(id)  deleted"
+            }
+        }
+    }
+
+    struct Ping: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check a connection now (its status does not change).")
+        @OptionGroup var client: ClientOptions
+        @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
+        @Argument(help: "The connection's id.") var id: String
+
+        func run() async throws {
+            let data = try await APIClient(options: client).call(.POST, "/api/integrations/connections/\(id)/ping")
+            try Output.print(data, as: output, columns: [("ID", "connectionId"), ("STATUS", "status"), ("HEALTH", "health"),
+                                                        ("REACHABLE", "reachable"), ("LATENCY MS", "latencyMs"), ("ERROR", "error")])
+        }
+    }
+
+    struct Events: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A connection's history, newest first.")
+        @OptionGroup var client: ClientOptions
+        @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
+        @Argument(help: "The connection's id.") var id: String
+
+        func run() async throws {
+            let data = try await APIClient(options: client).call(.GET, "/api/integrations/connections/\(id)/events?pageSize=100")
+            try Output.print(data, as: output, rows: "events", columns: [
+                ("SEQUENCE", "sequence"), ("FROM", "from"), ("TO", "to"), ("ACTOR", "actor"), ("REASON", "reason"), ("AT", "createdAt"),
+            ])
+        }
+    }
+
+    struct Watch: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print changes as they happen, until interrupted.",
+            discussion: "Follows the server's change stream; when it is lost, reconnects and resumes after the last event seen, so nothing is missed or printed twice.")
+        @OptionGroup var client: ClientOptions
+        @Option(name: .shortAndLong, help: "table (a line per event) or json (an object per line).") var output: OutputFormat = .table
+        @Option(help: "Only this connection (repeatable).") var connection: [String] = []
+        @Option(help: "Only connections of this kind (repeatable).") var kind: [String] = []
+        @Option(help: "Only members of this environment (repeatable).") var environment: [String] = []
+        @Option(help: "Start after this event sequence (replays what came since).") var after: Int64?
+
+        func validate() throws {
+            if output == .yaml { throw ValidationError("watch prints table or json lines, not yaml") }
+        }
+
+        func run() async throws {
+            // Ctrl-C ends a watch normally.
+            signal(SIGINT) { _ in Foundation.exit(0) }
+            var query = URLComponents()
+            query.queryItems = connection.map { URLQueryItem(name: "connection", value: $0) }
+                + kind.map { URLQueryItem(name: "kind", value: $0) } + environment.map { URLQueryItem(name: "environment", value: $0) }
+            let path = "/api/events/stream" + (query.queryItems?.isEmpty == false ? "?\(query.percentEncodedQuery ?? "")" : "")
+            let api = APIClient(options: client)
+            var stream = EventStreamReader(lastEventId: after.map(String.init))
+            var everConnected = false
+            var backoff = 1.0
+            while true {
+                do {
+                    try await stream.follow(api, path, onOpen: {
+                        everConnected = true
+                        backoff = 1
+                    }) { event in
+                        // Written at once, so a pipe sees each event as it comes.
+                        FileHandle.standardOutput.write(Data((line(event) + "\n").utf8))
+                    }
+                } catch let failure as ClientFailure {
+                    throw failure
+                } catch {
+                    // The first connection must work; later losses are retried with backoff.
+                    guard everConnected else { throw api.unreachable(error) }
+                    FileHandle.standardError.write(Data("switchboard: stream lost (\(OutboundHTTP.describe(error))); reconnecting in \(Int(backoff)) s\n".utf8))
+                }
+                try await Task.sleep(for: .seconds(backoff))
+                backoff = min(backoff * 2, 30)
+            }
+        }
+
+        func line(_ data: String) -> String {
+            guard output == .table,
+                  let event = try? JSONSerialization.jsonObject(with: Data(data.utf8)) as? [String: Any] else { return data }
+            let text = { (key: String) in Output.text(event, key) }
+            let move = event["from"] is String ? "\(text("from")) -> \(text("to"))" : text("to")
+            let reason = event["reason"] is String ? "  \(text("reason"))" : ""
+            return "\(text("sequence"))  \(text("createdAt"))  \(text("connectionId"))  \(move)  by \(text("actor"))\(reason)"
+        }
+    }
+}
+
+/// Reads Server-Sent Events: `data` of each event goes to the handler, `id` is remembered
+/// and sent as `Last-Event-ID` on the next connection.
+struct EventStreamReader {
+    var lastEventId: String?
+
+    mutating func follow(_ api: APIClient, _ path: String, onOpen: () -> Void,
+                         onEvent: (String) -> Void) async throws {
+        var request = api.request(.GET, path)
+        request.headers.add(name: "Accept", value: "text/event-stream")
+        if let lastEventId { request.headers.add(name: "Last-Event-ID", value: lastEventId) }
+        let client = OutboundHTTP.makeClient()
+        defer { Task { try? await client.shutdown() } }
+        let response = try await client.execute(request, timeout: .hours(24 * 365))
+        guard response.status == .ok else {
+            let data = Data(try await response.body.collect(upTo: 1 << 20).readableBytesView)
+            try APIClient.check(response.status, data)
+            return
+        }
+        onOpen()
+        var pending = ""
+        var data: [String] = []
+        var id: String?
+        for try await chunk in response.body {
+            pending += String(buffer: chunk)
+            while let end = pending.firstIndex(of: "\n") {
+                let line = String(pending[..<end]).trimmingCharacters(in: CharacterSet(charactersIn: "\r"))
+                pending = String(pending[pending.index(after: end)...])
+                if line.isEmpty {
+                    // A blank line ends an event.
+                    if !data.isEmpty { onEvent(data.joined(separator: "\n")) }
+                    if let id { lastEventId = id }
+                    data = []
+                    id = nil
+                } else if line.hasPrefix("data:") {
+                    var value = line.dropFirst(5)
+                    if value.first == " " { value = value.dropFirst() }
+                    data.append(String(value))
+                } else if line.hasPrefix("id:") {
+                    id = String(line.dropFirst(3)).trimmingCharacters(in: .whitespaces)
+                }
+            }
+        }
+        throw StreamEnded()
+    }
+
+    struct StreamEnded: Error, CustomStringConvertible {
+        var description: String { "the server ended the stream" }
+    }
+}

@@ -1,0 +1,156 @@
+import ArgumentParser
+import Foundation
+
+struct EnvironmentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "environment",
+        abstract: "Group connections into environments.",
+        subcommands: [List.self, View.self, Create.self, Update.self, Delete.self, Add.self, Remove.self]
+    )
+
+    static let columns: [(title: String, key: String)] = [
+        ("ID", "id"), ("NAME", "name"), ("DESCRIPTION", "description"), ("OWNER", "owner"), ("UPDATED", "updatedAt"),
+    ]
+    static let path = "/api/environments"
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Environments.")
+        @OptionGroup var client: ClientOptions
+        @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
+        @Option(help: "Name contains.") var search: String?
+        @Option(help: "Page, from 0.") var page: Int = 0
+        @Option(help: "Rows per page (1 to 100).") var pageSize: Int = 25
+
+        func run() async throws {
+            var query = URLComponents()
+            query.queryItems = [URLQueryItem(name: "page", value: "\(page)"), URLQueryItem(name: "pageSize", value: "\(pageSize)")]
+                + (search.map { [URLQueryItem(name: "search", value: $0)] } ?? [])
+            let data = try await APIClient(options: client).call(.GET, "\(path)?\(query.percentEncodedQuery ?? "")")
+            try Output.print(data, as: output, rows: "environments", columns: columns) { value in
+                "\((value as? [String: Any])?["totalCount"] ?? 0) environments"
+            }
+        }
+    }
+
+    struct View: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "One environment and its connections.")
+        @OptionGroup var client: ClientOptions
+        @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
+        @Argument(help: "The environment's id.") var id: String
+
+        func run() async throws {
+            let api = APIClient(options: client)
+            let environment = try await api.call(.GET, "\(path)/\(id)")
+            let members = try await api.call(.GET, "\(path)/\(id)/connections?pageSize=100")
+            guard output == .table else {
+                // One document: the environment with its connections.
+                var object = try JSONSerialization.jsonObject(with: environment) as? [String: Any] ?? [:]
+                object["connections"] = (try JSONSerialization.jsonObject(with: members) as? [String: Any])?["connections"] ?? []
+                return try Output.print(try JSONSerialization.data(withJSONObject: object), as: output)
+            }
+            try Output.print(environment, as: .table, columns: columns)
+            print("")
+            try Output.print(members, as: .table, rows: "connections",
+                             columns: [("CONNECTION", "id"), ("NAME", "name"), ("KIND", "kind"), ("STATUS", "status")]) { value in
+                "\((value as? [String: Any])?["totalCount"] ?? 0) connections"
+            }
+        }
+    }
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A new environment, optionally with connections.")
+        @OptionGroup var client: ClientOptions
+        @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
+        @Option(help: "Its name.") var name: String
+        @Option(help: "What it is for.") var description: String?
+        @Option(help: "A connection to put in it (repeatable; all or none are added).") var connection: [String] = []
+
+        func run() async throws {
+            struct Body: Encodable { var name: String; var description: String?; var connections: [String]? }
+            let data = try await APIClient(options: client).call(
+                .POST, path, json: Body(name: name, description: description, connections: connection.isEmpty ? nil : connection))
+            try Output.print(data, as: output, columns: columns)
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Rename or describe an environment.")
+        @OptionGroup var client: ClientOptions
+        @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
+        @Argument(help: "The environment's id.") var id: String
+        @Option(help: "A new name.") var name: String?
+        @Option(help: "A new description.") var description: String?
+
+        func validate() throws {
+            if name == nil && description == nil { throw ValidationError("give --name, --description or both") }
+        }
+
+        func run() async throws {
+            struct Body: Encodable { var name: String?; var description: String? }
+            let data = try await APIClient(options: client).call(.PUT, "\(path)/\(id)", json: Body(name: name, description: description))
+            try Output.print(data, as: output, columns: columns)
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete environments (their connections stay).")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "Environment ids.") var ids: [String]
+
+        func run() async throws {
+            try await eachId(ids, label: "deleting") { id in
+                _ = try await APIClient(options: client).call(.DELETE, "\(path)/\(id)")
+                return "\(id)  deleted"
+            }
+        }
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Put connections into an environment.")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "The environment's id.") var environment: String
+        @Argument(help: "Connection ids.") var connections: [String]
+
+        func run() async throws {
+            try await eachId(connections, label: "adding") { id in
+                _ = try await APIClient(options: client).call(.POST, "\(path)/\(environment)/connections/\(id)")
+                return "\(id)  added"
+            }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Take connections out of an environment.")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "The environment's id.") var environment: String
+        @Argument(help: "Connection ids.") var connections: [String]
+
+        func run() async throws {
+            try await eachId(connections, label: "removing") { id in
+                _ = try await APIClient(options: client).call(.DELETE, "\(path)/\(environment)/connections/\(id)")
+                return "\(id)  removed"
+            }
+        }
+    }
+}
+
+/// Runs one request per id, printing a line for each (with the refusal's detail for a
+/// refused one); ends with exit code 1 when any was refused.
+func eachId(_ ids: [String], label: String, _ work: (String) async throws -> String) async throws {
+    guard !ids.isEmpty else { throw ValidationError("name at least one id") }
+    let progress = Progress(label: label, total: ids.count)
+    var failed = false
+    for (done, id) in ids.enumerated() {
+        if ids.count > 1 { progress.update(done) }
+        do {
+            let line = try await work(id)
+            progress.finish()
+            print(line)
+        } catch let failure as ClientFailure where failure.exitCode == ClientExit.rejected {
+            progress.finish()
+            print("\(id)  failed: \(failure.message)")
+            failed = true
+        }
+    }
+    if failed { throw ClientExit.rejected }
+}
