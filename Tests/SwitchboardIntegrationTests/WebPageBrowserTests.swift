@@ -1,0 +1,193 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SwitchboardTestSupport
+import Testing
+
+/// The Connections web page in a real browser: Debian's headless Chromium, driven through
+/// chromedriver, against the real server binary. The kubeconfig import uses the Kubernetes
+/// stand-in (a small TLS server that speaks the API server's protocol; there is no real
+/// Kubernetes on these machines). Screenshots go to `test-artifacts/browser/` (or
+/// `$SWITCHBOARD_ARTIFACTS/browser/`) for people to look at.
+@Suite(.serialized, .enabled(if: ExternalServer.shouldRun(needing: "chromedriver"),
+                             "needs Debian's chromium and chromium-driver (scripts/test installs them)"))
+struct WebPageBrowserTests {
+    static var artifacts: String {
+        (ProcessInfo.processInfo.environment["SWITCHBOARD_ARTIFACTS"] ?? FileManager.default.currentDirectoryPath + "/test-artifacts")
+            + "/browser"
+    }
+
+    /// The API as a second user of the server would use it (the changes the page must show live).
+    struct API {
+        let server: ServerProcess
+
+        @discardableResult
+        func send(_ method: HTTPMethod, _ path: String, _ body: String? = nil) async throws -> [String: Any] {
+            var request = HTTPClientRequest(url: server.address + path)
+            request.method = method
+            request.headers.add(name: "Authorization", value: "Bearer \(server.adminToken)")
+            if let body {
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(ByteBuffer(string: body))
+            }
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            let data = Data(try await response.body.collect(upTo: 1 << 22).readableBytesView)
+            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+            try #require((200..<300).contains(response.status.code), "\(method) \(path): \(object)")
+            return object
+        }
+
+        func create(_ json: String) async throws -> String {
+            try #require(try await send(.POST, "/api/integrations/connections", json)["id"] as? String)
+        }
+
+        func status(_ id: String) async throws -> String? {
+            try await send(.GET, "/api/integrations/connections/\(id)")["status"] as? String
+        }
+    }
+
+    @Test func managingConnectionsInTheBrowser() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let target = try await StandInHTTPServer.start()
+        let cluster = try await KubernetesStandIn.start(in: folder, tokens: ["browser-token"])
+        let server = try await ServerProcess(dataDirectory: folder.file("data"), logPath: folder.file("server.log"))
+        let api = API(server: server)
+        let alpha = try await api.create(#"{"name": "alpha", "kind": "http", "url": "\#(target.reachableURL)/alpha"}"#)
+        let beta = try await api.create(#"{"name": "beta", "kind": "http", "url": "\#(target.reachableURL)/beta", "status": "registered"}"#)
+        let gamma = try await api.create(#"{"name": "gamma", "kind": "grafana", "url": "\#(target.reachableURL)/gamma"}"#)
+
+        let browser = try await Browser(folder: folder.path)
+        do {
+            try await run(browser, api: api, server: server, ids: (alpha, beta, gamma), cluster: cluster, folder: folder)
+        } catch {
+            // The page as it was when something went wrong, for whoever reads the failure.
+            try? await browser.screenshot(to: Self.artifacts + "/failure.png")
+            await browser.close()
+            _ = server.terminate()
+            throw error
+        }
+        await browser.close()
+        #expect(server.terminate() == 0)
+        await cluster.stop()
+        await target.stop()
+    }
+
+    func run(_ browser: Browser, api: API, server: ServerProcess, ids: (alpha: String, beta: String, gamma: String),
+             cluster: KubernetesStandIn, folder: TemporaryDirectory) async throws {
+        func rows() async throws -> Int { try await browser.findAll("#connections tbody tr[data-id]").count }
+        func waitForRows(_ count: Int, _ why: String) async throws {
+            try await waitUntil(timeout: .seconds(10), "\(count) rows \(why)") { try await rows() == count }
+        }
+        func chip(_ id: String) -> String { "#connections tr[data-id='\(id)'] .status-chip" }
+
+        // Sign in with a token.
+        try await browser.open(server.address + "/")
+        try await browser.type(server.adminToken, into: "#sign-in input[name=token]")
+        try await browser.click("#sign-in button[type=submit]")
+        try await waitForRows(3, "after signing in")
+
+        // Search, kind filter, and the summary counters that filter when clicked.
+        try await browser.type("alp", into: "#search")
+        try await waitForRows(1, "searching for alp")
+        #expect(try await browser.text("#connections tbody tr[data-id] .open-drawer") == "alpha")
+        try await browser.type("", into: "#search")
+        try await waitForRows(3, "with the search cleared")
+        try await browser.select("grafana", in: "#kind-filter")
+        try await waitForRows(1, "with the grafana filter")
+        try await browser.select("", in: "#kind-filter")
+        try await waitForRows(3, "with every kind")
+        try await browser.click("#summary button[data-status='registered']")
+        try await waitForRows(1, "after clicking the registered counter")
+        #expect(try await browser.findAll("#connections tr[data-id='\(ids.beta)']").count == 1)
+        try await browser.click("#summary button[data-status='registered']")
+        try await waitForRows(3, "after clicking the counter again")
+        try await browser.screenshot(to: Self.artifacts + "/table-1280.png")
+
+        // A status change through the row's menu: only allowed moves, a confirmation, the new chip.
+        try await browser.click("#connections tr[data-id='\(ids.alpha)'] button.status-menu-button")
+        let offered = try await browser.findAll("[role=menuitem][data-status]")
+        var offeredStatuses: Set<String> = []
+        for item in offered {
+            if let status = try await browser.attribute("data-status", of: item) { offeredStatuses.insert(status) }
+        }
+        #expect(offeredStatuses == ["registered", "ignored", "deleted"], "discovered offers what transitionMap allows")
+        try await browser.click("[role=menuitem][data-status='registered']")
+        try await browser.click("#confirm-ok")
+        try await browser.waitForText(chip(ids.alpha), "alpha's chip shows registered") { $0 == "registered" }
+        #expect(try await api.status(ids.alpha) == "registered")
+
+        // A change made through the API appears without a reload.
+        _ = try await browser.script("window.switchboardTestMarker = 'same page';")
+        try await waitUntil(timeout: .seconds(10), "the change stream is open") {
+            try await browser.script("return document.body.dataset.stream;") as? String == "open"
+        }
+        try await api.send(.POST, "/api/integrations/connections/\(ids.gamma)/transitions", #"{"status": "ignored", "reason": "from the API"}"#)
+        try await browser.waitForText(chip(ids.gamma), timeout: .seconds(10), "gamma's chip shows ignored live") { $0 == "ignored" }
+        #expect(try await browser.script("return window.switchboardTestMarker;") as? String == "same page")
+
+        // The drawer: details, metadata, collected data and the history.
+        try await browser.click("#connections tr[data-id='\(ids.alpha)'] button.open-drawer")
+        try await browser.waitForText("#drawer-events", "alpha's history in the drawer") { $0.contains("registered") }
+        #expect(try await browser.attribute("hidden", of: try await browser.find("aside#drawer")) == nil)
+        #expect(try await browser.text("#drawer-details").contains("alpha"))
+        try await browser.screenshot(to: Self.artifacts + "/drawer-1280.png")
+        try await browser.click("#drawer-close")
+
+        // A bulk move with mixed results: alpha and beta move, gamma (ignored) cannot.
+        for id in [ids.alpha, ids.beta, ids.gamma] {
+            try await browser.click("#connections tr[data-id='\(id)'] input.row-select")
+        }
+        try await browser.select("maintenance", in: "#bulk-status")
+        try await browser.type("bulk from the page", into: "#bulk-reason")
+        try await browser.click("#bulk-apply")
+        try await browser.find("#bulk-results li[data-id='\(ids.gamma)'][data-outcome='refused']")
+        try await browser.find("#bulk-results li[data-id='\(ids.alpha)'][data-outcome='moved']")
+        try await browser.find("#bulk-results li[data-id='\(ids.beta)'][data-outcome='moved']")
+        try await browser.waitForText(chip(ids.beta), "beta's chip shows maintenance") { $0 == "maintenance" }
+        #expect(try await api.status(ids.alpha) == "maintenance")
+        #expect(try await api.status(ids.gamma) == "ignored")
+
+        // The page at a phone's width.
+        try await browser.resize(width: 390, height: 844)
+        try await browser.screenshot(to: Self.artifacts + "/table-390.png")
+        let overflow = try await browser.script("return document.documentElement.scrollWidth > window.innerWidth + 1;") as? Bool
+        #expect(overflow == false, "nothing sticks out sideways at 390 px")
+        try await browser.resize(width: 1280, height: 900)
+
+        // Kubeconfig import: upload, choose contexts, see a result per context.
+        try """
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - {name: lab, cluster: {server: "\(cluster.tokenServerURL)", certificate-authority-data: \(try cluster.pki.base64(cluster.pki.caCertificate))}}
+            users:
+            - {name: me, user: {token: browser-token}}
+            - {name: cloud, user: {auth-provider: {name: gcp}}}
+            contexts:
+            - {name: lab, context: {cluster: lab, user: me}}
+            - {name: lab-cloud, context: {cluster: lab, user: cloud}}
+            """.write(toFile: folder.file("kubeconfig.yaml"), atomically: true, encoding: .utf8)
+        try await browser.click("a[href='#/import']")
+        try await browser.type(folder.file("kubeconfig.yaml"), into: "input#import-file", clearing: false)
+        try await browser.click("#import-preview")
+        try await browser.find("input.import-context[value='lab']")
+        try await browser.find("input.import-context[value='lab-cloud']")
+        try await browser.click("#import-connect")
+        try await browser.click("#import-submit")
+        try await browser.find("#import-results li[data-context='lab'][data-outcome='connected']", timeout: .seconds(20))
+        try await browser.find("#import-results li[data-context='lab-cloud'][data-outcome='failed']")
+        try await browser.screenshot(to: Self.artifacts + "/import-1280.png")
+        let page = try await api.send(.GET, "/api/integrations/connections?kind=kubernetes")
+        #expect((page["connections"] as? [[String: Any]])?.first?["status"] as? String == "connected")
+
+        // Environments and credentials pages: create one of each; secrets are never shown.
+        try await browser.click("a[href='#/environments']")
+        try await browser.type("staging", into: "#environment-form input[name=name]")
+        try await browser.click("#environment-form button[type=submit]")
+        try await browser.waitForText("#environments", "the new environment listed") { $0.contains("staging") }
+        try await browser.click("a[href='#/connections']")
+        try await waitForRows(4, "back on the connections page")
+    }
+}
