@@ -55,6 +55,14 @@ struct ConnectionCLITests {
         let events = try await cli("connection", "events", ids[0])
         #expect(events.output.contains("registered") && events.output.contains("cli test") && events.output.contains("admin"))
 
+        // ping checks now and leaves the status alone; delete leaves a tombstone.
+        let ping = try await cli("connection", "ping", ids[0], "-o", "json")
+        #expect(ping.status == 0 && jsonField(ping.output, "reachable") as? Bool == true, "\(ping.output)\(ping.errors)")
+        #expect(jsonField(ping.output, "status") as? String == "registered")
+        let deleted = try await cli("connection", "delete", ids[1], unknown)
+        #expect(deleted.status == 1 && deleted.output.contains("\(ids[1])  deleted") && deleted.output.contains("\(unknown)  failed: "))
+        #expect(try await cli("connection", "view", ids[1]).output.contains("deleted"))
+
         let refused = try await cli("connection", "view", unknown)
         #expect(refused.status == 1 && refused.errors.contains("does not exist"), "\(refused.errors)")
         #expect(try await cli("connection", "list", "--output", "xml").status == 2)
