@@ -73,14 +73,39 @@ public final class Browser: @unchecked Sendable {
     }
 
     public func click(_ selector: String) async throws {
-        try await click(try await find(selector))
+        try await onFresh(selector) { try await self.click($0) }
+    }
+
+    /// Acts on the element `selector` finds; when the page re-rendered it in between (the
+    /// live page does), finds it again.
+    private func onFresh(_ selector: String, _ action: (Element) async throws -> Void) async throws {
+        for attempt in 1...5 {
+            do {
+                return try await action(try await find(selector))
+            } catch let failure as Failure where failure.description.contains("stale element") && attempt < 5 {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
     }
 
     /// Types `text` into an element (for a file input: a file's path).
     public func type(_ text: String, into selector: String, clearing: Bool = true) async throws {
-        let element = try await find(selector)
-        if clearing { _ = try await command(.POST, "/element/\(element.id)/clear", [:]) }
-        _ = try await command(.POST, "/element/\(element.id)/value", ["text": text])
+        try await onFresh(selector) { element in
+            if clearing { _ = try await self.command(.POST, "/element/\(element.id)/clear", [:]) }
+            _ = try await self.command(.POST, "/element/\(element.id)/value", ["text": text])
+        }
+    }
+
+    /// WebDriver's codes for the keys the tests press.
+    public enum Key: String, Sendable {
+        case enter = "\u{E007}", escape = "\u{E00C}", arrowDown = "\u{E015}"
+    }
+
+    /// Presses a key with the element focused.
+    public func press(_ key: Key, on selector: String) async throws {
+        try await onFresh(selector) { element in
+            _ = try await self.command(.POST, "/element/\(element.id)/value", ["text": key.rawValue])
+        }
     }
 
     public func text(_ element: Element) async throws -> String {
@@ -106,7 +131,7 @@ public final class Browser: @unchecked Sendable {
         _ = try await script("""
             const select = arguments[0]; select.value = arguments[1];
             select.dispatchEvent(new Event('change', { bubbles: true }));
-            """, [["element-6066-11e4-a52e-4f735466cecc": element.id], value])
+            """, [["element-6066-11e4-a52e-4f735466cecf": element.id], value])
     }
 
     /// Waits until the page's text at `selector` satisfies `condition`.

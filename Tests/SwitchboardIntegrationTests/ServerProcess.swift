@@ -70,6 +70,11 @@ final class ServerProcess: @unchecked Sendable {
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
     }
 
+    /// A test that failed before stopping its server must not leave it running.
+    deinit {
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+    }
+
     /// Ends the process at once, as a crash or an out-of-memory kill would.
     func kill() {
         Foundation.kill(process.processIdentifier, SIGKILL)

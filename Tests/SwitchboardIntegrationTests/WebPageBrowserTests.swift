@@ -133,7 +133,32 @@ struct WebPageBrowserTests {
         #expect(try await browser.attribute("hidden", of: try await browser.find("aside#drawer")) == nil)
         #expect(try await browser.text("#drawer-details").contains("alpha"))
         try await browser.screenshot(to: Self.artifacts + "/drawer-1280.png")
-        try await browser.click("#drawer-close")
+        try await browser.press(.escape, on: "#drawer-close")
+        try await waitUntil(timeout: .seconds(5), "Escape closes the drawer") {
+            try await browser.attribute("hidden", of: try await browser.find("aside#drawer")) != nil
+        }
+
+        // The status menu by keyboard: Enter opens it on its first item, Escape closes it
+        // and gives the focus back to its button.
+        let menuButton = "#connections tr[data-id='\(ids.beta)'] button.status-menu-button"
+        try await browser.press(.enter, on: menuButton)
+        try await waitUntil(timeout: .seconds(5), "the menu has the focus") {
+            try await browser.script("return document.activeElement.getAttribute('role');") as? String == "menuitem"
+        }
+        try await browser.press(.arrowDown, on: "[role=menuitem]:focus")
+        try await browser.press(.escape, on: "[role=menuitem]:focus")
+        try await waitUntil(timeout: .seconds(5), "the focus is back on the menu button") {
+            try await browser.script("return document.activeElement.classList.contains('status-menu-button');") as? Bool == true
+        }
+
+        // Every visible control has a name a screen reader can say.
+        let unnamed = try await browser.script("""
+            return [...document.querySelectorAll('input, select, textarea, button')]
+              .filter(e => e.offsetParent !== null && !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+                && !e.getAttribute('aria-labelledby') && !e.textContent.trim() && !e.title)
+              .map(e => e.outerHTML.slice(0, 120));
+            """) as? [Any]
+        #expect(unnamed?.isEmpty == true, "controls without a label: \(unnamed ?? [])")
 
         // A bulk move with mixed results: alpha and beta move, gamma (ignored) cannot.
         for id in [ids.alpha, ids.beta, ids.gamma] {
@@ -150,7 +175,9 @@ struct WebPageBrowserTests {
         #expect(try await api.status(ids.gamma) == "ignored")
 
         // The page at a phone's width.
+        try await browser.click("#bulk-results-close")
         try await browser.resize(width: 390, height: 844)
+        _ = try await browser.script("document.querySelector('#connections').scrollIntoView();")
         try await browser.screenshot(to: Self.artifacts + "/table-390.png")
         let overflow = try await browser.script("return document.documentElement.scrollWidth > window.innerWidth + 1;") as? Bool
         #expect(overflow == false, "nothing sticks out sideways at 390 px")
@@ -187,7 +214,24 @@ struct WebPageBrowserTests {
         try await browser.type("staging", into: "#environment-form input[name=name]")
         try await browser.click("#environment-form button[type=submit]")
         try await browser.waitForText("#environments", "the new environment listed") { $0.contains("staging") }
+        try await browser.click("a[href='#/credentials']")
+        try await browser.type("reader", into: "#credential-form input[name=name]")
+        try await browser.type("token", into: "#credential-form input[name=type]")
+        try await browser.type("token", into: "#secret-rows .secret-key")
+        try await browser.type("browser-secret-value", into: "#secret-rows .secret-value")
+        try await browser.click("#credential-form button[type=submit]")
+        try await browser.waitForText("#credentials", "the new credential listed") { $0.contains("reader") }
+        let secretShown = try await browser.script("""
+            return document.documentElement.outerHTML.includes('browser-secret-value')
+              || [...document.querySelectorAll('input, textarea')].some(e => e.value === 'browser-secret-value');
+            """) as? Bool
+        #expect(secretShown == false, "the secret is gone from the page once saved")
+        let credentials = try await api.send(.GET, "/api/integrations/credentials")
+        #expect((credentials["credentials"] as? [[String: Any]])?.contains { $0["name"] as? String == "reader" } == true)
+
+        // The picture for the README: the connections after all of the above.
         try await browser.click("a[href='#/connections']")
         try await waitForRows(4, "back on the connections page")
+        try await browser.screenshot(to: Self.artifacts + "/connections-1280.png")
     }
 }
