@@ -102,6 +102,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Every benchmark against its ceiling or peer; `scripts/bench` runs it and writes BENCHMARKS.md.
+        .executableTarget(
+            name: "benchmarks",
+            dependencies: [
+                "ConnectionLifecycle", "SwitchboardStorage", "SwitchboardTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         // Stand-in servers, temporary folders and the design's table, for tests only.
         .target(
             name: "SwitchboardTestSupport",

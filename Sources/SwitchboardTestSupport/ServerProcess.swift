@@ -1,18 +1,18 @@
+import AsyncHTTPClient
 import Foundation
-import Testing
 
 /// The real `switchboard` executable, started as a child process on a free loopback port.
-final class ServerProcess: @unchecked Sendable {
+public final class ServerProcess: @unchecked Sendable {
     // @unchecked: `process` and `pipe` are set once in `init` and only read afterwards;
     // Foundation's Process is thread-safe for terminate/wait.
-    let process: Process
-    let address: String
-    let logPath: String
+    public let process: Process
+    public let address: String
+    public let logPath: String
     /// The admin token the server's first start wrote into its data folder.
-    let adminToken: String
+    public let adminToken: String
 
-    /// The binary SwiftPM built next to this test bundle, or `SWITCHBOARD_BINARY`.
-    static func binaryPath() throws -> String {
+    /// The binary SwiftPM built next to this test bundle (or benchmark program), or `SWITCHBOARD_BINARY`.
+    public static func binaryPath() throws -> String {
         if let path = ProcessInfo.processInfo.environment["SWITCHBOARD_BINARY"] { return path }
         let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         var folder = testBinary.deletingLastPathComponent()
@@ -27,7 +27,7 @@ final class ServerProcess: @unchecked Sendable {
 
     /// `arguments` are added to `serve`'s; `environment` to the inherited one. The
     /// machine's own kubeconfig is imported only when `environment` names one (`KUBECONFIG`).
-    init(dataDirectory: String, logPath: String, arguments: [String] = [],
+    public init(dataDirectory: String, logPath: String, arguments: [String] = [],
          environment: [String: String] = [:]) async throws {
         self.logPath = logPath
         let process = Process()
@@ -76,25 +76,25 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// Ends the process at once, as a crash or an out-of-memory kill would.
-    func kill() {
+    public func kill() {
         Foundation.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
 
     /// Sends SIGHUP (reload the connections file).
-    func hangUp() {
+    public func hangUp() {
         Foundation.kill(process.processIdentifier, SIGHUP)
     }
 
     /// Asks for a graceful shutdown and returns the exit status.
-    func terminate() -> Int32 {
+    public func terminate() -> Int32 {
         process.terminate()
         process.waitUntilExit()
         return process.terminationStatus
     }
 }
 
-struct ServerProcessError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct ServerProcessError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -1,0 +1,73 @@
+import ArgumentParser
+import Foundation
+import SwitchboardTestSupport
+
+/// Runs every benchmark against its ceiling or peer in the same run and rewrites
+/// BENCHMARKS.md. Build it in release mode; `scripts/bench` does both.
+@main
+struct Benchmarks: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Switchboard's benchmarks, each against a ceiling or peer measured in the same run.",
+        subcommands: [Run.self, Targets.self], defaultSubcommand: Run.self)
+
+    struct Run: AsyncParsableCommand {
+        @Option(help: "Only these scenarios (comma-separated): api-read, api-transition, list-scaling, startup, monitor-scale (includes memory).")
+        var only: String?
+        @Option(help: "The largest store and target count.") var scale: Int = 100_000
+        @Option(help: "Seconds each load runs.") var seconds: Int = 10
+        @Option(help: "Where the table goes.") var output: String = "BENCHMARKS.md"
+
+        func run() async throws {
+            let chosen = Set((only ?? "api-read,api-transition,list-scaling,startup,monitor-scale").split(separator: ",").map(String.init))
+            let folder = try TemporaryDirectory(prefix: "switchboard-bench")
+            defer { folder.remove() }
+            let sizes = [scale / 100, scale / 10, scale]
+            var results: [Result] = []
+            func step(_ name: String, _ body: () async throws -> [Result]) async {
+                guard chosen.contains(name) else { return }
+                FileHandle.standardError.write(Data("benchmark \(name)…\n".utf8))
+                do {
+                    let rows = try await body()
+                    for row in rows { FileHandle.standardError.write(Data("  \(row.scenario): \(row.figure) | \(row.comparedWith) | ratio \(Tools.format(row.ratio, 2))\n".utf8)) }
+                    results += rows
+                } catch {
+                    results.append(Result(scenario: name, figure: "failed: \(error)", comparedWith: "-", ratio: .nan, target: "-", met: false))
+                }
+            }
+            await step("api-read") { try await APIScenarios.apiRead(folder, seconds: seconds) }
+            await step("api-transition") { try await APIScenarios.apiTransition(folder, count: min(scale, 20_000)) }
+            await step("list-scaling") { try await StoreScenarios.listScaling(folder, sizes: sizes, requests: 300) }
+            await step("startup") { try await StoreScenarios.startup(folder, count: scale) }
+            await step("monitor-scale") { try await MonitorScenarios.monitorScale(folder, sizes: sizes, window: Double(seconds * 3)) }
+            try report(results).write(toFile: output, atomically: true, encoding: .utf8)
+            print(report(results))
+        }
+
+        func report(_ results: [Result]) -> String {
+            let commit = (try? Tools.run("git", ["rev-parse", "--short", "HEAD"]))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
+            let date = ISO8601DateFormatter().string(from: Date())
+            var lines = [
+                "# Benchmarks", "",
+                "Written by `scripts/bench` on \(date) at commit `\(commit)`, on a machine with \(ProcessInfo.processInfo.activeProcessorCount) cores (release build).",
+                "Each figure is compared with a ceiling or peer measured in the same run; shared machines are noisy, so read the ratios.", "",
+                "| scenario | figure | compared with | ratio | target | met |", "|---|---|---|---|---|---|",
+            ]
+            for row in results {
+                lines.append("| \(row.scenario) | \(row.figure) | \(row.comparedWith) | \(row.ratio.isNaN ? "-" : Tools.format(row.ratio, 2)) | \(row.target) | \(row.met ? "yes" : "**no**") |")
+            }
+            return lines.joined(separator: "\n") + "\n"
+        }
+    }
+
+    /// The target farm's server (started by the monitor benchmark as a separate process).
+    struct Targets: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Serve benchmark targets (used by the monitor benchmark).")
+        @Option var port: Int
+        @Option var addresses: Int = 16
+        @Option var downFile: String
+
+        func run() async throws {
+            try await FarmServer.run(port: port, addressCount: addresses, downFile: downFile)
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import AsyncHTTPClient
+import ConnectionLifecycle
+import Foundation
+import SwitchboardTestSupport
+
+/// list-scaling and startup: how the server behaves as its store grows.
+enum StoreScenarios {
+    /// The data folder with `count` quiet connections, seeded once and shared by both scenarios.
+    static func store(_ folder: TemporaryDirectory, count: Int) async throws -> String {
+        let path = folder.file("store-\(count)")
+        if !FileManager.default.fileExists(atPath: path + "/switchboard.sqlite") {
+            try await Seeder.seed(path, count: count, shape: Seeder.quietMix)
+        }
+        return path
+    }
+
+    /// p50 and p99 of a filtered, sorted page (status + kind + search, 50 per page) at each
+    /// size; the ratio is p99 against p99 at the smallest size.
+    static func listScaling(_ folder: TemporaryDirectory, sizes: [Int], requests: Int) async throws -> [Result] {
+        var results: [Result] = []
+        var baseline: Double?
+        for size in sizes {
+            let data = try await store(folder, count: size)
+            let server = try await ServerProcess(dataDirectory: data, logPath: folder.file("list-\(size).log"),
+                                                 arguments: APIScenarios.serverArguments)
+            func path(_ index: Int) -> String {
+                "/api/integrations/connections?status=maintenance&kind=prometheus&search=conn-\(index % 10)&order=name%20asc&pageSize=50&page=\(index % 3)"
+            }
+            for index in 0..<20 { _ = try await Tools.request(server, .GET, path(index)) }
+            var latencies: [Double] = []
+            for index in 0..<requests {
+                let start = ContinuousClock.now
+                let answer = try await Tools.request(server, .GET, path(index))
+                latencies.append((ContinuousClock.now - start).seconds * 1000)
+                guard answer.status == 200 else { throw ServerProcessError("list answered \(answer.status)") }
+            }
+            _ = server.terminate()
+            let p50 = Tools.percentile(latencies, 0.5)
+            let p99 = Tools.percentile(latencies, 0.99)
+            let reference = baseline ?? p99
+            baseline = reference
+            let isLargest = size == sizes.last
+            results.append(Result(
+                scenario: "list-scaling \(size.formatted())", figure: "p50 \(Tools.format(p50, 2)) ms, p99 \(Tools.format(p99, 2)) ms",
+                comparedWith: "p99 at \(sizes[0].formatted()): \(Tools.format(reference, 2)) ms", ratio: p99 / reference,
+                target: isLargest ? "≤ 3" : "-", met: !isLargest || p99 / reference <= 3))
+        }
+        return results
+    }
+
+    /// Time from process start to `/readyz` answering 200, with `count` connections on disk
+    /// and with an empty store; the median of three starts each.
+    static func startup(_ folder: TemporaryDirectory, count: Int) async throws -> [Result] {
+        let full = try await store(folder, count: count)
+        func timeToReady(_ data: String) async throws -> Double {
+            var times: [Double] = []
+            for run in 0..<3 {
+                let start = ContinuousClock.now
+                let server = try await ServerProcess(dataDirectory: data, logPath: folder.file("startup-\(run).log"),
+                                                     arguments: APIScenarios.serverArguments)
+                try await waitUntil(timeout: .seconds(120), "readyz") {
+                    (try? await Tools.request(server, .GET, "/readyz").status) == 200
+                }
+                times.append((ContinuousClock.now - start).seconds)
+                _ = server.terminate()
+            }
+            return Tools.median(times)
+        }
+        let empty = folder.file("startup-empty")
+        let emptyTime = try await timeToReady(empty)
+        let fullTime = try await timeToReady(full)
+        return [Result(scenario: "startup", figure: "\(Tools.format(fullTime * 1000)) ms to ready with \(count.formatted()) connections",
+                       comparedWith: "empty store: \(Tools.format(emptyTime * 1000)) ms", ratio: fullTime / emptyTime,
+                       target: "≤ 3", met: fullTime / emptyTime <= 3)]
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+import SwitchboardTestSupport
+
+/// The HTTP targets the monitor and Prometheus check: one separate process (this program
+/// started with `targets`) listening on several loopback addresses, answering a small
+/// Prometheus exposition for every `/metrics?target=N`. Targets named in the `down` file
+/// answer 503, so a benchmark can stage outages.
+final class TargetFarm: @unchecked Sendable {
+    // @unchecked: set once in `init`.
+    let process: Process
+    let addresses: [String]
+    let port: Int
+    let downFile: String
+
+    init(folder: String, addressCount: Int = 16) async throws {
+        port = try freeLoopbackPort()
+        addresses = (1...addressCount).map { "127.0.0.\($0)" }
+        downFile = folder + "/down.txt"
+        FileManager.default.createFile(atPath: downFile, contents: Data())
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+        process.arguments = ["targets", "--port", "\(port)", "--addresses", "\(addressCount)", "--down-file", downFile]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle(forWritingAtPath: "/dev/stderr")
+        try process.run()
+        self.process = process
+        for address in addresses {
+            try await waitUntil(timeout: .seconds(30), "the target farm on \(address)") {
+                (try? Tools.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://\(address):\(port)/metrics?target=0"])) == "200"
+            }
+        }
+    }
+
+    func url(_ index: Int) -> String {
+        "http://\(addresses[index % addresses.count]):\(port)/metrics?target=\(index)"
+    }
+
+    func address(_ index: Int) -> String { "\(addresses[index % addresses.count]):\(port)" }
+
+    /// Targets that answer 503 from now on.
+    func takeDown(_ indexes: [Int]) throws {
+        try indexes.map(String.init).joined(separator: "\n").write(toFile: downFile, atomically: true, encoding: .utf8)
+    }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
+}
