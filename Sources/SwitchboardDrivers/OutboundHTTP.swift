@@ -41,8 +41,10 @@ public struct OutboundHTTP: Sendable {
     /// only); a connection that cannot be established fails at once instead of being retried
     /// until the deadline (the monitor's damping absorbs one-off failures, and a refused
     /// target should say so quickly).
-    public static func makeClient() -> HTTPClient {
+    /// `readTimeout`: how long a response may go without a byte (for streams that must notice a dead peer).
+    public static func makeClient(readTimeout: TimeAmount? = nil) -> HTTPClient {
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
+        if let readTimeout { configuration.timeout.read = readTimeout }
         configuration.connectionPool.retryConnectionEstablishment = false
         // Sessions hold watches open (three per Kubernetes connection): several connections
         // to one API server would use up AsyncHTTPClient's default of 8 per host and starve

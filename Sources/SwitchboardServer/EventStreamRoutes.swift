@@ -54,7 +54,9 @@ struct EventStreamRoutes<Context: RequestContext>: Sendable {
         let producer = Task {
             var query = startQuery
             var quiet = ContinuousClock.now
-            continuation.yield(ByteBuffer(string: "retry: 2000\n\n"))
+            // The first block names where the stream starts, so a client that reconnects
+            // before any event still resumes from here and misses nothing.
+            continuation.yield(ByteBuffer(string: "retry: 2000\nid: \(startQuery.after)\n\n"))
             while !Task.isCancelled {
                 guard let batch = try? await store.eventLog(query) else { break }
                 for event in batch {

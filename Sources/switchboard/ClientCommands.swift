@@ -33,18 +33,20 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "An API token (env SWITCHBOARD_TOKEN, else the one `switchboard login` saved).")
     var token: String?
 
-    var resolvedServer: String {
+    /// The server and the token to send it, read together (the saved login once), so a
+    /// saved token is only ever sent to the server it was saved for.
+    func resolve() throws -> (server: String, token: String?) {
         let environment = ProcessInfo.processInfo.environment
-        let chosen = server ?? environment["SWITCHBOARD_SERVER"] ?? ClientConfig.load()?.server ?? Self.defaultServer
-        return ClientConfig.normalized(chosen)
-    }
-
-    /// The saved token is only ever sent to the server it was saved for.
-    var resolvedToken: String? {
-        if let token { return token }
-        if let token = ProcessInfo.processInfo.environment["SWITCHBOARD_TOKEN"], !token.isEmpty { return token }
-        guard let saved = ClientConfig.load(), ClientConfig.normalized(saved.server) == resolvedServer else { return nil }
-        return saved.token
+        let saved = ClientConfig.load()
+        let server = ClientConfig.normalized(server ?? environment["SWITCHBOARD_SERVER"] ?? saved?.server ?? Self.defaultServer)
+        guard let url = URL(string: server), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
+              url.host?.isEmpty == false else {
+            throw ValidationError("the server must be an http:// or https:// address, not '\(server)'")
+        }
+        if let token { return (server, token) }
+        if let token = environment["SWITCHBOARD_TOKEN"], !token.isEmpty { return (server, token) }
+        guard let saved, ClientConfig.normalized(saved.server) == server else { return (server, nil) }
+        return (server, saved.token)
     }
 }
 
@@ -69,8 +71,10 @@ struct ClientConfig: Codable, Equatable {
 
     func save() throws {
         let folder = (Self.path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        if !folder.isEmpty {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        }
         try PrivateFile.replace(Self.path, contents: try YAMLEncoder().encode(self))
     }
 
@@ -86,19 +90,22 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 /// One request to the server; problems are printed as their detail and end the command
 /// with the right exit code.
 struct APIClient {
-    let options: ClientOptions
+    let server: String
+    let token: String?
 
-    var server: String { options.resolvedServer }
+    init(options: ClientOptions) throws {
+        (server, token) = try options.resolve()
+    }
 
     func request(_ method: HTTPMethod, _ path: String) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: server + path)
         request.method = method
-        if let token = options.resolvedToken { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         return request
     }
 
-    func call(_ method: HTTPMethod, _ path: String, body: String? = nil) async throws -> Data {
-        try await call(method, path, body: body.map { Data($0.utf8) }, contentType: "application/json")
+    func call(_ method: HTTPMethod, _ path: String) async throws -> Data {
+        try await call(method, path, body: nil, contentType: "application/json")
     }
 
     /// Sends `body` as JSON.
@@ -183,25 +190,50 @@ enum SecretInput {
     /// With `key`, the whole input is that key's value (a token, a kubeconfig); without, the
     /// input is a YAML or JSON mapping of keys to values.
     static func read(_ file: String, key: String?) throws -> [String: String] {
-        let text: String
-        if file == "-" {
-            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-        } else {
-            guard let contents = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw ValidationError("cannot read the secret file \(file)")
-            }
-            text = contents
-        }
+        let text = try InputFile.read(file)
         if let key {
             // A one-line value (a token) loses its line break; a document (a kubeconfig) stays whole.
             let trimmed = text.trimmingCharacters(in: .newlines)
             return [key: trimmed.contains("\n") ? text : trimmed]
         }
-        guard let mapping = (try? Yams.load(yaml: text)) as? [String: Any], !mapping.isEmpty else {
-            throw ValidationError("the secret file must be a YAML or JSON mapping of keys to values (or name one key with --secret-key)")
+        // Values as written: a password of 0755 or yes stays that text, not a number or a flag.
+        guard let mapping = try? YAMLDecoder().decode([String: String].self, from: text), !mapping.isEmpty else {
+            throw ValidationError("the secret file must be a YAML or JSON mapping of keys to text values (or name one key with --secret-key)")
         }
-        return mapping.mapValues { "\($0)" }
+        return mapping
     }
+}
+
+/// A file's text, or standard input's for `-`.
+enum InputFile {
+    static func read(_ path: String) throws -> String {
+        if path == "-" { return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("cannot read \(path)") }
+        return text
+    }
+}
+
+/// Query strings and path segments built from user input, encoded.
+enum URLText {
+    static func query(_ items: [(String, String?)]) -> String {
+        var components = URLComponents()
+        components.queryItems = items.compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
+        return components.percentEncodedQuery.map { "?" + $0 } ?? ""
+    }
+
+    /// An id (or name) as one path segment: a slash or space in it cannot change the route.
+    static func segment(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? text
+    }
+}
+
+/// `--page`, `--page-size` and `--search`, shared by the lists.
+struct PageOptions: ParsableArguments {
+    @Option(help: "Name (or URL) contains.") var search: String?
+    @Option(help: "Page, from 0.") var page: Int = 0
+    @Option(help: "Rows per page (1 to 100).") var pageSize: Int = 25
+
+    var items: [(String, String?)] { [("page", "\(page)"), ("pageSize", "\(pageSize)"), ("search", search)] }
 }
 
 /// Prints an API answer as JSON, YAML or a table of `columns` (key paths into each row).
@@ -254,6 +286,7 @@ enum Output {
         switch current {
         case let array as [Any]: return array.map { "\($0)" }.joined(separator: ",")
         case let string as String: return string
+        case let number as NSNumber where String(cString: number.objCType) == "c": return number.boolValue ? "true" : "false"
         case let number as NSNumber: return number.stringValue
         case nil, is NSNull: return "-"
         case let other?: return "\(other)"

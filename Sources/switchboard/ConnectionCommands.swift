@@ -23,23 +23,18 @@ struct ConnectionCommand: AsyncParsableCommand {
         @Option(help: "Only these kinds (repeatable).") var kind: [String] = []
         @Option(help: "Only these statuses (repeatable).") var status: [String] = []
         @Option(help: "Only members of these environments (repeatable).") var environment: [String] = []
-        @Option(help: "Name or URL contains.") var search: String?
-        @Option(help: "Page, from 0.") var page: Int = 0
-        @Option(help: "Rows per page (1 to 100).") var pageSize: Int = 25
+        @OptionGroup var paging: PageOptions
         @Flag(help: "Every page, not just one.") var all = false
 
-        func path(page: Int, pageSize: Int) -> String {
-            var query = URLComponents()
-            query.queryItems = [URLQueryItem(name: "page", value: "\(page)"), URLQueryItem(name: "pageSize", value: "\(pageSize)")]
-                + kind.map { URLQueryItem(name: "kind", value: $0) } + status.map { URLQueryItem(name: "status", value: $0) }
-                + environment.map { URLQueryItem(name: "environment", value: $0) }
-                + (search.map { [URLQueryItem(name: "search", value: $0)] } ?? [])
-            return "/api/integrations/connections?\(query.percentEncodedQuery ?? "")"
+        func path(_ paging: [(String, String?)], order: String? = nil) -> String {
+            "/api/integrations/connections" + URLText.query(
+                paging + [("order", order)] + kind.map { ("kind", $0) } + status.map { ("status", $0) }
+                    + environment.map { ("environment", $0) })
         }
 
         func run() async throws {
-            let api = APIClient(options: client)
-            let data = all ? try await everyPage(api) : try await api.call(.GET, path(page: page, pageSize: pageSize))
+            let api = try APIClient(options: client)
+            let data = all ? try await everyPage(api) : try await api.call(.GET, path(paging.items))
             try Output.print(data, as: output, rows: "connections", columns: ConnectionCommand.columns) { value in
                 guard let page = value as? [String: Any], let summary = page["statusSummary"] as? [String: Any] else { return nil }
                 let counts = summary.keys.sorted().map { "\($0) \(summary[$0] ?? 0)" }.joined(separator: ", ")
@@ -48,18 +43,22 @@ struct ConnectionCommand: AsyncParsableCommand {
         }
 
         /// Reads pages of 100 until the total is reached and answers one page holding them all.
+        /// Oldest first: a connection that changes meanwhile keeps its place, so no row is
+        /// skipped or shown twice.
         func everyPage(_ api: APIClient) async throws -> Data {
             var merged: [String: Any] = [:]
             var rows: [Any] = []
+            var seen: Set<String> = []
             var total = 0
             var page = 0
             repeat {
-                let data = try await api.call(.GET, path(page: page, pageSize: 100))
+                let data = try await api.call(.GET, path([("page", "\(page)"), ("pageSize", "100"), ("search", paging.search)],
+                                                         order: "createdAt asc"))
                 guard let answer = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-                      let connections = answer["connections"] as? [Any] else { break }
+                      let connections = answer["connections"] as? [[String: Any]] else { break }
                 merged = answer
                 total = answer["totalCount"] as? Int ?? 0
-                rows += connections
+                for row in connections where seen.insert(row["id"] as? String ?? "").inserted { rows.append(row) }
                 page += 1
                 if connections.isEmpty { break }
             } while rows.count < total
@@ -120,7 +119,7 @@ struct ConnectionCommand: AsyncParsableCommand {
         @Argument(help: "The connection's id.") var id: String
 
         func run() async throws {
-            let data = try await APIClient(options: client).call(.GET, "/api/integrations/connections/\(id)")
+            let data = try await APIClient(options: client).call(.GET, "/api/integrations/connections/\(URLText.segment(id))")
             try Output.print(data, as: output, columns: ConnectionCommand.columns + [("URL", "url")])
         }
     }
@@ -141,7 +140,7 @@ struct ConnectionCommand: AsyncParsableCommand {
 
         func run() async throws {
             struct Body: Encodable { var ids: [String]; var status: String; var reason: String? }
-            let api = APIClient(options: client)
+            let api = try APIClient(options: client)
             let progress = Progress(label: "moving to \(to)", total: ids.count)
             var failed = false
             var done = 0
@@ -178,7 +177,7 @@ struct ConnectionCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await eachId(ids, label: "deleting") { id in
-                _ = try await APIClient(options: client).call(.DELETE, "/api/integrations/connections/\(id)")
+                _ = try await APIClient(options: client).call(.DELETE, "/api/integrations/connections/\(URLText.segment(id))")
                 return "\(id)  deleted"
             }
         }
@@ -191,7 +190,7 @@ struct ConnectionCommand: AsyncParsableCommand {
         @Argument(help: "The connection's id.") var id: String
 
         func run() async throws {
-            let data = try await APIClient(options: client).call(.POST, "/api/integrations/connections/\(id)/ping")
+            let data = try await APIClient(options: client).call(.POST, "/api/integrations/connections/\(URLText.segment(id))/ping")
             try Output.print(data, as: output, columns: [("ID", "connectionId"), ("STATUS", "status"), ("HEALTH", "health"),
                                                         ("REACHABLE", "reachable"), ("LATENCY MS", "latencyMs"), ("ERROR", "error")])
         }
@@ -202,12 +201,18 @@ struct ConnectionCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
         @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
         @Argument(help: "The connection's id.") var id: String
+        @Option(help: "Page, from 0.") var page: Int = 0
+        @Option(help: "Events per page (1 to 100).") var pageSize: Int = 100
 
         func run() async throws {
-            let data = try await APIClient(options: client).call(.GET, "/api/integrations/connections/\(id)/events?pageSize=100")
+            let data = try await APIClient(options: client).call(
+                .GET, "/api/integrations/connections/\(URLText.segment(id))/events" + URLText.query([("page", "\(page)"), ("pageSize", "\(pageSize)")]))
             try Output.print(data, as: output, rows: "events", columns: [
                 ("SEQUENCE", "sequence"), ("FROM", "from"), ("TO", "to"), ("ACTOR", "actor"), ("REASON", "reason"), ("AT", "createdAt"),
-            ])
+            ]) { value in
+                guard let total = (value as? [String: Any])?["totalCount"] as? Int, total > (page + 1) * pageSize else { return nil }
+                return "(\(total) events; more with --page \(page + 1))"
+            }
         }
     }
 
@@ -227,13 +232,11 @@ struct ConnectionCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            // Ctrl-C ends a watch normally.
-            signal(SIGINT) { _ in Foundation.exit(0) }
-            var query = URLComponents()
-            query.queryItems = connection.map { URLQueryItem(name: "connection", value: $0) }
-                + kind.map { URLQueryItem(name: "kind", value: $0) } + environment.map { URLQueryItem(name: "environment", value: $0) }
-            let path = "/api/events/stream" + (query.queryItems?.isEmpty == false ? "?\(query.percentEncodedQuery ?? "")" : "")
-            let api = APIClient(options: client)
+            // Ctrl-C ends a watch normally (_exit: the only safe call in a signal handler).
+            signal(SIGINT) { _ in _exit(0) }
+            let path = "/api/events/stream" + URLText.query(
+                connection.map { ("connection", $0) } + kind.map { ("kind", $0) } + environment.map { ("environment", $0) })
+            let api = try APIClient(options: client)
             var stream = EventStreamReader(lastEventId: after.map(String.init))
             var everConnected = false
             var backoff = 1.0
@@ -274,12 +277,16 @@ struct ConnectionCommand: AsyncParsableCommand {
 struct EventStreamReader {
     var lastEventId: String?
 
+    /// The server sends a keep-alive every 15 s; this long without a byte means the
+    /// connection is dead (a laptop slept, a NAT forgot it), so reconnect.
+    static let silence: TimeAmount = .seconds(45)
+
     mutating func follow(_ api: APIClient, _ path: String, onOpen: () -> Void,
                          onEvent: (String) -> Void) async throws {
         var request = api.request(.GET, path)
         request.headers.add(name: "Accept", value: "text/event-stream")
         if let lastEventId { request.headers.add(name: "Last-Event-ID", value: lastEventId) }
-        let client = OutboundHTTP.makeClient()
+        let client = OutboundHTTP.makeClient(readTimeout: Self.silence)
         defer { Task { try? await client.shutdown() } }
         let response = try await client.execute(request, timeout: .hours(24 * 365))
         guard response.status == .ok else {
@@ -288,16 +295,19 @@ struct EventStreamReader {
             return
         }
         onOpen()
-        var pending = ""
+        // Bytes until a whole line is in: a character split across reads stays whole.
+        var pending: [UInt8] = []
         var data: [String] = []
         var id: String?
         for try await chunk in response.body {
-            pending += String(buffer: chunk)
-            while let end = pending.firstIndex(of: "\n") {
-                let line = String(pending[..<end]).trimmingCharacters(in: CharacterSet(charactersIn: "\r"))
-                pending = String(pending[pending.index(after: end)...])
+            pending += chunk.readableBytesView
+            while let end = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                var lineBytes = pending[..<end]
+                if lineBytes.last == UInt8(ascii: "\r") { lineBytes = lineBytes.dropLast() }
+                let line = String(decoding: lineBytes, as: UTF8.self)
+                pending.removeSubrange(...end)
                 if line.isEmpty {
-                    // A blank line ends an event.
+                    // A blank line ends an event; its id counts only now.
                     if !data.isEmpty { onEvent(data.joined(separator: "\n")) }
                     if let id { lastEventId = id }
                     data = []

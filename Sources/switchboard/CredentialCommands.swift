@@ -29,15 +29,10 @@ struct CredentialCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Credentials.")
         @OptionGroup var client: ClientOptions
         @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
-        @Option(help: "Name contains.") var search: String?
-        @Option(help: "Page, from 0.") var page: Int = 0
-        @Option(help: "Rows per page (1 to 100).") var pageSize: Int = 25
+        @OptionGroup var paging: PageOptions
 
         func run() async throws {
-            var query = URLComponents()
-            query.queryItems = [URLQueryItem(name: "page", value: "\(page)"), URLQueryItem(name: "pageSize", value: "\(pageSize)")]
-                + (search.map { [URLQueryItem(name: "search", value: $0)] } ?? [])
-            let data = try await APIClient(options: client).call(.GET, "\(path)?\(query.percentEncodedQuery ?? "")")
+            let data = try await APIClient(options: client).call(.GET, path + URLText.query(paging.items))
             try Output.print(data, as: output, rows: "credentials", columns: columns) { value in
                 "\((value as? [String: Any])?["totalCount"] ?? 0) credentials"
             }
@@ -51,7 +46,7 @@ struct CredentialCommand: AsyncParsableCommand {
         @Argument(help: "The credential's id.") var id: String
 
         func run() async throws {
-            let data = try await APIClient(options: client).call(.GET, "\(path)/\(id)")
+            let data = try await APIClient(options: client).call(.GET, "\(path)/\(URLText.segment(id))")
             try Output.print(data, as: output, columns: columns + [("KEY ID", "keyId")])
         }
     }

@@ -17,15 +17,10 @@ struct EnvironmentCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Environments.")
         @OptionGroup var client: ClientOptions
         @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
-        @Option(help: "Name contains.") var search: String?
-        @Option(help: "Page, from 0.") var page: Int = 0
-        @Option(help: "Rows per page (1 to 100).") var pageSize: Int = 25
+        @OptionGroup var paging: PageOptions
 
         func run() async throws {
-            var query = URLComponents()
-            query.queryItems = [URLQueryItem(name: "page", value: "\(page)"), URLQueryItem(name: "pageSize", value: "\(pageSize)")]
-                + (search.map { [URLQueryItem(name: "search", value: $0)] } ?? [])
-            let data = try await APIClient(options: client).call(.GET, "\(path)?\(query.percentEncodedQuery ?? "")")
+            let data = try await APIClient(options: client).call(.GET, path + URLText.query(paging.items))
             try Output.print(data, as: output, rows: "environments", columns: columns) { value in
                 "\((value as? [String: Any])?["totalCount"] ?? 0) environments"
             }
@@ -39,9 +34,9 @@ struct EnvironmentCommand: AsyncParsableCommand {
         @Argument(help: "The environment's id.") var id: String
 
         func run() async throws {
-            let api = APIClient(options: client)
-            let environment = try await api.call(.GET, "\(path)/\(id)")
-            let members = try await api.call(.GET, "\(path)/\(id)/connections?pageSize=100")
+            let api = try APIClient(options: client)
+            let environment = try await api.call(.GET, "\(path)/\(URLText.segment(id))")
+            let members = try await everyMember(api)
             guard output == .table else {
                 // One document: the environment with its connections.
                 var object = try JSONSerialization.jsonObject(with: environment) as? [String: Any] ?? [:]
@@ -54,6 +49,24 @@ struct EnvironmentCommand: AsyncParsableCommand {
                              columns: [("CONNECTION", "id"), ("NAME", "name"), ("KIND", "kind"), ("STATUS", "status")]) { value in
                 "\((value as? [String: Any])?["totalCount"] ?? 0) connections"
             }
+        }
+
+        /// Every member, a page of 100 at a time, as one page.
+        func everyMember(_ api: APIClient) async throws -> Data {
+            var rows: [Any] = []
+            var answer: [String: Any] = [:]
+            var page = 0
+            repeat {
+                let data = try await api.call(.GET, "\(path)/\(URLText.segment(id))/connections" + URLText.query([
+                    ("page", "\(page)"), ("pageSize", "100"), ("order", "createdAt asc")]))
+                answer = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+                let connections = answer["connections"] as? [Any] ?? []
+                rows += connections
+                page += 1
+                if connections.isEmpty { break }
+            } while rows.count < (answer["totalCount"] as? Int ?? 0)
+            answer["connections"] = rows
+            return try JSONSerialization.data(withJSONObject: answer)
         }
     }
 
@@ -87,7 +100,7 @@ struct EnvironmentCommand: AsyncParsableCommand {
 
         func run() async throws {
             struct Body: Encodable { var name: String?; var description: String? }
-            let data = try await APIClient(options: client).call(.PUT, "\(path)/\(id)", json: Body(name: name, description: description))
+            let data = try await APIClient(options: client).call(.PUT, "\(path)/\(URLText.segment(id))", json: Body(name: name, description: description))
             try Output.print(data, as: output, columns: columns)
         }
     }
@@ -99,7 +112,7 @@ struct EnvironmentCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await eachId(ids, label: "deleting") { id in
-                _ = try await APIClient(options: client).call(.DELETE, "\(path)/\(id)")
+                _ = try await APIClient(options: client).call(.DELETE, "\(path)/\(URLText.segment(id))")
                 return "\(id)  deleted"
             }
         }
@@ -113,7 +126,7 @@ struct EnvironmentCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await eachId(connections, label: "adding") { id in
-                _ = try await APIClient(options: client).call(.POST, "\(path)/\(environment)/connections/\(id)")
+                _ = try await APIClient(options: client).call(.POST, "\(path)/\(URLText.segment(environment))/connections/\(URLText.segment(id))")
                 return "\(id)  added"
             }
         }
@@ -127,7 +140,7 @@ struct EnvironmentCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await eachId(connections, label: "removing") { id in
-                _ = try await APIClient(options: client).call(.DELETE, "\(path)/\(environment)/connections/\(id)")
+                _ = try await APIClient(options: client).call(.DELETE, "\(path)/\(URLText.segment(environment))/connections/\(URLText.segment(id))")
                 return "\(id)  removed"
             }
         }

@@ -27,15 +27,7 @@ struct KubeconfigCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let text: String
-            if file == "-" {
-                text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-            } else {
-                guard let contents = try? String(contentsOfFile: file, encoding: .utf8) else {
-                    throw ValidationError("cannot read \(file)")
-                }
-                text = contents
-            }
+            let text = try InputFile.read(file)
             let selection = try context.isEmpty ? nil : String(decoding: JSONEncoder().encode(context), as: UTF8.self)
             let boundary = "switchboard-\(UUID().uuidString)"
             let body: String = try FormDataEncoder().encode(

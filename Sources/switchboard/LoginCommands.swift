@@ -10,14 +10,15 @@ struct Login: AsyncParsableCommand {
     @Option(help: "A file holding the token (- for standard input).") var tokenFile: String?
 
     func run() async throws {
-        let server = ClientConfig.normalized(server ?? ProcessInfo.processInfo.environment["SWITCHBOARD_SERVER"] ?? ClientOptions.defaultServer)
         let token = try readToken()
         guard token.hasPrefix("sbt_") else { throw ValidationError("that is not a Switchboard token (they start with sbt_)") }
         var options = ClientOptions()
-        options.server = server
+        options.server = server ?? ProcessInfo.processInfo.environment["SWITCHBOARD_SERVER"] ?? ClientOptions.defaultServer
         options.token = token
+        let api = try APIClient(options: options)
+        let server = api.server
         // Any signed-in request proves the token; the smallest list will do.
-        _ = try await APIClient(options: options).call(.GET, "/api/integrations/connections?pageSize=1")
+        _ = try await api.call(.GET, "/api/integrations/connections?pageSize=1")
         try ClientConfig(server: server, token: token).save()
         print("Signed in to \(server); saved in \(ClientConfig.path)")
     }
@@ -25,10 +26,7 @@ struct Login: AsyncParsableCommand {
     func readToken() throws -> String {
         let text: String
         if let tokenFile, tokenFile != "-" {
-            guard let contents = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
-                throw ValidationError("cannot read \(tokenFile)")
-            }
-            text = contents
+            text = try InputFile.read(tokenFile)
         } else if tokenFile == nil, let token = ProcessInfo.processInfo.environment["SWITCHBOARD_TOKEN"], !token.isEmpty {
             text = token
         } else if isatty(STDIN_FILENO) == 1, let typed = getpass("Token: ") {

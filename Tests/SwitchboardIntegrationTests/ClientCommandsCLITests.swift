@@ -59,13 +59,53 @@ struct ClientCommandsCLITests {
         let mode = try FileManager.default.attributesOfItem(atPath: folder.file("config.yaml"))[.posixPermissions] as? Int
         #expect(mode == 0o600)
         #expect(try await anonymous("connection", "view", id).output.contains("registered"))
-        // The saved token goes only to its own server: elsewhere the request is unsigned.
-        let elsewhere = try await anonymous("connection", "list", "--server", "http://127.0.0.1:1")
-        #expect(elsewhere.status == 3)
+        // The saved token goes only to its own server: the same server under another name
+        // gets no token (and says so).
+        let port = try #require(server.address.split(separator: ":").last)
+        let elsewhere = try await anonymous("connection", "list", "--server", "http://localhost:\(port)")
+        #expect(elsewhere.status == 1 && elsewhere.errors.contains("Authorization: Bearer"), "\(elsewhere.errors)")
+        #expect(try await anonymous("connection", "list", "--server", "127.0.0.1:\(port)").status == 2, "no scheme is a usage error")
         #expect(try await anonymous("logout").status == 0)
         let signedOut = try await anonymous("connection", "list", "--server", server.address)
         #expect(signedOut.status == 1 && signedOut.errors.contains("token"), "\(signedOut.errors)")
 
+        #expect(server.terminate() == 0)
+        await target.stop()
+    }
+
+    /// `watch` across a server restart: it reconnects by itself and resumes after the last
+    /// event it saw, so every event is printed once, in order.
+    @Test func watchResumesAcrossARestart() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let target = try await StandInHTTPServer.start()
+        let port = try freeLoopbackPort()
+        var server = try await ServerProcess(dataDirectory: folder.file("data"), logPath: folder.file("server.log"),
+                                             arguments: ["--port", "\(port)"])
+        let cli = SwitchboardCLI(server: server.address, token: server.adminToken, config: folder.file("config.yaml"))
+        var ids: [String] = []
+        for name in ["a", "b", "c"] {
+            let made = try await cli("connection", "create", "--kind", "http", "--name", name, "--url", "\(target.reachableURL)/\(name)", "-o", "json")
+            ids.append(try #require(jsonField(made.output, "id") as? String))
+        }
+        let watch = try cli.launch(["connection", "watch", "-o", "json"])
+        defer { if watch.isRunning { watch.terminate() } }
+        let lines = LineCollector(watch.standardOutput as? Pipe)
+        #expect(try await cli("connection", "transition", ids[0], "--to", "ignored").status == 0)
+        try await waitUntil(timeout: .seconds(15), "the first move printed") { lines.events.count == 1 }
+
+        #expect(server.terminate() == 0)
+        server = try await ServerProcess(dataDirectory: folder.file("data"), logPath: folder.file("server-2.log"),
+                                         arguments: ["--port", "\(port)"])
+        #expect(try await cli("connection", "transition", ids[1], ids[2], "--to", "ignored").status == 0)
+        try await waitUntil(timeout: .seconds(20), "the moves after the restart printed") { lines.events.count >= 3 }
+        try await Task.sleep(for: .seconds(1))
+        let events = lines.events
+        #expect(events.compactMap { $0["connectionId"] as? String } == ids)
+        let sequences = events.compactMap { $0["sequence"] as? Int }
+        #expect(sequences == sequences.sorted() && Set(sequences).count == 3)
+        kill(watch.processIdentifier, SIGINT)
+        watch.waitUntilExit()
         #expect(server.terminate() == 0)
         await target.stop()
     }
@@ -173,6 +213,8 @@ final class LineCollector: Sendable {
     init(_ pipe: Pipe?) {
         pipe?.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let chunk = handle.availableData
+            // End of output: stop, or Linux keeps calling with nothing to read.
+            if chunk.isEmpty { handle.readabilityHandler = nil; return }
             self?.text.withLock { $0 += String(decoding: chunk, as: UTF8.self) }
         }
     }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import SwitchboardTestSupport
 
 /// Runs the real `switchboard` binary as a client, the way a person at a terminal would.
 struct SwitchboardCLI: Sendable {

@@ -58,6 +58,7 @@ struct WebPageBrowserTests {
         let beta = try await api.create(#"{"name": "beta", "kind": "http", "url": "\#(target.reachableURL)/beta", "status": "registered"}"#)
         let gamma = try await api.create(#"{"name": "gamma", "kind": "grafana", "url": "\#(target.reachableURL)/gamma"}"#)
 
+        try? FileManager.default.removeItem(atPath: Self.artifacts + "/failure.png")
         let browser = try await Browser(folder: folder.path)
         do {
             try await run(browser, api: api, server: server, ids: (alpha, beta, gamma), cluster: cluster, folder: folder)
@@ -123,9 +124,12 @@ struct WebPageBrowserTests {
         try await waitUntil(timeout: .seconds(10), "the change stream is open") {
             try await browser.script("return document.body.dataset.stream;") as? String == "open"
         }
+        let eventsBefore = Int(try await browser.script("return document.body.dataset.streamEvents;") as? String ?? "") ?? -1
         try await api.send(.POST, "/api/integrations/connections/\(ids.gamma)/transitions", #"{"status": "ignored", "reason": "from the API"}"#)
         try await browser.waitForText(chip(ids.gamma), timeout: .seconds(10), "gamma's chip shows ignored live") { $0 == "ignored" }
         #expect(try await browser.script("return window.switchboardTestMarker;") as? String == "same page")
+        let eventsAfter = Int(try await browser.script("return document.body.dataset.streamEvents;") as? String ?? "") ?? -1
+        #expect(eventsBefore >= 0 && eventsAfter > eventsBefore, "the change came through the stream, not a poll")
 
         // The drawer: details, metadata, collected data and the history.
         try await browser.click("#connections tr[data-id='\(ids.alpha)'] button.open-drawer")
@@ -155,7 +159,7 @@ struct WebPageBrowserTests {
         let unnamed = try await browser.script("""
             return [...document.querySelectorAll('input, select, textarea, button')]
               .filter(e => e.offsetParent !== null && !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
-                && !e.getAttribute('aria-labelledby') && !e.textContent.trim() && !e.title)
+                && !e.getAttribute('aria-labelledby') && !(e.tagName === 'BUTTON' && e.textContent.trim()) && !e.title)
               .map(e => e.outerHTML.slice(0, 120));
             """) as? [Any]
         #expect(unnamed?.isEmpty == true, "controls without a label: \(unnamed ?? [])")
@@ -167,6 +171,7 @@ struct WebPageBrowserTests {
         try await browser.select("maintenance", in: "#bulk-status")
         try await browser.type("bulk from the page", into: "#bulk-reason")
         try await browser.click("#bulk-apply")
+        try await browser.click("#confirm-ok")
         try await browser.find("#bulk-results li[data-id='\(ids.gamma)'][data-outcome='refused']")
         try await browser.find("#bulk-results li[data-id='\(ids.alpha)'][data-outcome='moved']")
         try await browser.find("#bulk-results li[data-id='\(ids.beta)'][data-outcome='moved']")
@@ -217,6 +222,8 @@ struct WebPageBrowserTests {
         try await browser.click("a[href='#/credentials']")
         try await browser.type("reader", into: "#credential-form input[name=name]")
         try await browser.type("token", into: "#credential-form input[name=type]")
+        // Leaving the type field may lay out the fields for that type; fill them after.
+        try await browser.click("#credential-form input[name=name]")
         try await browser.type("token", into: "#secret-rows .secret-key")
         try await browser.type("browser-secret-value", into: "#secret-rows .secret-value")
         try await browser.click("#credential-form button[type=submit]")

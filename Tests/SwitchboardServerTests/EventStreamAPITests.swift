@@ -26,7 +26,10 @@ struct EventStreamAPITests {
             while let end = pending.range(of: "\n\n") {
                 let message = pending[..<end.lowerBound]
                 pending = String(pending[end.upperBound...])
-                for line in message.split(separator: "\n") where line.hasPrefix("id: ") {
+                // Only blocks with data are events; the first block just names where the stream starts.
+                let lines = message.split(separator: "\n")
+                guard lines.contains(where: { $0.hasPrefix("data: ") }) else { continue }
+                for line in lines where line.hasPrefix("id: ") {
                     if let id = Int64(line.dropFirst(4)) { ids.append(id) }
                 }
             }

@@ -10,6 +10,9 @@ const KNOWN_KINDS = ["kubernetes", "prometheus", "grafana", "helm", "meshery", "
 const KIND_LETTERS = { kubernetes: "K8", prometheus: "Pm", grafana: "Gf", helm: "Hm", meshery: "Ms", http: "Ht" };
 const ROUTES = ["connections", "import", "environments", "credentials"];
 const TOKEN_KEY = "switchboard.token";
+const NOTICE_KEY = "switchboard.signInNotice"; // what the sign-in form says once after a sign-out reload
+const DANGEROUS = ["deleted", "ignored", "disconnected"];
+const PAGE_SIZE_MAX = 100; // the API's largest page
 const STREAM_SILENCE_MS = 45000; // the server sends a keep-alive every 15 s
 
 // What a move means beyond the lifecycle's one-line description, shown before it is made.
@@ -136,6 +139,24 @@ async function request(path, { method = "GET", json, form } = {}) {
   return parsed;
 }
 
+/** Every item of a paged list (`key` names the array): pages of 100 until `totalCount` is reached. */
+async function requestAll(path, key) {
+  const separator = path.includes("?") ? "&" : "?";
+  const items = [];
+  const seen = new Set();
+  for (let page = 0; ; page++) {
+    const answer = await request(`${path}${separator}page=${page}&pageSize=${PAGE_SIZE_MAX}`);
+    const batch = answer?.[key] || [];
+    for (const item of batch) {
+      if (seen.has(item.id)) continue; // the list moved under us between two pages
+      seen.add(item.id);
+      items.push(item);
+    }
+    const total = answer?.totalCount ?? 0;
+    if (batch.length < PAGE_SIZE_MAX || (page + 1) * PAGE_SIZE_MAX >= total) return items;
+  }
+}
+
 function report(error) {
   if (error instanceof ApiError && error.status === 401) return; // the sign-in form says it
   say(error.message, "error", { network: error instanceof ApiError && error.status === 0 });
@@ -169,19 +190,44 @@ function startSession() {
   openStream();
 }
 
+let signingOut = false;
+
+// Signing out (or a 401) forgets the token and reloads the page, so nothing of the previous
+// user's session survives: no results, drawer, detail, selection, pending refresh or stream.
+// The reason is kept in session storage for one showing of the sign-in form.
 function signOut(problem) {
+  if (signingOut) return;
+  signingOut = true;
   sessionStorage.removeItem(TOKEN_KEY);
+  sessionStorage.setItem(NOTICE_KEY, JSON.stringify(problem ? { problem } : { notice: "Signed out." }));
   closeStream();
-  closeStatusMenu();
-  closeDrawer({ restoreFocus: false });
+  document.body.dataset.auth = "out";
+  $("#content").hidden = true; // nothing of the old session shows until the page is back
+  $("#drawer").hidden = true;
   if ($("#confirm").open) $("#confirm").close("cancel");
-  connections.selected.clear();
-  connections.rows.clear();
-  $("#connections tbody").replaceChildren();
-  $("#credentials").replaceChildren();
-  $("#environments").replaceChildren();
-  say(problem ? "" : "Signed out.");
-  showSignIn(problem);
+  location.reload();
+}
+
+/** The notice a sign-out left for the sign-in form, shown once. */
+function takeSignInNotice() {
+  const stored = sessionStorage.getItem(NOTICE_KEY);
+  sessionStorage.removeItem(NOTICE_KEY);
+  if (!stored) return {};
+  try { return JSON.parse(stored) || {}; } catch { return {}; }
+}
+
+// A reload may bring back what was typed in the previous session (the browser restores form
+// fields): put every control back to what the page itself says.
+function resetControls() {
+  for (const form of $$("form")) form.reset();
+  for (const control of $$("input, textarea")) {
+    if (control.type === "checkbox" || control.type === "radio") control.checked = control.defaultChecked;
+    else if (control.type === "file") control.value = "";
+    else control.value = control.defaultValue;
+  }
+  for (const select of $$("select")) {
+    for (const option of select.options) option.selected = option.defaultSelected;
+  }
 }
 
 function setUpSignIn() {
@@ -464,18 +510,35 @@ function updateSelectionUI() {
 function showBulkWarning() {
   const status = $("#bulk-status").value;
   const warning = $("#bulk-warning");
-  const serious = ["deleted", "ignored", "disconnected"].includes(status);
+  const serious = DANGEROUS.includes(status);
   warning.hidden = !serious;
   warning.textContent = serious ? `Moving to ${status}: ${CONSEQUENCES[status]}` : "";
+}
+
+function bulkExplanation(names, status, reason) {
+  const list = [...names.values()];
+  const shown = list.length > 10 ? `${list.slice(0, 10).join(", ")} and ${list.length - 10} more` : list.join(", ");
+  const lines = [`${plural(list.length, "selected connection")} will be asked to move to ${status}: ${shown}. Any that cannot make this move is refused and stays as it is.`];
+  if (CONSEQUENCES[status]) lines.push(`For each one moved: ${CONSEQUENCES[status]}`);
+  if (reason) lines.push(`Reason: ${reason}`);
+  return lines.join("\n\n");
 }
 
 async function applyBulk() {
   const ids = [...connections.selected];
   const status = $("#bulk-status").value;
   const reason = $("#bulk-reason").value.trim();
-  if (ids.length === 0) return;
+  if (ids.length === 0 || !status) return;
   const names = new Map(ids.map((id) => [id, connections.rows.get(id)?.name || id]));
   const apply = $("#bulk-apply");
+  const confirmed = await confirmDialog({
+    title: `Move ${plural(ids.length, "connection")} to ${status}?`,
+    message: bulkExplanation(names, status, reason),
+    okLabel: status === "deleted" ? `Delete ${plural(ids.length, "connection")}` : `Move ${plural(ids.length, "connection")}`,
+    danger: DANGEROUS.includes(status),
+    focusBack: () => apply,
+  });
+  if (!confirmed || !isSignedIn()) return;
   apply.disabled = true;
   say(`Moving ${plural(ids.length, "connection")} to ${status}…`);
   try {
@@ -490,6 +553,9 @@ async function applyBulk() {
   } finally {
     apply.disabled = false;
   }
+  // The bulk bar hides once the selection is cleared: keep the focus somewhere useful.
+  const active = document.activeElement;
+  if (!$("#bulk-results-panel").hidden && (!active || active === document.body || $("#bulk-bar").hidden)) $("#bulk-results-title").focus();
 }
 
 function renderBulkResults(answer, status, names) {
@@ -611,8 +677,13 @@ function onMenuKeydown(event) {
 // ---------------------------------------------------------------------------
 // Confirmation dialog, shown for every move (and every deletion) before it is made.
 
+const confirmState = { danger: false };
+
+// For a dangerous step the focus starts on Cancel and Enter in the reason field does not
+// confirm: only an explicit press of the confirm button does.
 function confirmDialog({ title, message, okLabel = "Confirm", danger = false, withReason = false, focusBack }) {
   const dialog = $("#confirm");
+  confirmState.danger = danger;
   $("#confirm-title").textContent = title;
   $("#confirm-message").textContent = message;
   $("#confirm-ok").textContent = okLabel;
@@ -629,7 +700,7 @@ function confirmDialog({ title, message, okLabel = "Confirm", danger = false, wi
       if (target?.isConnected) target.focus();
     }, { once: true });
     dialog.showModal();
-    (withReason ? $("#confirm-reason") : danger ? $("#confirm-cancel") : $("#confirm-ok")).focus();
+    (danger ? $("#confirm-cancel") : withReason ? $("#confirm-reason") : $("#confirm-ok")).focus();
   });
 }
 
@@ -646,7 +717,7 @@ async function chooseMove(connection, move, opener) {
     title: `Move ${connection.name} to ${next}?`,
     message: moveExplanation(connection, move),
     okLabel: next === "deleted" ? "Delete" : `Move to ${next}`,
-    danger: ["deleted", "ignored", "disconnected"].includes(next),
+    danger: DANGEROUS.includes(next),
     withReason: true,
     // The row may have been redrawn meanwhile: find its button again.
     focusBack: () => (opener.isConnected ? opener : rowControl(connection.id, "status-menu-button")),
@@ -670,6 +741,22 @@ async function moveConnection(connection, status, reason) {
 // Drawer: one connection's details, metadata, collected data and history.
 
 const drawer = { id: null, opener: null, connection: null, pendingId: null, ticket: 0 };
+// Where the drawer covers the whole width it is modal: the page behind it is inert.
+const narrowScreen = window.matchMedia("(max-width: 720px)");
+const PAGE_BEHIND_DRAWER = [".skip-link", "header.top", "#stream-banner", "main"];
+
+function updateDrawerModality() {
+  const modal = !$("#drawer").hidden && narrowScreen.matches;
+  for (const selector of PAGE_BEHIND_DRAWER) {
+    const node = $(selector);
+    if (!node) continue;
+    if (modal) node.setAttribute("inert", ""); else node.removeAttribute("inert");
+  }
+  if (modal) $("#drawer").setAttribute("aria-modal", "true"); else $("#drawer").removeAttribute("aria-modal");
+  if (modal) $("#drawer").setAttribute("role", "dialog"); else $("#drawer").removeAttribute("role");
+  const active = document.activeElement;
+  if (modal && active && active.closest(PAGE_BEHIND_DRAWER.join(","))) $("#drawer-title").focus();
+}
 
 function openDrawer(id, opener) {
   drawer.id = id;
@@ -681,6 +768,7 @@ function openDrawer(id, opener) {
   else $("#drawer-title").textContent = "Loading…";
   for (const row of $$("#connections tbody tr")) row.classList.toggle("is-open", row.dataset.id === id);
   $("#drawer").hidden = false;
+  updateDrawerModality();
   $("#drawer-title").focus();
   loadDrawer();
 }
@@ -688,6 +776,7 @@ function openDrawer(id, opener) {
 function closeDrawer({ restoreFocus: focusBack = true } = {}) {
   if ($("#drawer").hidden) return;
   $("#drawer").hidden = true;
+  updateDrawerModality(); // before the focus goes back into the page
   const id = drawer.id;
   drawer.id = null;
   for (const row of $$("#connections tbody tr.is-open")) row.classList.remove("is-open");
@@ -807,19 +896,39 @@ async function pingDrawerConnection() {
 // Live updates: the change stream, read with fetch() because EventSource cannot send
 // the Authorization header. Resumes after the last event id it saw.
 
-const stream = { controller: null, lastEventId: null, delay: 1000, wake: null };
+const stream = { controller: null, lastEventId: null, retry: 1000, delay: 1000, wake: null, announce: null, events: 0 };
 const pendingChanges = new Set();
 
-function setStreamState(state, text) {
+// The banner is a polite status region. Its text changes only when the state does (once when
+// the updates are lost); the countdown between tries is shown but hidden from screen readers.
+function setStreamState(state) {
+  const previous = document.body.dataset.stream;
   document.body.dataset.stream = state;
-  $("#stream-banner").hidden = state !== "lost";
-  if (text) $("#stream-banner-text").textContent = text;
+  if (state === previous) return;
+  const banner = $("#stream-banner");
+  const text = $("#stream-banner-text");
+  clearTimeout(stream.announce);
+  if (state === "lost") {
+    banner.hidden = false;
+    // Filled just after the region shows, so that screen readers hear the change (once).
+    text.textContent = "";
+    stream.announce = setTimeout(() => { text.textContent = "Live updates lost. Reconnecting automatically."; }, 100);
+  } else {
+    banner.hidden = true;
+    text.textContent = "";
+    setStreamCountdown("");
+  }
+}
+
+function setStreamCountdown(text) {
+  const countdown = $("#stream-banner-countdown");
+  if (countdown.textContent !== text) countdown.textContent = text;
 }
 
 function openStream() {
   if (stream.controller) return;
   stream.controller = new AbortController();
-  stream.delay = 1000;
+  stream.delay = stream.retry;
   runStream(stream.controller.signal);
 }
 
@@ -851,11 +960,17 @@ async function runStream(signal) {
       }
       if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
       setStreamState("open");
-      stream.delay = 1000;
+      stream.delay = stream.retry;
       if ($("#message").dataset.network === "true") say(""); // the server is back
-      if (wasLost) refreshAfterChanges(); // events missed before the first id are not replayed
+      if (wasLost) refreshAfterChanges(); // whatever the server cannot replay is read again
       wasLost = false;
-      await readEventStream(response.body, attempt.signal, onStreamMessage, stillAlive);
+      await readEventStream(response.body, attempt.signal, {
+        lastEventId: stream.lastEventId,
+        onBytes: stillAlive,
+        onMessage: (message) => { if (!signal.aborted) onStreamMessage(message); },
+        onLastEventId: (id) => { if (!signal.aborted) stream.lastEventId = id; },
+        onRetry: (ms) => { stream.retry = Math.min(Math.max(ms, 250), 30000); stream.delay = stream.retry; },
+      });
     } catch {
       // a network error or a silent stream: reconnect below
     } finally {
@@ -869,56 +984,96 @@ async function runStream(signal) {
 }
 
 async function waitBeforeReconnect(signal) {
-  const seconds = Math.round(stream.delay / 1000);
-  setStreamState("lost", `Live updates lost. Reconnecting in ${seconds} s…`);
+  setStreamState("lost");
   const wake = new AbortController(); // "Reconnect now" and sign-out cut the wait short
   const stop = () => wake.abort();
   stream.wake = wake;
   signal.addEventListener("abort", stop, { once: true });
+  const until = Date.now() + stream.delay;
+  const tick = () => setStreamCountdown(`Next try in ${Math.max(1, Math.ceil((until - Date.now()) / 1000))} s…`);
+  tick();
+  const ticker = setInterval(tick, 1000);
   await sleep(stream.delay, wake.signal);
+  clearInterval(ticker);
   signal.removeEventListener("abort", stop);
   stream.wake = null;
   stream.delay = Math.min(stream.delay * 2, 30000);
-  if (!signal.aborted) setStreamState("lost", "Live updates lost. Reconnecting…");
+  if (!signal.aborted) setStreamCountdown("Trying now…");
 }
 
-/** Parses Server-Sent Events from a byte stream and calls `onMessage` with {id, event, data} for each. */
-async function readEventStream(body, signal, onMessage, onBytes) {
+/**
+ * Reads Server-Sent Events from a byte stream by the HTML standard's rules: one streaming
+ * UTF-8 decoder (a character split across chunks survives); CRLF, LF and CR all end a line,
+ * and a CR at the end of a chunk waits for the next one (its LF may follow there); the last
+ * event id is recorded when an event is dispatched, at the blank line — also for a block
+ * with an `id:` and no data, such as the one the server starts each stream with — and
+ * carries over to later events; `retry:` sets the reconnection time. `onMessage` gets
+ * {id, event, data} for each event with data. An event the stream ends in the middle of is
+ * dropped.
+ */
+async function readEventStream(body, signal, { lastEventId = null, onMessage, onBytes = () => {}, onLastEventId = () => {}, onRetry = () => {} }) {
   const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = "";
-  let message = { id: null, event: "message", data: [] };
+  const decoder = new TextDecoder("utf-8");
+  let heldCR = false; // a "\r" at the end of the text so far
+  let partial = ""; // the line not yet ended
+  let idBuffer = lastEventId ?? "";
+  let eventType = "";
+  let data = [];
+
+  const dispatch = () => {
+    onLastEventId(idBuffer);
+    if (data.length === 0) { eventType = ""; return; }
+    const message = { id: idBuffer, event: eventType || "message", data: data.join("\n") };
+    data = [];
+    eventType = "";
+    onMessage(message);
+  };
+  const processLine = (line) => {
+    if (line === "") return dispatch();
+    if (line.startsWith(":")) return; // a comment, e.g. the keep-alive
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? "" : line.slice(colon + 1);
+    if (value.startsWith(" ")) value = value.slice(1);
+    if (field === "data") data.push(value);
+    else if (field === "event") eventType = value;
+    else if (field === "id") { if (!value.includes("\0")) idBuffer = value; }
+    else if (field === "retry") { if (/^[0-9]+$/.test(value)) onRetry(Number(value)); }
+  };
+  const feed = (decoded, final) => {
+    let text = (heldCR ? "\r" : "") + decoded;
+    heldCR = !final && text.endsWith("\r");
+    if (heldCR) text = text.slice(0, -1);
+    text = text.replace(/\r\n?/g, "\n");
+    let start = 0;
+    let newline;
+    while ((newline = text.indexOf("\n", start)) >= 0) {
+      const line = partial + text.slice(start, newline);
+      partial = "";
+      start = newline + 1;
+      processLine(line);
+    }
+    partial += text.slice(start);
+  };
+
   signal.addEventListener("abort", () => reader.cancel().catch(() => {}), { once: true });
   for (;;) {
     const { value, done } = await reader.read();
-    if (done) return;
+    if (signal.aborted) return;
+    if (done) return feed(decoder.decode(), true); // the rest of an unfinished event is dropped
     onBytes();
-    buffer += decoder.decode(value, { stream: true }).replace(/\r\n?/g, "\n");
-    let newline;
-    while ((newline = buffer.indexOf("\n")) >= 0) {
-      const line = buffer.slice(0, newline);
-      buffer = buffer.slice(newline + 1);
-      if (line === "") {
-        if (message.data.length) onMessage({ id: message.id, event: message.event, data: message.data.join("\n") });
-        message = { id: null, event: "message", data: [] };
-        continue;
-      }
-      if (line.startsWith(":")) continue; // comment, e.g. keep-alive
-      const colon = line.indexOf(":");
-      const field = colon < 0 ? line : line.slice(0, colon);
-      const content = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
-      if (field === "data") message.data.push(content);
-      else if (field === "event") message.event = content;
-      else if (field === "id" && !content.includes("\0")) { message.id = content; stream.lastEventId = content; }
-    }
+    feed(decoder.decode(value, { stream: true }), false);
   }
 }
 
 function onStreamMessage(message) {
   let event = null;
-  try { event = JSON.parse(message.data); } catch { return; }
+  try { event = JSON.parse(message.data); } catch { event = null; }
   if (event?.connectionId) pendingChanges.add(event.connectionId);
-  scheduleRefresh();
+  if (event) scheduleRefresh();
+  // For tests and diagnostics: how many events this page has handled since it loaded.
+  stream.events += 1;
+  document.body.dataset.streamEvents = String(stream.events);
 }
 
 const scheduleRefresh = debounce(refreshAfterChanges, 150);
@@ -1029,15 +1184,15 @@ function openConnectionElsewhere(id) {
 // ---------------------------------------------------------------------------
 // Environments: list, create, delete, and one environment's connections.
 
-const environmentView = { id: null };
+const environmentView = { id: null, members: new Set(), ticket: 0, candidatesTicket: 0 };
 
 async function refreshEnvironmentCache() {
   try {
-    const page = await request("/api/environments?pageSize=100");
+    const environments = await requestAll("/api/environments", "environments");
     environmentNames.clear();
-    for (const environment of page.environments) environmentNames.set(environment.id, environment.name);
-    fillEnvironmentFilter(page.environments);
-    return page.environments;
+    for (const environment of environments) environmentNames.set(environment.id, environment.name);
+    fillEnvironmentFilter(environments);
+    return environments;
   } catch (error) {
     report(error);
     return [];
@@ -1111,6 +1266,16 @@ async function deleteEnvironment(environment, opener) {
 }
 
 function openEnvironment(environment) {
+  if (environmentView.id !== environment.id) {
+    // Another environment: nothing of the previous one may show while this one loads.
+    environmentView.members = new Set();
+    $("#environment-connections").replaceChildren();
+    $("#environment-connections-empty").hidden = true;
+    $("#environment-connections-count").textContent = "";
+    $("#environment-assign-search").value = "";
+    $("#environment-assign-select").replaceChildren(new Option("Loading…", ""));
+    $("#environment-assign-note").hidden = true;
+  }
   environmentView.id = environment.id;
   $("#environment-detail-title").textContent = environment.name;
   $("#environment-detail-description").textContent = environment.description || "";
@@ -1130,24 +1295,62 @@ function closeEnvironmentDetail() {
 async function loadEnvironmentDetail() {
   const id = environmentView.id;
   if (!id || currentRoute() !== "environments") return;
+  const ticket = ++environmentView.ticket;
   try {
-    const [members, all] = await Promise.all([
-      request(`/api/environments/${id}/connections?pageSize=100`),
-      request(`${API}?pageSize=100&order=name%20asc`),
-    ]);
-    if (environmentView.id !== id) return;
-    $("#environment-connections").replaceChildren(...members.connections.map((connection) => el("li", { dataset: { id: connection.id } },
+    const members = await requestAll(`/api/environments/${id}/connections`, "connections");
+    if (environmentView.id !== id || ticket !== environmentView.ticket) return;
+    $("#environment-connections").replaceChildren(...members.map((connection) => el("li", { dataset: { id: connection.id } },
       el("div", { className: "item-main" }, el("span", { className: "item-name", text: connection.name }),
         el("span", { className: "item-sub" }, kindLabel(connection.kind))),
       statusChip(connection.status),
       textButton("Remove", () => changeMembership(connection, "DELETE"),
         { className: "remove", "aria-label": `Remove ${connection.name} from this environment` }))));
-    $("#environment-connections-empty").hidden = members.connections.length > 0;
-    const inside = new Set(members.connections.map((connection) => connection.id));
-    const candidates = all.connections.filter((connection) => !inside.has(connection.id));
-    $("#environment-assign-select").replaceChildren(
-      new Option(candidates.length ? "Choose a connection…" : "No other connections", ""),
+    $("#environment-connections-empty").hidden = members.length > 0;
+    $("#environment-connections-count").textContent = members.length ? `(${members.length})` : "";
+    environmentView.members = new Set(members.map((connection) => connection.id));
+  } catch (error) {
+    report(error);
+    return;
+  }
+  await loadAssignCandidates();
+}
+
+// The connections one may add: the first 100 by name, outside the environment, that match
+// the search box; the note says when there are more, so that none silently goes missing.
+async function loadAssignCandidates() {
+  const id = environmentView.id;
+  if (!id) return;
+  const ticket = ++environmentView.candidatesTicket;
+  const search = $("#environment-assign-search").value.trim();
+  try {
+    const candidates = [];
+    let more = false;
+    let total = 0;
+    for (let page = 0; ; page++) {
+      const query = new URLSearchParams({ page: String(page), pageSize: String(PAGE_SIZE_MAX), order: "name asc" });
+      if (search) query.set("search", search);
+      const answer = await request(`${API}?${queryString(query)}`);
+      if (environmentView.id !== id || ticket !== environmentView.candidatesTicket) return;
+      total = answer.totalCount;
+      const outside = answer.connections.filter((connection) => !environmentView.members.has(connection.id));
+      const room = PAGE_SIZE_MAX - candidates.length;
+      candidates.push(...outside.slice(0, room));
+      const last = answer.connections.length < PAGE_SIZE_MAX || (page + 1) * PAGE_SIZE_MAX >= total;
+      if (outside.length > room || (candidates.length >= PAGE_SIZE_MAX && !last)) { more = true; break; }
+      if (last) break;
+    }
+    const select = $("#environment-assign-select");
+    const chosen = select.value;
+    const empty = search ? "No other connection matches" : "No other connections";
+    select.replaceChildren(
+      new Option(candidates.length ? "Choose a connection…" : empty, ""),
       ...candidates.map((connection) => new Option(`${connection.name} (${connection.kind})`, connection.id)));
+    if (candidates.some((connection) => connection.id === chosen)) select.value = chosen;
+    const note = $("#environment-assign-note");
+    note.hidden = !more;
+    note.textContent = more
+      ? `Listing the first ${candidates.length} ${search ? "matching " : ""}connections by name that are not in this environment. Search to find the others.`
+      : "";
   } catch (error) {
     report(error);
   }
@@ -1195,16 +1398,32 @@ function secretRow({ key = "", plain = false, multiline = false } = {}) {
 }
 
 function removeSecretRow(row) {
+  secretRows.touched = true;
   const rows = $("#secret-rows");
   row.remove();
   if (rows.children.length === 0) rows.append(secretRow());
   $(".secret-key", rows.lastElementChild).focus();
 }
 
+// The secret rows follow the credential type (on its `change`) only while nobody has typed
+// in them or added or removed one: what someone typed is never thrown away.
+const secretRows = { touched: false };
+
+function resetSecretRows() {
+  $("#secret-rows").replaceChildren(secretRow({ key: "token" }));
+  secretRows.touched = false;
+}
+
 function applySecretPreset(type) {
   const preset = SECRET_PRESETS[type] || [{ key: "" }];
-  const untouched = $$("#secret-rows .secret-value").every((input) => input.value === "");
-  if (untouched) $("#secret-rows").replaceChildren(...preset.map(secretRow));
+  const rows = $$("#secret-rows .secret-row");
+  const empty = rows.every((row) => $(".secret-value", row).value === "");
+  if (secretRows.touched || !empty) return;
+  const keys = rows.map((row) => $(".secret-key", row).value);
+  const same = keys.length === preset.length && preset.every((field, index) =>
+    field.key === keys[index] && Boolean(field.multiline) === (rows[index].querySelector("textarea.secret-value") !== null));
+  if (same) return;
+  $("#secret-rows").replaceChildren(...preset.map(secretRow));
 }
 
 function secretFromForm() {
@@ -1231,7 +1450,7 @@ async function createCredential(event) {
   try {
     const created = await request("/api/integrations/credentials", { method: "POST", json: payload });
     form.reset();
-    $("#secret-rows").replaceChildren(secretRow({ key: "token" }));
+    resetSecretRows();
     say(`Saved credential ${created.name} (keys: ${created.secretKeys.join(", ")}).`, "ok");
     loadCredentials();
   } catch (error) {
@@ -1241,9 +1460,9 @@ async function createCredential(event) {
 
 async function loadCredentials() {
   try {
-    const page = await request("/api/integrations/credentials?pageSize=100");
-    $("#credentials").replaceChildren(...page.credentials.map(credentialItem));
-    $("#credentials-empty").hidden = page.credentials.length > 0;
+    const credentials = await requestAll("/api/integrations/credentials", "credentials");
+    $("#credentials").replaceChildren(...credentials.map(credentialItem));
+    $("#credentials-empty").hidden = credentials.length > 0;
   } catch (error) {
     report(error);
   }
@@ -1346,10 +1565,15 @@ function setUpMenuAndDrawer() {
   // A fixed menu would drift away from its button when anything scrolls.
   window.addEventListener("scroll", (event) => { if (!$("#status-menu").contains(event.target)) closeStatusMenu(); }, true);
   window.addEventListener("resize", () => closeStatusMenu());
+  narrowScreen.addEventListener("change", updateDrawerModality);
   $("#drawer-close").addEventListener("click", () => closeDrawer());
   $("#drawer-ping").addEventListener("click", pingDrawerConnection);
   attachMenuButton($("#drawer-status-menu"), () => drawer.connection);
   $("#confirm-cancel").addEventListener("click", () => $("#confirm").close("cancel"));
+  $("#confirm-reason").addEventListener("keydown", (event) => {
+    // Enter in a text field would submit the form, i.e. confirm: not for a dangerous step.
+    if (event.key === "Enter" && confirmState.danger) event.preventDefault();
+  });
   document.addEventListener("keydown", (event) => {
     if (event.key !== "Escape" || event.defaultPrevented) return;
     if (!$("#status-menu").hidden) return closeStatusMenu({ restoreFocus: true });
@@ -1364,15 +1588,28 @@ function setUpOtherViews() {
   $("#import-submit").addEventListener("click", submitImport);
   $("#environment-form").addEventListener("submit", createEnvironment);
   $("#environment-assign").addEventListener("submit", assignConnection);
+  const searchCandidates = debounce(loadAssignCandidates, 250);
+  for (const type of ["input", "change", "search"]) $("#environment-assign-search").addEventListener(type, searchCandidates);
+  $("#environment-assign-search").addEventListener("keydown", (event) => {
+    // Enter searches now; it does not add whatever the list happens to have chosen.
+    if (event.key === "Enter") { event.preventDefault(); loadAssignCandidates(); }
+  });
   $("#environment-detail-close").addEventListener("click", closeEnvironmentDetail);
   $("#credential-form").addEventListener("submit", createCredential);
   $("#credential-form [name=type]").addEventListener("change", (event) => applySecretPreset(event.target.value.trim()));
-  $("#secret-add").addEventListener("click", () => { $("#secret-rows").append(secretRow()); $("#secret-rows .secret-row:last-child .secret-key").focus(); });
-  $("#secret-rows").append(secretRow({ key: "token" }));
+  $("#secret-rows").addEventListener("input", () => { secretRows.touched = true; });
+  $("#secret-add").addEventListener("click", () => {
+    secretRows.touched = true;
+    $("#secret-rows").append(secretRow());
+    $("#secret-rows .secret-row:last-child .secret-key").focus();
+  });
+  resetSecretRows();
   $("#stream-retry").addEventListener("click", () => stream.wake?.abort());
 }
 
 function setUp() {
+  resetControls();
+  document.body.dataset.streamEvents = "0";
   setUpSignIn();
   setUpConnectionsView();
   setUpMenuAndDrawer();
@@ -1383,7 +1620,12 @@ function setUp() {
     if (isSignedIn() && currentRoute() === "connections" && !document.hidden) loadConnections();
   }, 30000);
   if (!location.hash) history.replaceState(null, "", "#/connections");
-  if (token()) startSession(); else showSignIn();
+  const { problem, notice } = takeSignInNotice();
+  if (token()) startSession();
+  else {
+    showSignIn(problem);
+    if (notice) say(notice);
+  }
 }
 
 setUp();
