@@ -111,5 +111,15 @@ extension Date {
 
 extension Sequence<UInt8> {
     /// Lowercase hexadecimal digits (digests in fingerprints and key ids).
-    public var hexadecimal: String { map { String(format: "%02x", $0) }.joined() }
+    public var hexadecimal: String {
+        // Every request's token is hashed and spelled out: a table, not String(format:).
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(underestimatedCount * 2)
+        for byte in self {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
 }

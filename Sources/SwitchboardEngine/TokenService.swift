@@ -2,16 +2,23 @@ import ConnectionLifecycle
 import Crypto
 import Foundation
 import SwitchboardStorage
+import Synchronization
 
 /// API tokens: random, shown once, kept only as a SHA-256, tied to a user and a role, able
 /// to expire and be revoked.
 public struct TokenService: Sendable {
     let store: any ConnectionStore
     let now: @Sendable () -> Date
+    let recent: RecentTokens
+
+    /// How long a looked-up token is trusted before it is read again. Tokens are revoked
+    /// from the command line, in another process: a revocation takes effect within this.
+    public static let recheckAfter: TimeInterval = 1
 
     public init(store: any ConnectionStore, now: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
         self.now = now
+        self.recent = RecentTokens()
     }
 
     /// A new token and what was stored for it (the token itself is not stored).
@@ -67,9 +74,17 @@ public struct TokenService: Sendable {
 
     /// The user a bearer token stands for.
     public func authenticate(_ token: String) async throws -> Result<Principal, Refusal> {
-        guard token.hasPrefix("sbt_"), token.count < 200, let (record, user) = try await store.token(hash: Self.hash(token)) else {
-            return .failure(.unknown)
+        guard token.hasPrefix("sbt_"), token.count < 200 else { return .failure(.unknown) }
+        let hash = Self.hash(token)
+        let at = now()
+        let found: (APIToken, User)?
+        if let cached = recent.lookup(hash, at: at) {
+            found = cached
+        } else {
+            found = try await store.token(hash: hash)
+            if let found { recent.remember(hash, found, until: at.addingTimeInterval(Self.recheckAfter)) }
         }
+        guard let (record, user) = found else { return .failure(.unknown) }
         if record.revokedAt != nil { return .failure(.revoked) }
         if let expires = record.expiresAt, expires <= now() { return .failure(.expired) }
         return .success(Principal(user))
@@ -102,5 +117,25 @@ public struct TokenService: Sendable {
 
     static func hash(_ token: String) -> String {
         SHA256.hash(data: Data(token.utf8)).hexadecimal
+    }
+}
+
+/// Tokens looked up in the last moment, so a busy client does not cost a read per request.
+/// Only found tokens are kept (a flood of made-up ones cannot fill it), and at most 10,000.
+final class RecentTokens: Sendable {
+    private let entries = Mutex<[String: (token: APIToken, user: User, until: Date)]>([:])
+
+    func lookup(_ hash: String, at date: Date) -> (APIToken, User)? {
+        entries.withLock { entries in
+            guard let entry = entries[hash], entry.until > date else { return nil }
+            return (entry.token, entry.user)
+        }
+    }
+
+    func remember(_ hash: String, _ found: (APIToken, User), until date: Date) {
+        entries.withLock { entries in
+            if entries.count >= 10_000 { entries.removeAll(keepingCapacity: true) }
+            entries[hash] = (found.0, found.1, date)
+        }
     }
 }

@@ -98,12 +98,12 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
     }
 
     @Sendable func show(_ request: Request, context: Context) async throws -> Response {
-        let connection = try await visibleConnection(context)
-        let health = try await engine.health(of: [connection.id])
-        let memberships = try await engine.store.environmentIds(of: [connection.id])
-        return try JSONBody.response(ConnectionResource(connection, kind: engine.kind(of: connection),
-                                                        health: health[connection.id],
-                                                        environments: memberships[connection.id] ?? []))
+        let id = try connectionId(context)
+        // One read for the row, its health and its environments: the API's most frequent call.
+        guard let details = try await engine.store.connectionDetails(id: id) else { throw EngineError.notFound(id) }
+        try await Visibility.check(details.connection, for: .read, engine: engine)
+        return try JSONBody.response(ConnectionResource(details.connection, kind: engine.kind(of: details.connection),
+                                                        health: details.health, environments: details.environments))
     }
 
     @Sendable func ping(_ request: Request, context: Context) async throws -> Response {

@@ -15,8 +15,15 @@ enum Visibility {
     /// it does not exist for them (404), or, when they can see it, they may not (403).
     static func connection(_ id: UUID, for use: Use, engine: ConnectionEngine) async throws -> Connection {
         let connection = try await engine.connection(id: id)
+        try await check(connection, for: use, engine: engine)
+        return connection
+    }
+
+    /// Whether the signed-in user may use `connection` so (see `connection(_:for:engine:)`).
+    static func check(_ connection: Connection, for use: Use, engine: ConnectionEngine) async throws {
+        let id = connection.id
         let principal = RequestPrincipal.current
-        if principal.sees(owner: connection.owner) { return connection }
+        if principal.sees(owner: connection.owner) { return }
         guard let user = principal.userId, try await engine.store.isShared(id, with: user) else {
             throw EngineError.notFound(id)
         }
@@ -24,7 +31,6 @@ enum Visibility {
             throw Problem("forbidden", title: "Shared with you to read and transition only", status: .forbidden,
                           detail: "connection \(id.lowercasedString) is shared with you through an environment: you may read it and move it through the lifecycle, not change or delete it")
         }
-        return connection
     }
 
     /// Only an admin may point a connection at a file on the server (a token, a password, a

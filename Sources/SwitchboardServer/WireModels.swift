@@ -1,5 +1,6 @@
 import ConnectionLifecycle
 import Foundation
+import Synchronization
 import SwitchboardStorage
 
 /// A connection as the API shows it: Meshery's v1beta3 `Connection`, plus `version`.
@@ -56,12 +57,21 @@ struct ConnectionResource: Encodable {
         updatedAt = connection.updatedAt
         deletedAt = connection.deletedAt
         version = connection.version
+        transitionMap = Self.transitionMap(of: kind)
+    }
+
+    /// A kind's map, built once per kind: every connection of the kind carries the same.
+    static func transitionMap(of kind: ConnectionKind) -> [String: [StateTransition]] {
+        if let known = builtMaps.withLock({ $0[kind.name] }) { return known }
         var map: [String: [StateTransition]] = [:]
         for (from, edges) in kind.userTransitionMap {
             map[from.wireName] = edges.map { StateTransition(nextState: $0.to, description: $0.description) }
         }
-        transitionMap = map
+        builtMaps.withLock { $0[kind.name] = map }
+        return map
     }
+
+    private static let builtMaps = Mutex<[String: [String: [StateTransition]]]>([:])
 }
 
 /// A health record on the wire.

@@ -17,6 +17,10 @@ public protocol ConnectionStore: CredentialStore, EnvironmentStore, UserStore {
 
     func connection(id: UUID) async throws -> Connection?
 
+    /// A connection with its health record and environments, read together (what a client
+    /// sees of one connection).
+    func connectionDetails(id: UUID) async throws -> ConnectionDetails?
+
     /// Writes `connection` if the stored row still has `expectedVersion`, bumping the version,
     /// and appends `event` in the same transaction. Throws `StoreError.versionConflict` when
     /// another change got there first and `StoreError.notFound` when there is no such row.
@@ -81,6 +85,19 @@ extension ConnectionStore {
 
     public func update(_ connection: Connection, expectedVersion: Int64, event: LifecycleEvent?) async throws -> Connection {
         try await update(connection, expectedVersion: expectedVersion, event: event, credential: nil)
+    }
+}
+
+/// One connection as clients see it: the row, its last observed health, its environments.
+public struct ConnectionDetails: Sendable {
+    public var connection: Connection
+    public var health: HealthRecord?
+    public var environments: [UUID]
+
+    public init(connection: Connection, health: HealthRecord?, environments: [UUID]) {
+        self.connection = connection
+        self.health = health
+        self.environments = environments
     }
 }
 

@@ -128,7 +128,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
 
     public func credential(id: UUID) async throws -> Credential? {
         guard let row = try await pool.read({ db in
-            try Row.fetchOne(db, sql: "SELECT * FROM credentials WHERE id = ?", arguments: [id.lowercasedString])
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM credentials WHERE id = ?"), arguments: [id.lowercasedString])
         }) else { return nil }
         guard let vault else { throw StoreError.noSecretsKey }
         return Credential(
@@ -166,7 +166,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
     public func credentialSummary(id: UUID) async throws -> CredentialSummary? {
         guard let vault else { throw StoreError.noSecretsKey }
         return try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM credentials WHERE id = ?", arguments: [id.lowercasedString])
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM credentials WHERE id = ?"), arguments: [id.lowercasedString])
         }.map { try Self.summary($0, vault) }
     }
 
@@ -262,9 +262,23 @@ public final class SQLiteConnectionStore: ConnectionStore {
         }
     }
 
+    public func connectionDetails(id: UUID) async throws -> ConnectionDetails? {
+        let key = id.lowercasedString
+        return try await pool.read { db in
+            guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM connections WHERE id = ?"),
+                                             arguments: [key]) else { return nil }
+            let health = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM connection_health WHERE connection_id = ?"),
+                                          arguments: [key]).map(HealthRow.record(from:))
+            let environments = try String.fetchAll(try db.cachedStatement(sql: """
+                SELECT environment_id FROM environment_connections WHERE connection_id = ? ORDER BY environment_id
+                """), arguments: [key]).compactMap(UUID.init(uuidString:))
+            return ConnectionDetails(connection: try ConnectionRow.connection(from: row), health: health, environments: environments)
+        }
+    }
+
     public func connection(id: UUID) async throws -> Connection? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM connections WHERE id = ?", arguments: [id.lowercasedString])
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM connections WHERE id = ?"), arguments: [id.lowercasedString])
                 .map(ConnectionRow.connection(from:))
         }
     }
@@ -362,9 +376,9 @@ public final class SQLiteConnectionStore: ConnectionStore {
             var records: [UUID: HealthRecord] = [:]
             // SQLite limits bound parameters; ask in slices.
             for slice in stride(from: 0, to: ids.count, by: 500).map({ ids[$0..<min($0 + 500, ids.count)] }) {
-                let rows = try Row.fetchAll(db, sql: """
+                let rows = try Row.fetchAll(try db.cachedStatement(sql: """
                     SELECT * FROM connection_health WHERE connection_id IN (\(slice.map { _ in "?" }.joined(separator: ",")))
-                    """, arguments: StatementArguments(slice.map(\.lowercasedString)))
+                    """), arguments: StatementArguments(slice.map(\.lowercasedString)))
                 for row in rows {
                     let record = try HealthRow.record(from: row)
                     records[record.connectionId] = record

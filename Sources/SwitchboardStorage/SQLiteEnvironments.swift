@@ -5,7 +5,7 @@ import GRDB
 extension SQLiteConnectionStore {
     public func environment(id: UUID) async throws -> Environment? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM environments WHERE id = ?", arguments: [id.lowercasedString])
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM environments WHERE id = ?"), arguments: [id.lowercasedString])
                 .map(EnvironmentRow.environment(from:))
         }
     }
@@ -125,10 +125,10 @@ extension SQLiteConnectionStore {
 
     public func isShared(_ connectionId: UUID, with userId: UUID) async throws -> Bool {
         try await pool.read { db in
-            try Bool.fetchOne(db, sql: """
+            try Bool.fetchOne(try db.cachedStatement(sql: """
                 SELECT 1 FROM environment_connections ec JOIN environment_shares es ON es.environment_id = ec.environment_id
                 WHERE ec.connection_id = ? AND es.user_id = ? LIMIT 1
-                """, arguments: [connectionId.lowercasedString, userId.lowercasedString]) ?? false
+                """), arguments: [connectionId.lowercasedString, userId.lowercasedString]) ?? false
         }
     }
 
@@ -152,10 +152,10 @@ extension SQLiteConnectionStore {
         return try await pool.read { db in
             var memberships: [UUID: [UUID]] = [:]
             for slice in stride(from: 0, to: connectionIds.count, by: 500).map({ connectionIds[$0..<min($0 + 500, connectionIds.count)] }) {
-                let rows = try Row.fetchAll(db, sql: """
+                let rows = try Row.fetchAll(try db.cachedStatement(sql: """
                     SELECT connection_id, environment_id FROM environment_connections
                     WHERE connection_id IN (\(slice.map { _ in "?" }.joined(separator: ","))) ORDER BY environment_id
-                    """, arguments: StatementArguments(slice.map(\.lowercasedString)))
+                    """), arguments: StatementArguments(slice.map(\.lowercasedString)))
                 for row in rows {
                     guard let connection = UUID(uuidString: row["connection_id"]),
                           let environment = UUID(uuidString: row["environment_id"]) else { continue }

@@ -5,7 +5,7 @@ import GRDB
 extension SQLiteConnectionStore {
     public func user(named name: String) async throws -> User? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM users WHERE name = ?", arguments: [name]).map(UserRow.user(from:))
+            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM users WHERE name = ?"), arguments: [name]).map(UserRow.user(from:))
         }
     }
 
@@ -29,10 +29,10 @@ extension SQLiteConnectionStore {
 
     public func token(hash: String) async throws -> (APIToken, User)? {
         try await pool.read { db in
-            try Row.fetchOne(db, sql: """
+            try Row.fetchOne(try db.cachedStatement(sql: """
                 SELECT t.*, u.name AS user_name, u.role AS user_role, u.created_at AS user_created_at
                 FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?
-                """, arguments: [hash]).map(UserRow.tokenAndUser(from:))
+                """), arguments: [hash]).map(UserRow.tokenAndUser(from:))
         }
     }
 
