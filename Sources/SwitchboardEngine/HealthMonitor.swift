@@ -10,7 +10,9 @@ import SwitchboardStorage
 public struct HealthMonitorConfiguration: Sendable {
     /// The server's policy; a connection's metadata may override it.
     public var policy: HealthPolicy
-    /// Probes in flight at once, at most.
+    /// Probes in flight at once, at most, for connections whose last check passed (or that
+    /// were never checked), and as many again for those whose last check failed: targets
+    /// that hang until the timeout cannot take the slots healthy ones need.
     public var maxConcurrentProbes: Int
     /// Each wait is stretched or shrunk at random by up to this fraction, so checks of
     /// connections created together spread out.
@@ -23,6 +25,26 @@ public struct HealthMonitorConfiguration: Sendable {
     }
 }
 
+/// Healthy connections and failing ones wait in separate queues with separate slots.
+private enum ProbeLane {
+    case passing, failing
+
+    init(_ health: HealthRecord) { self = health.consecutiveFailures > 0 ? .failing : .passing }
+}
+
+/// One lane: the checks waiting their turn and the slots in use.
+private struct ProbeQueue {
+    var waiting = Heap<HealthMonitorDue>()
+    var inFlight = 0
+}
+
+private struct HealthMonitorDue: Comparable {
+    var at: ContinuousClock.Instant
+    var id: UUID
+    var generation: Int
+    static func < (lhs: HealthMonitorDue, rhs: HealthMonitorDue) -> Bool { lhs.at < rhs.at }
+}
+
 /// Probes registered, connected and system-disconnected connections on a jittered
 /// schedule, stores what it observes, and asks the engine (as `system`) for the damped
 /// transitions `HealthDamping` calls for. Admin decisions are never probed or moved.
@@ -32,21 +54,21 @@ public actor HealthMonitor: Service {
         var health: HealthRecord
         var generation: Int
         var probing = false
+        /// When the check in flight started: the next one is due an interval after it.
+        var startedAt: ContinuousClock.Instant?
+        /// The lane whose slot the check in flight holds.
+        var lane = ProbeLane.passing
     }
 
-    private struct Due: Comparable {
-        var at: ContinuousClock.Instant
-        var id: UUID
-        var generation: Int
-        static func < (lhs: Due, rhs: Due) -> Bool { lhs.at < rhs.at }
-    }
+    private typealias Due = HealthMonitorDue
 
     private let engine: ConnectionEngine
     private let configuration: HealthMonitorConfiguration
     private let logger: Logger
     private let clock = ContinuousClock()
     private var entries: [UUID: Entry] = [:]
-    private var queue = Heap<Due>()
+    private var passing = ProbeQueue()
+    private var failing = ProbeQueue()
     private var nextGeneration = 0
     private var inFlight = 0
     private var completedChecks = 0
@@ -102,7 +124,7 @@ public actor HealthMonitor: Service {
     private func track(_ connection: Connection, health: HealthRecord, after delay: Duration) {
         nextGeneration += 1
         entries[connection.id] = Entry(connection: connection, health: health, generation: nextGeneration)
-        queue.insert(Due(at: clock.now + delay, id: connection.id, generation: nextGeneration))
+        enqueue(Due(at: clock.now + delay, id: connection.id, generation: nextGeneration), in: ProbeLane(health))
     }
 
     /// Follows committed changes: newly probed connections join (with fresh counts: someone
@@ -130,15 +152,28 @@ public actor HealthMonitor: Service {
         entries[connection.id] = entry
     }
 
+    private func enqueue(_ due: Due, in lane: ProbeLane) {
+        switch lane {
+        case .passing: passing.waiting.insert(due)
+        case .failing: failing.waiting.insert(due)
+        }
+    }
+
     private func takeDue() -> [Entry] {
-        var due: [Entry] = []
         let now = clock.now
-        while inFlight < configuration.maxConcurrentProbes, let next = queue.min, next.at <= now {
-            _ = queue.removeMin()
+        return take(from: &passing, lane: .passing, now: now) + take(from: &failing, lane: .failing, now: now)
+    }
+
+    private func take(from queue: inout ProbeQueue, lane: ProbeLane, now: ContinuousClock.Instant) -> [Entry] {
+        var due: [Entry] = []
+        while queue.inFlight < configuration.maxConcurrentProbes, let next = queue.waiting.min, next.at <= now {
+            _ = queue.waiting.removeMin()
             guard var entry = entries[next.id], entry.generation == next.generation, !entry.probing else { continue }
             entry.probing = true
+            entry.startedAt = now
+            entry.lane = lane
             entries[next.id] = entry
-            inFlight += 1
+            queue.inFlight += 1
             due.append(entry)
         }
         return due
@@ -148,9 +183,13 @@ public actor HealthMonitor: Service {
     /// frees up within milliseconds), until the next due check otherwise (at most 50 ms, so
     /// connections that join meanwhile wait little).
     private func nextWake() -> Duration {
-        guard inFlight < configuration.maxConcurrentProbes else { return .milliseconds(2) }
-        guard let next = queue.min else { return .milliseconds(50) }
-        return max(.milliseconds(1), min(next.at - clock.now, .milliseconds(50)))
+        var wake: Duration = .milliseconds(50)
+        for queue in [passing, failing] {
+            guard let next = queue.waiting.min else { continue }
+            // A full lane frees a slot within milliseconds.
+            wake = min(wake, queue.inFlight < configuration.maxConcurrentProbes ? next.at - clock.now : .milliseconds(2))
+        }
+        return max(.milliseconds(1), wake)
     }
 
     private func policy(for connection: Connection) -> HealthPolicy {
@@ -177,7 +216,7 @@ public actor HealthMonitor: Service {
             try await engine.store.saveHealth(health)
         } catch is CancellationError {
             // Shutting down: the next start probes again.
-            finished(connection.id, generation: entry.generation, health: health)
+            finished(connection.id, generation: entry.generation, lane: entry.lane, health: health)
             return
         } catch {
             logger.error("could not store a health record", metadata: [
@@ -197,7 +236,7 @@ public actor HealthMonitor: Service {
                 ])
             }
         }
-        finished(connection.id, generation: entry.generation, health: health)
+        finished(connection.id, generation: entry.generation, lane: entry.lane, health: health)
     }
 
     /// Whether nobody decided about the connection while it was being probed (a user's
@@ -207,14 +246,19 @@ public actor HealthMonitor: Service {
         return now.generation == entry.generation && now.connection.status == entry.connection.status
     }
 
-    private func finished(_ id: UUID, generation: Int, health: HealthRecord) {
-        inFlight -= 1
+    private func finished(_ id: UUID, generation: Int, lane: ProbeLane, health: HealthRecord) {
+        switch lane {
+        case .passing: passing.inFlight -= 1
+        case .failing: failing.inFlight -= 1
+        }
         completedChecks += 1
         guard var entry = entries[id], entry.generation == generation else { return }
         entry.probing = false
         entry.health = health
-        entries[id] = entry
         let delay = jittered(policy(for: entry.connection).delay(status: entry.connection.status, health: health))
-        queue.insert(Due(at: clock.now + delay, id: id, generation: generation))
+        let next = max(clock.now, (entry.startedAt ?? clock.now) + delay)
+        entry.startedAt = nil
+        entries[id] = entry
+        enqueue(Due(at: next, id: id, generation: generation), in: ProbeLane(health))
     }
 }

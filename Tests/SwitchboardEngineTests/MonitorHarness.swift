@@ -20,7 +20,11 @@ struct MonitorHarness: Sendable {
         interval: .milliseconds(100), registeredInterval: .milliseconds(100), timeout: .seconds(1),
         failureThreshold: 3, recoveryThreshold: 2, maxBackoff: .milliseconds(400))
 
+    /// `prepare` fills the store before the monitor starts (it then finds what is there,
+    /// as after a restart).
     static func run<T: Sendable>(policy: HealthPolicy = fastPolicy, outbound: OutboundPolicy = .init(),
+                                 maxConcurrentProbes: Int = 16, jitter: Double = 0.1,
+                                 prepare: @Sendable (SQLiteConnectionStore) async throws -> Void = { _ in },
                                  _ body: @Sendable (MonitorHarness) async throws -> T) async throws -> T {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
@@ -31,7 +35,9 @@ struct MonitorHarness: Sendable {
         let drivers = DriverCatalog.builtIn(http: OutboundHTTP(client: client, policy: outbound),
                                             credentials: FileReferenceCredentials(), timeout: .seconds(2))
         let engine = ConnectionEngine(store: store, drivers: drivers, logger: logger)
-        let monitor = HealthMonitor(engine: engine, configuration: .init(policy: policy, maxConcurrentProbes: 16, jitter: 0.1),
+        try await prepare(store)
+        let monitor = HealthMonitor(engine: engine, configuration: .init(policy: policy, maxConcurrentProbes: maxConcurrentProbes,
+                                                                         jitter: jitter),
                                     logger: logger)
         let running = Task { try await monitor.run() }
         let harness = MonitorHarness(engine: engine, store: store, monitor: monitor, folder: folder)
