@@ -12,6 +12,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
 
     static var maxPageSize: Int { 100 }
     static var maxBulkIds: Int { 1000 }
+    static var maxReason: Int { 1000 }
 
     func register(on router: Router<Context>) {
         let connections = router.group("api/integrations/connections")
@@ -30,31 +31,31 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
     // MARK: Handlers
 
     @Sendable func list(_ request: Request, context: Context) async throws -> Response {
-        let parameters = request.uri.queryParameters
-        let page = try QueryValue.integer(parameters.get("page"), name: "page", default: 0, range: 0...Int(Int32.max))
-        let pageSize = try QueryValue.integer(parameters.get("pageSize"), name: "pageSize", default: 10,
+        let parameters = try QueryValue.parameters(request)
+        let page = try QueryValue.integer(QueryValue.one(parameters, "page"), name: "page", default: 0, range: 0...Int(Int32.max))
+        let pageSize = try QueryValue.integer(QueryValue.one(parameters, "pageSize"), name: "pageSize", default: 10,
                                               range: 1...Self.maxPageSize)
-        let statuses = try parameters.getAll("status").flatMap(QueryValue.commaSeparated).map {
+        let statuses = try parameters.getAll("status").flatMap(QueryValue.pieces).map {
             try QueryValue.status($0, field: "status")
         }
         var order = ConnectionOrder.default
-        if let text = parameters.get("order"), !text.isEmpty {
+        if let text = try QueryValue.one(parameters, "order"), !text.isEmpty {
             guard let parsed = ConnectionOrder(parsing: text) else {
                 throw Problem.badRequest("order '\(text)' is not valid; use a field (\(ConnectionOrder.Field.allCases.map(\.rawValue).joined(separator: ", "))) and optionally asc or desc, e.g. 'name asc'", field: "order")
             }
             order = parsed
         }
         let query = ConnectionQuery(
-            kinds: parameters.getAll("kind").flatMap(QueryValue.commaSeparated),
+            kinds: try QueryValue.list(parameters, name: "kind", limit: 255),
             statuses: statuses,
-            types: parameters.getAll("type").flatMap(QueryValue.commaSeparated),
-            environments: try parameters.getAll("environment").flatMap(QueryValue.commaSeparated).map {
+            types: try QueryValue.list(parameters, name: "type", limit: 255),
+            environments: try parameters.getAll("environment").flatMap(QueryValue.pieces).map {
                 try QueryValue.uuid($0, name: "environment")
             },
             owner: RequestPrincipal.current.ownerScope,
             sharedWith: RequestPrincipal.current.isAdmin ? nil : RequestPrincipal.current.userId,
-            name: try QueryValue.text(parameters.get("name"), name: "name", limit: 255),
-            search: try QueryValue.text(parameters.get("search"), name: "search", limit: 255),
+            name: try QueryValue.text(QueryValue.one(parameters, "name"), name: "name", limit: 255),
+            search: try QueryValue.text(QueryValue.one(parameters, "search"), name: "search", limit: 255),
             order: order, page: page, pageSize: pageSize
         )
         let listing = try await engine.list(query)
@@ -148,7 +149,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
 
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
         try await engine.transition(try await visibleConnection(context, for: .change).id, to: .deleted, by: RequestPrincipal.current,
-                                    reason: request.uri.queryParameters.get("reason"),
+                                    reason: QueryValue.one(QueryValue.parameters(request), "reason"),
                                     correlationId: correlationId(request))
         return Response(status: .noContent)
     }
@@ -171,6 +172,10 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
         guard Set(body.ids).count == body.ids.count else {
             throw Problem.badRequest("ids lists a connection more than once", field: "ids")
         }
+        if let reason = body.reason, reason.unicodeScalars.count > Self.maxReason {
+            throw Problem.badRequest("reason is \(reason.unicodeScalars.count) characters long; the limit is \(Self.maxReason)",
+                                     field: "reason")
+        }
         let correlation = correlationId(request)
         let engine = engine
         let finished = await BoundedConcurrency.map(body.ids) { id in
@@ -183,9 +188,9 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
 
     @Sendable func events(_ request: Request, context: Context) async throws -> Response {
         let id = try await visibleConnection(context).id
-        let parameters = request.uri.queryParameters
-        let page = try QueryValue.integer(parameters.get("page"), name: "page", default: 0, range: 0...Int(Int32.max))
-        let pageSize = try QueryValue.integer(parameters.get("pageSize"), name: "pageSize", default: 25,
+        let parameters = try QueryValue.parameters(request)
+        let page = try QueryValue.integer(QueryValue.one(parameters, "page"), name: "page", default: 0, range: 0...Int(Int32.max))
+        let pageSize = try QueryValue.integer(QueryValue.one(parameters, "pageSize"), name: "pageSize", default: 25,
                                               range: 1...Self.maxPageSize)
         let events = try await engine.events(connectionId: id, page: page, pageSize: pageSize)
         return try JSONBody.response(EventPageResource(events: events.events.map(EventResource.init),
@@ -243,12 +248,43 @@ extension HTTPField.Name {
 
 /// Query string values, checked: anything out of range is a 400 that names the parameter.
 enum QueryValue {
-    /// `page` (from 0) and `pageSize` (1 to 100; Meshery's older `pagesize` too).
+    /// `page` (from 0) and `pageSize` (1 to 100; Meshery's older `pagesize` too, checked the same
+    /// way even when `pageSize` wins).
     static func paging(_ parameters: Parameters) throws -> (page: Int, pageSize: Int) {
-        let page = try integer(parameters.get("page"), name: "page", default: 0, range: 0...Int(Int32.max))
-        let pageSize = try integer(parameters.get("pageSize") ?? parameters.get("pagesize"), name: "pageSize",
-                                   default: 10, range: 1...100)
+        let page = try integer(one(parameters, "page"), name: "page", default: 0, range: 0...Int(Int32.max))
+        let alias = try integer(one(parameters, "pagesize"), name: "pagesize", default: 10, range: 1...100)
+        let pageSize = try integer(one(parameters, "pageSize"), name: "pageSize", default: alias, range: 1...100)
         return (page, pageSize)
+    }
+
+    /// The query string's parameters, decoded as an HTML form encodes them: `+` is a space (a
+    /// plus sign arrives as `%2B`), then percent-escapes, in names and values alike. Browsers'
+    /// `URLSearchParams` send spaces so (`status=not+found`, `search=my+cluster`).
+    /// None may hold U+0000 (see `JSONBody.nulDetail`).
+    static func parameters(_ request: Request) throws -> Parameters {
+        guard let query = request.uri.query, !query.isEmpty else { return Parameters() }
+        let parameters = Parameters(query.split(separator: "&").map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            return (key: formDecoded(parts[0]), value: parts.count > 1 ? formDecoded(parts[1]) : "")
+        })
+        if let held = parameters.first(where: { $0.key.contains("\0") || $0.value.contains("\0") }) {
+            throw Problem.badRequest(JSONBody.nulDetail, field: String(held.key))
+        }
+        return parameters
+    }
+
+    private static func formDecoded(_ text: Substring) -> Substring {
+        let spaced = text.replacingOccurrences(of: "+", with: " ")
+        return Substring(spaced.removingPercentEncoding ?? spaced)
+    }
+
+    /// The value of a parameter given at most once: a second `page=` is refused, not guessed at.
+    static func one(_ parameters: Parameters, _ name: String) throws -> String? {
+        let values = parameters.getAll(name)
+        guard values.count <= 1 else {
+            throw Problem.badRequest("\(name) is given \(values.count) times; give it once", field: name)
+        }
+        return values.first
     }
 
     static func uuid(_ text: String?, name: String) throws -> UUID {
@@ -257,8 +293,9 @@ enum QueryValue {
         return id
     }
 
+    /// Left out, the default; given (even empty), a whole number in `range`.
     static func integer(_ text: String?, name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
-        guard let text, !text.isEmpty else { return value }
+        guard let text else { return value }
         guard let number = Int(text), range.contains(number) else {
             throw Problem.badRequest("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound), not '\(text)'", field: name)
         }
@@ -272,12 +309,28 @@ enum QueryValue {
         return status
     }
 
+    /// At most `limit` characters, counted as JSON Schema's `maxLength` counts them (Unicode
+    /// scalars).
     static func text(_ value: String?, name: String, limit: Int) throws -> String? {
         guard let value, !value.isEmpty else { return nil }
-        guard value.count <= limit else {
+        guard value.unicodeScalars.count <= limit else {
             throw Problem.badRequest("\(name) is longer than \(limit) characters", field: name)
         }
         return value
+    }
+
+    /// A repeatable filter whose every value is at most `limit` characters.
+    static func list(_ parameters: Parameters, name: String, limit: Int) throws -> [String] {
+        try parameters.getAll(name).flatMap { value in
+            _ = try text(value, name: name, limit: limit)
+            return commaSeparated(value)
+        }
+    }
+
+    /// The comma-separated values of a list of statuses or ids, exactly as given: an empty one
+    /// (`status=`, `environment=a,,b`) is kept, to be refused as no status or id.
+    static func pieces(_ value: String) -> [String] {
+        value.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
     }
 
     /// `kind=a,b` means the same as `kind=a&kind=b`.

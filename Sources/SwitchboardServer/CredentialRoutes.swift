@@ -28,9 +28,9 @@ struct CredentialRoutes<Context: RequestContext>: Sendable {
     }
 
     @Sendable func list(_ request: Request, context: Context) async throws -> Response {
-        let parameters = request.uri.queryParameters
+        let parameters = try QueryValue.parameters(request)
         let (page, pageSize) = try QueryValue.paging(parameters)
-        let search = try QueryValue.text(parameters.get("search"), name: "search", limit: 255)
+        let search = try QueryValue.text(QueryValue.one(parameters, "search"), name: "search", limit: 255)
         let listing = try await credentials.list(CredentialQuery(owner: RequestPrincipal.current.ownerScope, search: search,
                                                                  page: page, pageSize: pageSize))
         return try JSONBody.response(CredentialPageResource(
@@ -63,7 +63,7 @@ struct CredentialRoutes<Context: RequestContext>: Sendable {
     }
 
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
-        let id = try QueryValue.uuid(request.uri.queryParameters.get("credentialId"), name: "credentialId")
+        let id = try QueryValue.uuid(QueryValue.one(QueryValue.parameters(request), "credentialId"), name: "credentialId")
         _ = try await visible(id)
         do {
             try await credentials.delete(id, by: RequestPrincipal.current)

@@ -24,25 +24,23 @@ struct EventStreamRoutes<Context: RequestContext>: Sendable {
     }
 
     @Sendable func stream(_ request: Request, context: Context) async throws -> Response {
-        let parameters = request.uri.queryParameters
+        let parameters = try QueryValue.parameters(request)
         let principal = RequestPrincipal.current
         var query = EventLogQuery(
             after: 0,
-            connections: try parameters.getAll("connection").flatMap(QueryValue.commaSeparated).map {
+            connections: try parameters.getAll("connection").flatMap(QueryValue.pieces).map {
                 try QueryValue.uuid($0, name: "connection")
             },
             kinds: parameters.getAll("kind").flatMap(QueryValue.commaSeparated),
-            environments: try parameters.getAll("environment").flatMap(QueryValue.commaSeparated).map {
+            environments: try parameters.getAll("environment").flatMap(QueryValue.pieces).map {
                 try QueryValue.uuid($0, name: "environment")
             },
             owner: principal.ownerScope, sharedWith: principal.isAdmin ? nil : principal.userId)
-        let header = request.headers.first { $0.name.canonicalName == "last-event-id" }?.value
-        let fromQuery = parameters.get("lastEventId").map { String($0) }
-        if let text: String = header ?? fromQuery {
-            guard let sequence = Int64(text.trimmingCharacters(in: .whitespaces)), sequence >= 0 else {
-                throw Problem.badRequest("Last-Event-ID must be the id of an event (a whole number), not '\(text)'",
-                                         field: "lastEventId")
-            }
+        // Both are checked when both are given; the header wins.
+        let header = try request.headers.first { $0.name.canonicalName == "last-event-id" }
+            .map { try Self.sequence($0.value, field: "Last-Event-ID") }
+        let fromQuery = try QueryValue.one(parameters, "lastEventId").map { try Self.sequence($0, field: "lastEventId") }
+        if let sequence = header ?? fromQuery {
             query.after = sequence
         } else {
             query.after = try await engine.store.latestEventSequence()
@@ -80,6 +78,15 @@ struct EventStreamRoutes<Context: RequestContext>: Sendable {
         }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
                         body: ResponseBody(asyncSequence: body))
+    }
+
+    /// An event id a client resumes after: a whole number (one past every event there can be
+    /// resumes after all of them).
+    static func sequence(_ text: String, field: String) throws -> Int64 {
+        guard !text.isEmpty, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else {
+            throw Problem.badRequest("\(field) must be the id of an event (a whole number), not '\(text)'", field: field)
+        }
+        return Int64(text) ?? Int64.max
     }
 
     static func message(_ event: LifecycleEvent) -> ByteBuffer {

@@ -60,11 +60,36 @@ enum JSONBody {
         var request = request
         let buffer = try await request.collectBody(upTo: maxRequestBytes)
         guard buffer.readableBytes > 0 else { throw Problem.badRequest("the request needs a JSON body") }
+        if holdsNUL(buffer.readableBytesView) { throw Problem.badRequest(nulDetail) }
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {
             throw Problem.badRequest(describe(error), field: fieldPath(error))
         }
+    }
+
+    /// Text is stored in SQLite, which ends a string at U+0000, so none is accepted anywhere.
+    static let nulDetail = "the request holds the character U+0000 (NUL), which no text may contain"
+
+    /// Whether JSON text holds a NUL: the escape `\u0000` in a string, or the byte itself.
+    static func holdsNUL(_ bytes: some Collection<UInt8>) -> Bool {
+        let bytes = Array(bytes)
+        let escape = Array("u0000".utf8)
+        var index = 0
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0:
+                return true
+            case UInt8(ascii: "\\"):
+                // An escape is at least two bytes (`\\` is a backslash), so skipping both keeps
+                // an escaped backslash followed by `u0000` from counting.
+                if Array(bytes[(index + 1)...].prefix(escape.count)) == escape { return true }
+                index += 2
+            default:
+                index += 1
+            }
+        }
+        return false
     }
 
     private static func fieldPath(_ error: DecodingError) -> String? {

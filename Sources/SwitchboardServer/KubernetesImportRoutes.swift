@@ -54,11 +54,50 @@ struct KubernetesImportRoutes<Context: RequestContext>: Sendable {
         }
         var request = request
         let body = try await request.collectBody(upTo: JSONBody.maxRequestBytes)
+        if holdsNonASCIIHeaderName(body, boundary: boundary) {
+            throw Problem.badRequest("the multipart form could not be read: a part's header name is not ASCII")
+        }
+        let form: Form
         do {
-            return try FormDataDecoder().decode(Form.self, from: body, boundary: boundary)
+            form = try FormDataDecoder().decode(Form.self, from: body, boundary: boundary)
         } catch {
             throw Problem.badRequest("the multipart form could not be read: \(error)")
         }
+        for (name, value) in [("k8sfile", form.k8sfile), ("selectedContexts", form.selectedContexts),
+                              ("connectReachable", form.connectReachable)] where value?.contains("\0") == true {
+            throw Problem.badRequest(JSONBody.nulDetail, field: name)
+        }
+        return form
+    }
+
+    /// Whether a part's header names hold a byte above 0x7F. MultipartKit 4.7.1 stops the
+    /// process on one (its table of header name characters has 128 entries) instead of failing
+    /// to parse, so such a form never reaches it. Looks at the header lines after every
+    /// `--boundary`, up to the blank line: the bytes before each line's first colon.
+    static func holdsNonASCIIHeaderName(_ body: ByteBuffer, boundary: String) -> Bool {
+        let bytes = Array(body.readableBytesView)
+        let delimiter = Array("--\(boundary)".utf8)
+        var start = 0
+        while let found = bytes[start...].firstRange(of: delimiter) {
+            var index = found.upperBound
+            var inName = false  // The delimiter's own line ends first.
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\r"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "\n") {
+                    // An empty line ends the headers.
+                    if inName, index > 0, bytes[index - 1] == UInt8(ascii: "\n") { break }
+                    inName = true
+                    index += 2
+                    continue
+                }
+                if byte == UInt8(ascii: ":") { inName = false }
+                if inName, byte > 0x7F { return true }
+                index += 1
+            }
+            // A delimiter inside header lines is no delimiter to the parser either.
+            start = max(found.upperBound, index)
+        }
+        return false
     }
 
     static func boundary(in contentType: String) -> String? {
@@ -75,9 +114,10 @@ struct KubernetesImportRoutes<Context: RequestContext>: Sendable {
         guard let text = form.k8sfile, !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             throw Problem.badRequest("the form has no kubeconfig: put it in the field 'k8sfile'", field: "k8sfile")
         }
-        // A file that is not a kubeconfig at all is the caller's mistake, not the server's.
+        // A file that is not a kubeconfig at all (or one without contexts) is the caller's
+        // mistake, not the server's.
         do {
-            _ = try Kubeconfig.parse(text)
+            _ = try KubeconfigImport.contexts(in: text, origin: .uploaded)
         } catch {
             throw Problem.badRequest("\(error)", field: "k8sfile")
         }

@@ -4,6 +4,7 @@ import Hummingbird
 import NIOCore
 import SwitchboardEngine
 import SwitchboardStorage
+import Synchronization
 
 /// An RFC 9457 problem: every error the API returns has this shape and the media type
 /// `application/problem+json`. `type` is a relative URI naming the problem kind.
@@ -91,6 +92,7 @@ extension Problem {
 /// bare-text error or a stack trace.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     let kinds: KindCatalog
+    let routes: RouteTable
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -106,6 +108,16 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return try Problem("too-large", title: "The request body is too large", status: .contentTooLarge,
                                detail: "the request body is larger than \(JSONBody.maxRequestBytes) bytes").response()
         } catch let error as HTTPError {
+            // The router's 404 for a path it knows under other methods only.
+            let allowed = error.status == .notFound ? routes.methods(for: request.uri.path) : []
+            if !allowed.isEmpty, !allowed.contains(request.method) {
+                var response = try Problem(
+                    "method-not-allowed", title: "Method not allowed", status: .methodNotAllowed,
+                    detail: "\(request.uri.path) answers \(allowed.map(\.rawValue).joined(separator: ", ")), not \(request.method)"
+                ).response()
+                response.headers[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
+                return response
+            }
             let problem: Problem = switch error.status {
             case .notFound: .notFound("no route for \(request.method) \(request.uri.path)")
             case .contentTooLarge: Problem("too-large", title: "The request body is too large", status: .contentTooLarge,
@@ -120,5 +132,35 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                                   detail: "the server could not complete the request; the server log has the cause")
             return try problem.response()
         }
+    }
+}
+
+/// The methods each route answers, so that a path the router knows, asked with a method it
+/// does not answer, gets `405` with `Allow` instead of `404`. Filled once every route is
+/// registered.
+final class RouteTable: Sendable {
+    private let routes = Mutex<[(path: RouterPath, method: HTTPRequest.Method)]>([])
+
+    func record(_ routes: [(path: RouterPath, method: HTTPRequest.Method)]) {
+        self.routes.withLock { $0 = routes }
+    }
+
+    /// The methods of the route `path` resolves to (as the router resolves it: a literal
+    /// segment wins over a `{parameter}`), sorted; empty when no route matches.
+    func methods(for path: String) -> [HTTPRequest.Method] {
+        let segments = path.split(separator: "/")
+        let matching = routes.withLock { routes in
+            routes.filter { route in
+                route.path.components.count == segments.count
+                    && zip(route.path.components, segments).allSatisfy { $0 ~= $1 }
+            }
+        }
+        // Literal segments, position by position: the most specific path is the one served.
+        func literals(_ path: RouterPath) -> [Bool] {
+            zip(path.components, segments).map { $0 == $1 }
+        }
+        guard let best = matching.map({ literals($0.path) }).max(by: { $0.lexicographicallyPrecedes($1) { !$0 && $1 } })
+        else { return [] }
+        return matching.filter { literals($0.path) == best }.map(\.method).sorted { $0.rawValue < $1.rawValue }
     }
 }

@@ -105,7 +105,8 @@ public enum SwitchboardApp {
     /// The router with every route; tests drive it in-process.
     public static func router(_ parts: SwitchboardParts) -> Router<BasicRequestContext> {
         let router = Router()
-        router.middlewares.add(ProblemMiddleware(kinds: parts.engine.kinds))
+        let routes = RouteTable()
+        router.middlewares.add(ProblemMiddleware(kinds: parts.engine.kinds, routes: routes))
         if let tokens = parts.tokens {
             router.middlewares.add(AuthenticationMiddleware(tokens: tokens))
         } else {
@@ -119,6 +120,7 @@ public enum SwitchboardApp {
         EnvironmentRoutes(environments: EnvironmentService(store: parts.engine.store), engine: parts.engine)
             .register(on: router)
         EventStreamRoutes(engine: parts.engine, streams: parts.streams).register(on: router)
+        routes.record(router.routes.map { ($0.path, $0.method) })
         return router
     }
 

@@ -46,11 +46,17 @@ public struct ConnectionOrder: Sendable, Hashable {
     public enum Field: String, Sendable, CaseIterable {
         case name, kind, status, type, subType, createdAt, updatedAt
 
-        /// Also accepts Meshery's snake_case spellings (`updated_at`).
+        /// The name as written here (`updatedAt`) or Meshery's snake_case spelling (`updated_at`),
+        /// exactly: what the API document's pattern for `order` allows.
         init?(spelling: String) {
-            let normalized = spelling.replacingOccurrences(of: "_", with: "").lowercased()
-            guard let field = Field.allCases.first(where: { $0.rawValue.lowercased() == normalized }) else { return nil }
+            guard let field = Field.allCases.first(where: { $0.rawValue == spelling || $0.snakeCase == spelling }) else {
+                return nil
+            }
             self = field
+        }
+
+        var snakeCase: String {
+            rawValue.map { $0.isUppercase ? "_" + $0.lowercased() : String($0) }.joined()
         }
     }
 

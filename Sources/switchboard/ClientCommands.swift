@@ -218,7 +218,8 @@ enum URLText {
     static func query(_ items: [(String, String?)]) -> String {
         var components = URLComponents()
         components.queryItems = items.compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
-        return components.percentEncodedQuery.map { "?" + $0 } ?? ""
+        // The server reads `+` as a space (form encoding); a literal plus must travel as %2B.
+        return components.percentEncodedQuery.map { "?" + $0.replacingOccurrences(of: "+", with: "%2B") } ?? ""
     }
 
     /// An id (or name) as one path segment: a slash or space in it cannot change the route.

@@ -59,6 +59,25 @@ import Testing
              body: #"{"id": "00000000-0000-4000-8000-000000000000"}"#, field: "id"),
         Case(description: "events page size too large", method: .get,
              path: "/api/integrations/connections/{id}/events?pageSize=1000", field: "pageSize"),
+        Case(description: "NUL in a name", method: .post, path: "/api/integrations/connections",
+             body: #"{"name": "a\u0000b", "kind": "helm"}"#),
+        Case(description: "NUL in a query parameter", method: .get, path: "/api/integrations/connections?search=a%00b",
+             field: "search"),
+        Case(description: "page given twice", method: .get, path: "/api/integrations/connections?page=1&page=2", field: "page"),
+        Case(description: "empty page size", method: .get, path: "/api/integrations/connections?pageSize=", field: "pageSize"),
+        Case(description: "empty status filter", method: .get, path: "/api/integrations/connections?status=", field: "status"),
+        Case(description: "empty environment filter", method: .get, path: "/api/integrations/connections?environment=",
+             field: "environment"),
+        Case(description: "kind filter over 255 characters", method: .get,
+             path: "/api/integrations/connections?kind=\(String(repeating: "k", count: 256))", field: "kind"),
+        Case(description: "order field spelled in capitals", method: .get, path: "/api/integrations/connections?order=NAME",
+             field: "order"),
+        Case(description: "bad pagesize beside a good pageSize", method: .get,
+             path: "/api/integrations/credentials?pagesize=0&pageSize=5", field: "pagesize"),
+        Case(description: "bulk reason over 1000 characters", method: .post, path: "/api/integrations/connections/transitions",
+             body: #"{"ids": ["00000000-0000-4000-8000-000000000000"], "status": "ignored", "reason": "\#(String(repeating: "r", count: 1001))"}"#,
+             field: "reason"),
+        Case(description: "lastEventId not a number", method: .get, path: "/api/events/stream?lastEventId=1x", field: "lastEventId"),
     ]
 
     @Test(arguments: cases)
@@ -74,6 +93,33 @@ import Testing
             #expect(try await harness.history(existing.uuid).count == 1)
             let listing = try await harness.store.list(.init(statuses: ConnectionStatus.allCases))
             #expect(listing.totalCount == 1)
+        }
+    }
+
+    @Test func aKnownPathAskedWithAnotherMethodIs405WithAllow() async throws {
+        try await ServerHarness.run { harness in
+            let bulk = try await harness.request(.patch, "/api/integrations/connections/transitions")
+            #expect(try expectProblem(bulk, .methodNotAllowed).type == "/problems/method-not-allowed")
+            #expect(bulk.headers[.allow] == "POST")
+            let byId = try await harness.request(.patch, "/api/integrations/connections/\(UUID())")
+            try expectProblem(byId, .methodNotAllowed)
+            #expect(byId.headers[.allow] == "DELETE, GET, PUT")
+            try expectProblem(try await harness.request(.get, "/api/no/such/path"), .notFound)
+        }
+    }
+
+    @Test func queryStringsAreReadAsFormsEncodeThem() async throws {
+        try await ServerHarness.run { harness in
+            _ = try await harness.createConnection(name: "a b", kind: "helm", url: "http://127.0.0.1:1/charts")
+            _ = try await harness.createConnection(name: #"back\u0000slash"#, kind: "helm", url: "http://127.0.0.1:1/other")
+            func total(_ query: String) async throws -> Int {
+                let response = try await harness.request(.get, "/api/integrations/connections?\(query)")
+                #expect(response.status == .ok, "\(query): \(String(buffer: response.body))")
+                return try decode(PageJSON.self, response).totalCount
+            }
+            #expect(try await total("search=a+b&status=not+found,discovered&order=name+asc") == 1)
+            #expect(try await total("search=a%2Bb") == 0)
+            #expect(try await total("search=%5Cu0000") == 1)
         }
     }
 

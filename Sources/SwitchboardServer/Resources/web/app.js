@@ -284,7 +284,7 @@ const connections = {
 const knownKinds = new Set(KNOWN_KINDS);
 const environmentNames = new Map(); // id → name, for the Environments column and filter
 
-// URLSearchParams writes spaces as "+", which the API reads literally (`not found`, `name asc`).
+// URLSearchParams writes spaces as "+" (a literal plus as %2B); spell spaces %20, which every reader takes as a space.
 function queryString(query) {
   return String(query).replace(/\+/g, "%20");
 }
