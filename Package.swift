@@ -93,15 +93,6 @@ let package = Package(
                 .product(name: "MultipartKit", package: "multipart-kit"),
             ]
         ),
-        // Measures the health monitor's probe throughput against a local target.
-        .executableTarget(
-            name: "probe-benchmark",
-            dependencies: [
-                "SwitchboardEngine", "SwitchboardDrivers", "SwitchboardStorage", "SwitchboardTestSupport",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
         // Every benchmark against its ceiling or peer; `scripts/bench` runs it and writes BENCHMARKS.md.
         .executableTarget(
             name: "benchmarks",
