@@ -5,9 +5,10 @@ import NIOHTTP1
 import SwitchboardTestSupport
 import Testing
 
-/// The real `switchboard` binary under load from several clients, killed with SIGKILL in
-/// the middle, restarted on the same data folder: every acknowledged transition is there,
-/// and every connection's status is the replay of its event log.
+/// The real `switchboard` binary under load from several clients (single and bulk
+/// transitions, credential writes, kubeconfig imports), killed with SIGKILL in the middle,
+/// restarted on the same data folder: every acknowledged write is there, and every
+/// connection's status is the replay of its event log.
 @Suite struct CrashRecoveryTests {
     struct Connection: Decodable {
         var id: String
@@ -40,7 +41,17 @@ import Testing
         var status: String
     }
 
-    @Test func acknowledgedTransitionsSurviveSIGKILL() async throws {
+    /// What the other writers had acknowledged when the server died.
+    actor OtherWrites {
+        var credentials: [String] = []
+        var imported: [String] = []
+        var bulk: [Acknowledged] = []
+        func credential(_ id: String) { credentials.append(id) }
+        func imported(_ id: String) { imported.append(id) }
+        func bulk(_ acknowledged: Acknowledged) { bulk.append(acknowledged) }
+    }
+
+    @Test func acknowledgedWritesSurviveSIGKILL() async throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
         let target = try await StandInHTTPServer.start()
@@ -90,14 +101,66 @@ import Testing
                 return try await group.reduce(into: [Acknowledged]()) { $0 += $1 }
             }
         }
+        // Meanwhile: bulk moves, credential writes and kubeconfig imports, each acknowledged one remembered.
+        let others = OtherWrites()
+        let otherLoad = Task {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    while !Task.isCancelled {
+                        let chosen = connectionIds.shuffled().prefix(4)
+                        let next = ["maintenance", "ignored", "registered"].randomElement() ?? "ignored"
+                        let correlation = UUID().uuidString.lowercased()
+                        let ids = chosen.map { "\"\($0)\"" }.joined(separator: ",")
+                        guard let (status, data) = try? await Self.send(
+                            client, token, .POST, "\(address)/api/integrations/connections/transitions",
+                            #"{"ids": [\#(ids)], "status": "\#(next)"}"#, correlation: correlation) else { break }
+                        struct Results: Decodable { var results: [Result]; struct Result: Decodable { var id: String; var ok: Bool } }
+                        guard status == 200, let results = try? JSONDecoder().decode(Results.self, from: data) else { continue }
+                        for result in results.results where result.ok {
+                            await others.bulk(Acknowledged(connectionId: result.id, correlationId: correlation, status: next))
+                        }
+                    }
+                }
+                group.addTask {
+                    var index = 0
+                    while !Task.isCancelled {
+                        index += 1
+                        guard let (status, data) = try? await Self.send(
+                            client, token, .POST, "\(address)/api/integrations/credentials",
+                            #"{"name": "crash-credential-\#(index)", "type": "token", "secret": {"token": "t-\#(index)"}}"#) else { break }
+                        struct Created: Decodable { var id: String }
+                        if status == 201, let created = try? JSONDecoder().decode(Created.self, from: data) {
+                            await others.credential(created.id)
+                        }
+                    }
+                }
+                group.addTask {
+                    var index = 0
+                    while !Task.isCancelled {
+                        index += 1
+                        guard let (status, data) = try? await Self.importKubeconfig(client, token, address, index: index) else { break }
+                        struct Imported: Decodable { var contexts: [Context]; struct Context: Decodable { var connectionId: String? } }
+                        if status == 200, let imported = try? JSONDecoder().decode(Imported.self, from: data) {
+                            for id in imported.contexts.compactMap(\.connectionId) { await others.imported(id) }
+                        }
+                    }
+                }
+            }
+        }
+
         // Kill it mid-load once enough has been acknowledged (however busy the machine is).
         let deadline = ContinuousClock.now + .seconds(60)
         while await progress.count < 80 && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
         first.kill()
-        let acknowledged = try await load.value
+        let acknowledged = try await load.value + (await others.bulk)
+        otherLoad.cancel()
+        await otherLoad.value
         #expect(acknowledged.count > 20, "the load produced too little to prove anything: \(acknowledged.count)")
+        let credentials = await others.credentials
+        let imported = await others.imported
+        #expect(!credentials.isEmpty && !imported.isEmpty, "credentials \(credentials.count), imports \(imported.count)")
 
         let second = try await ServerProcess(dataDirectory: dataDirectory, logPath: folder.file("second.log"))
         for id in ids {
@@ -125,9 +188,39 @@ import Testing
                 #expect(logged.contains(ack.correlationId), "acknowledged transition to \(ack.status) lost for \(id)")
             }
         }
+        for id in credentials {
+            let (status, _) = try await Self.send(client, token, .GET, "\(second.address)/api/integrations/credentials/\(id)")
+            #expect(status == 200, "acknowledged credential \(id) lost")
+        }
+        for id in imported {
+            let (status, _) = try await Self.send(client, token, .GET, "\(second.address)/api/integrations/connections/\(id)")
+            #expect(status == 200, "acknowledged imported connection \(id) lost")
+        }
         #expect(second.terminate() == 0, "SIGTERM shuts down cleanly")
         try await client.shutdown()
         await target.stop()
+    }
+
+    /// Uploads a one-context kubeconfig for a cluster nobody runs (each upload another one).
+    private static func importKubeconfig(_ client: HTTPClient, _ token: String, _ address: String,
+                                         index: Int) async throws -> (UInt, Data) {
+        let kubeconfig = """
+            apiVersion: v1
+            kind: Config
+            clusters: [{name: c\(index), cluster: {server: "https://127.0.0.1:1/cluster-\(index)"}}]
+            users: [{name: u, user: {token: t\(index)}}]
+            contexts: [{name: ctx-\(index), context: {cluster: c\(index), user: u}}]
+            """
+        let boundary = "crash-\(UUID().uuidString)"
+        let body = "--\(boundary)\r\nContent-Disposition: form-data; name=\"k8sfile\"; filename=\"config\"\r\n\r\n\(kubeconfig)\r\n--\(boundary)--\r\n"
+        var request = HTTPClientRequest(url: "\(address)/api/system/kubernetes")
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        request.headers.add(name: "Content-Type", value: "multipart/form-data; boundary=\(boundary)")
+        request.body = .bytes(ByteBuffer(string: body))
+        let response = try await client.execute(request, timeout: .seconds(10))
+        let bytes = try await response.body.collect(upTo: 10 << 20)
+        return (response.status.code, Data(bytes.readableBytesView))
     }
 
     private static func send(_ client: HTTPClient, _ token: String, _ method: HTTPMethod, _ url: String,
