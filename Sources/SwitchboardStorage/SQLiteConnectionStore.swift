@@ -78,7 +78,8 @@ public final class SQLiteConnectionStore: ConnectionStore {
     public func connectionsWithoutFingerprint(after afterId: UUID?, limit: Int) async throws -> [Connection] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT * FROM connections WHERE fingerprint IS NULL AND status <> 'deleted' AND id > ? ORDER BY id LIMIT ?
+                SELECT * FROM connections INDEXED BY connections_without_fingerprint
+                WHERE fingerprint IS NULL AND status <> 'deleted' AND id > ? ORDER BY id LIMIT ?
                 """, arguments: [afterId?.lowercasedString ?? "", limit]).map(ConnectionRow.connection(from:))
         }
     }
@@ -391,7 +392,8 @@ public final class SQLiteConnectionStore: ConnectionStore {
     public func probeCandidates(after afterId: UUID?, limit: Int) async throws -> [Connection] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT * FROM connections WHERE status IN ('registered', 'connected', 'disconnected') AND id > ?
+                SELECT * FROM connections INDEXED BY connections_probed
+                WHERE status IN ('registered', 'connected', 'disconnected') AND id > ?
                 ORDER BY id LIMIT ?
                 """, arguments: [afterId?.lowercasedString ?? "", limit]).map(ConnectionRow.connection(from:))
         }

@@ -173,6 +173,17 @@ enum SQLiteMigrations {
                 CREATE INDEX environment_shares_by_user ON environment_shares (user_id, environment_id);
                 """)
         }
+        migrator.registerMigration("v8: start-up scans") { db in
+            try db.execute(sql: """
+                -- What every start reads: the connections the monitor checks, and rows from
+                -- before fingerprints. Partial indexes hold only those rows, so a start does
+                -- not walk every connection to find the few it wants.
+                CREATE INDEX connections_probed ON connections (id)
+                    WHERE status IN ('registered', 'connected', 'disconnected');
+                CREATE INDEX connections_without_fingerprint ON connections (id)
+                    WHERE fingerprint IS NULL AND status <> 'deleted';
+                """)
+        }
         return migrator
     }
 }

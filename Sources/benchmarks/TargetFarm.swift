@@ -42,8 +42,10 @@ final class TargetFarm: @unchecked Sendable {
         try indexes.map(String.init).joined(separator: "\n").write(toFile: downFile, atomically: true, encoding: .utf8)
     }
 
+    /// SIGKILL: the farm's servers treat SIGTERM as a graceful shutdown that waits for
+    /// every open connection, and nothing it holds needs a clean end.
     func stop() {
-        process.terminate()
+        kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
 }
