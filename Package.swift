@@ -114,7 +114,6 @@ let package = Package(
             dependencies: [
                 "ConnectionLifecycle", "SwitchboardDrivers", "SwitchboardEngine", "SwitchboardServer", "SwitchboardStorage",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdCore", package: "hummingbird"),
             ],
             swiftSettings: [.enableExperimentalFeature("Extern")]
         ),

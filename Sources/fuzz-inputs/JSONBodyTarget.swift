@@ -2,7 +2,6 @@
 import ConnectionLifecycle
 import Foundation
 import Hummingbird
-import HummingbirdCore
 @testable import SwitchboardEngine
 @testable import SwitchboardServer
 @testable import SwitchboardStorage
@@ -64,16 +63,26 @@ enum JSONBodyTarget {
         requireThat((try? JSONBody.encoder.encode(metadata)) != nil, "metadata the API accepts but cannot show")
     }
 
-    /// The query parameters the listing routes read.
+    /// The query string as the listing routes read it.
     private static func query(_ text: String) {
-        let parameters = URI("/api/integrations/connections?" + text).queryParameters
+        let parameters: Parameters
+        do {
+            parameters = try QueryValue.parameters(query: text)
+        } catch let problem as Problem {
+            return requireThat(problem.status == 400, "a query string gave a \(problem.status), not a 400")
+        } catch {
+            return requireThat(false, "a query string threw \(error), not a problem")
+        }
         _ = try? QueryValue.paging(parameters)
-        _ = try? QueryValue.text(parameters.get("search"), name: "search", limit: 255)
-        _ = try? QueryValue.uuid(parameters.get("credentialId"), name: "credentialId")
-        for value in parameters.getAll("status").flatMap(QueryValue.commaSeparated) {
+        _ = try? QueryValue.integer(QueryValue.one(parameters, "pageSize"), name: "pageSize", default: 10, range: 1...100)
+        _ = try? QueryValue.text(QueryValue.one(parameters, "search"), name: "search", limit: 255)
+        _ = try? QueryValue.uuid(QueryValue.one(parameters, "credentialId"), name: "credentialId")
+        _ = try? QueryValue.list(parameters, name: "kind", limit: 255)
+        if let order = try? QueryValue.one(parameters, "order") { _ = ConnectionOrder(parsing: order) }
+        for value in parameters.getAll("status").flatMap(QueryValue.pieces) {
             _ = try? QueryValue.status(value, field: "status")
         }
-        for value in parameters.getAll("environment").flatMap(QueryValue.commaSeparated) {
+        for value in parameters.getAll("environment").flatMap(QueryValue.pieces) {
             _ = try? QueryValue.uuid(value, name: "environment")
         }
     }
