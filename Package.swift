@@ -106,6 +106,17 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // Fuzz targets for kubeconfigs and the API's JSON bodies. scripts/fuzz-inputs builds it
+        // with libFuzzer (-sanitize=fuzzer -DFUZZING); a plain build replays corpus files.
+        // `@testable` reaches internal code, so it checks only in a debug build.
+        .executableTarget(
+            name: "fuzz-inputs",
+            dependencies: [
+                "ConnectionLifecycle", "SwitchboardDrivers", "SwitchboardEngine", "SwitchboardServer", "SwitchboardStorage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: [.enableExperimentalFeature("Extern")]
+        ),
         // Stand-in servers, temporary folders and the design's table, for tests only.
         .target(
             name: "SwitchboardTestSupport",

@@ -262,7 +262,12 @@ enum QueryValue {
     /// `URLSearchParams` send spaces so (`status=not+found`, `search=my+cluster`).
     /// None may hold U+0000 (see `JSONBody.nulDetail`).
     static func parameters(_ request: Request) throws -> Parameters {
-        guard let query = request.uri.query, !query.isEmpty else { return Parameters() }
+        try parameters(query: request.uri.query)
+    }
+
+    /// The same from the query string itself (what the fuzz target feeds in).
+    static func parameters(query: String?) throws -> Parameters {
+        guard let query, !query.isEmpty else { return Parameters() }
         let parameters = Parameters(query.split(separator: "&").map { pair in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             return (key: formDecoded(parts[0]), value: parts.count > 1 ? formDecoded(parts[1]) : "")

@@ -59,10 +59,16 @@ enum JSONBody {
     static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
         var request = request
         let buffer = try await request.collectBody(upTo: maxRequestBytes)
-        guard buffer.readableBytes > 0 else { throw Problem.badRequest("the request needs a JSON body") }
-        if holdsNUL(buffer.readableBytesView) { throw Problem.badRequest(nulDetail) }
+        return try decode(T.self, from: Data(buffer.readableBytesView))
+    }
+
+    /// Decodes a request body already read; the fuzz target (`Sources/fuzz-inputs`) feeds
+    /// its inputs through here, so it checks exactly what the routes do.
+    static func decode<T: Decodable>(_ type: T.Type, from body: Data) throws -> T {
+        guard !body.isEmpty else { throw Problem.badRequest("the request needs a JSON body") }
+        if holdsNUL(body) { throw Problem.badRequest(nulDetail) }
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+            return try JSONDecoder().decode(T.self, from: body)
         } catch let error as DecodingError {
             throw Problem.badRequest(describe(error), field: fieldPath(error))
         }

@@ -232,6 +232,27 @@ struct KubeconfigImportAPITests {
         }
     }
 
+    /// Changing an imported connection's metadata recomputes its fingerprint from the stored
+    /// kubeconfig; that must name the user as the file did, or a token user's connection
+    /// (identified by the user's name) is no longer found and the next import duplicates it.
+    /// Found by the kubeconfig fuzz target (scripts/fuzz-inputs).
+    @Test func editedConnectionIsFoundAgainOnReimport() async throws {
+        try await Clusters.with { clusters in
+        try await ServerHarness.run { harness in
+            let file = try clusters.kubeconfig(only: ["alpha"])
+            let alphaId = try #require(try await Self.importFile(harness, file).result("alpha").connectionId)
+            let edited = try await harness.request(.put, "/api/integrations/connections/\(alphaId)",
+                                                   json: #"{"metadata": {"context": "alpha", "cluster": "alpha", "user": "alpha-user", "team": "platform"}}"#)
+            #expect(edited.status == .ok, "\(String(buffer: edited.body))")
+
+            let again = try await Self.importFile(harness, file)
+            #expect(try again.result("alpha").outcome == "already known")
+            #expect(try again.result("alpha").connectionId == alphaId)
+            #expect(try await Self.kubernetesConnections(harness).count == 1)
+        }
+        }
+    }
+
     @Test func concurrentImportsCreateEachConnectionOnce() async throws {
         // Over loopback, so the requests are truly concurrent.
         try await Clusters.with { clusters in

@@ -30,6 +30,9 @@ public struct Kubeconfig: Sendable, Hashable, Codable {
 
     /// Parses kubeconfig YAML; the error says what is wrong in terms of the file.
     public static func parse(_ yaml: String) throws -> Kubeconfig {
+        if let (line, column) = YAMLAliasKeys.first(in: yaml) {
+            throw DriverError("the kubeconfig is not valid: a key at line \(line), column \(column) is an alias (*name), which a kubeconfig never needs")
+        }
         do {
             return try YAMLDecoder().decode(Kubeconfig.self, from: yaml)
         } catch let error as DecodingError {

@@ -80,19 +80,24 @@ public enum KubeconfigImport {
                 }
             }
             let userName = named.context.user ?? ""
-            // Canonical names and no namespace: the credential holds the cluster and the user
-            // and nothing else, so two contexts for them (or two files) store the same secret.
+            // Canonical cluster and context names and no namespace: the credential holds the
+            // cluster and the user and nothing else, so two contexts for them (or two files)
+            // store the same secret. The user keeps the file's name: a user with neither a
+            // client certificate nor a service-account token is known by it, and the
+            // fingerprint read back from this kubeconfig must be the one computed here.
             let single = Kubeconfig(
                 clusters: [Kubeconfig.NamedCluster(name: "cluster", cluster: cluster)],
-                users: [Kubeconfig.NamedUser(name: "user", user: user)],
+                users: named.context.user.map { [Kubeconfig.NamedUser(name: $0, user: user)] } ?? [],
                 contexts: [Kubeconfig.NamedContext(name: Self.contextName,
-                                                   context: Kubeconfig.Context(cluster: "cluster", user: "user"))],
+                                                   context: Kubeconfig.Context(cluster: "cluster", user: named.context.user))],
                 currentContext: Self.contextName)
             var secret: SecretValues = ["kubeconfig": try YAMLEncoder().encode(single), "context": Self.contextName]
             if case .operatorFile = origin { secret[SecretKey.execAllowed] = "true" }
+            // Both or neither: the fingerprint reads the CA data, which may not be base64.
+            let fingerprint = try KubernetesIdentity.fingerprint(cluster: cluster, user: user, userName: userName,
+                                                                directory: nil)
             result.secret = secret
-            result.fingerprint = try KubernetesIdentity.fingerprint(cluster: cluster, user: user, userName: userName,
-                                                                   directory: nil)
+            result.fingerprint = fingerprint
         } catch {
             result.problem = "\(error)"
         }
