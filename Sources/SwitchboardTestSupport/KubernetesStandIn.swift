@@ -29,6 +29,23 @@ public final class KubernetesStandIn: Sendable {
     private let proxies: ProxyPersonas
 
     public var tokenServerURL: String { "https://127.0.0.1:\(tokenPort)" }
+
+    /// A kubeconfig as a person would upload it, with two contexts for this cluster: `lab`
+    /// signs in with `token`, `lab-cloud` uses an auth-provider (which uploads may not).
+    public func uploadableKubeconfig(token: String) throws -> String {
+        """
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - {name: lab, cluster: {server: "\(tokenServerURL)", certificate-authority-data: \(try pki.base64(pki.caCertificate))}}
+        users:
+        - {name: me, user: {token: \(token)}}
+        - {name: cloud, user: {auth-provider: {name: gcp}}}
+        contexts:
+        - {name: lab, context: {cluster: lab, user: me}}
+        - {name: lab-cloud, context: {cluster: lab, user: cloud}}
+        """
+    }
     public var certificateServerURL: String { "https://127.0.0.1:\(certificatePort)" }
 
     public static func start(in folder: TemporaryDirectory, tokens: Set<String>) async throws -> KubernetesStandIn {

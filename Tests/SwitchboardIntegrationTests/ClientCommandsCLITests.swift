@@ -175,18 +175,7 @@ struct ClientCommandsCLITests {
         let cluster = try await KubernetesStandIn.start(in: folder, tokens: ["cli-token"])
         let server = try await ServerProcess(dataDirectory: folder.file("data"), logPath: folder.file("server.log"))
         let cli = SwitchboardCLI(server: server.address, token: server.adminToken, config: folder.file("config.yaml"))
-        try """
-            apiVersion: v1
-            kind: Config
-            clusters:
-            - {name: lab, cluster: {server: "\(cluster.tokenServerURL)", certificate-authority-data: \(try cluster.pki.base64(cluster.pki.caCertificate))}}
-            users:
-            - {name: me, user: {token: cli-token}}
-            - {name: cloud, user: {auth-provider: {name: gcp}}}
-            contexts:
-            - {name: lab, context: {cluster: lab, user: me}}
-            - {name: lab-cloud, context: {cluster: lab, user: cloud}}
-            """.write(toFile: folder.file("kubeconfig"), atomically: true, encoding: .utf8)
+        try cluster.uploadableKubeconfig(token: "cli-token").write(toFile: folder.file("kubeconfig"), atomically: true, encoding: .utf8)
 
         let preview = try await cli("kubeconfig", "import", folder.file("kubeconfig"), "--dry-run")
         #expect(preview.status == 0, "\(preview.errors)")

@@ -189,18 +189,7 @@ struct WebPageBrowserTests {
         try await browser.resize(width: 1280, height: 900)
 
         // Kubeconfig import: upload, choose contexts, see a result per context.
-        try """
-            apiVersion: v1
-            kind: Config
-            clusters:
-            - {name: lab, cluster: {server: "\(cluster.tokenServerURL)", certificate-authority-data: \(try cluster.pki.base64(cluster.pki.caCertificate))}}
-            users:
-            - {name: me, user: {token: browser-token}}
-            - {name: cloud, user: {auth-provider: {name: gcp}}}
-            contexts:
-            - {name: lab, context: {cluster: lab, user: me}}
-            - {name: lab-cloud, context: {cluster: lab, user: cloud}}
-            """.write(toFile: folder.file("kubeconfig.yaml"), atomically: true, encoding: .utf8)
+        try cluster.uploadableKubeconfig(token: "browser-token").write(toFile: folder.file("kubeconfig.yaml"), atomically: true, encoding: .utf8)
         try await browser.click("a[href='#/import']")
         try await browser.type(folder.file("kubeconfig.yaml"), into: "input#import-file", clearing: false)
         try await browser.click("#import-preview")
