@@ -77,6 +77,11 @@ public struct HelmDriver: ConnectionDriver {
     }
 
     static func parseIndex(_ text: String) throws -> [Chart] {
+        // A remote repository writes this file: a key made of aliases would keep a core busy
+        // for minutes while Yams hashes it (see YAMLAliasKeys). Chart indexes never need one.
+        if let (line, column) = YAMLAliasKeys.first(in: text) {
+            throw IndexFailure(status: nil, message: "index.yaml has an alias (*name) as a key at line \(line), column \(column); a Helm index never does")
+        }
         let document: Any?
         do {
             document = try Yams.load(yaml: text)

@@ -39,6 +39,14 @@ struct HelmDriverTests {
         try FileManager.default.createDirectory(atPath: site, withIntermediateDirectories: true)
         try Self.index.write(toFile: "\(site)/index.yaml", atomically: true, encoding: .utf8)
         try "not: [a helm index".write(toFile: "\(folder.path)/index.yaml", atomically: true, encoding: .utf8)
+        // A key of aliases of aliases: ten billion leaves for Yams to hash, were it let through.
+        try FileManager.default.createDirectory(atPath: folder.file("bomb"), withIntermediateDirectories: true)
+        var bomb = ["apiVersion: v1", "a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+        for level in 1...10 {
+            bomb.append("a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]")
+        }
+        bomb.append("entries:\n  ? [*a10]\n  : []")
+        try bomb.joined(separator: "\n").write(toFile: folder.file("bomb/index.yaml"), atomically: true, encoding: .utf8)
         let port = try freeLoopbackPort()
         let server = try await ExternalServer(
             executable: "python3", arguments: ["-m", "http.server", String(port), "--bind", "127.0.0.1", "--directory", folder.path],
@@ -57,6 +65,10 @@ struct HelmDriverTests {
 
         let broken = await driver.verify(connection("http://127.0.0.1:\(port)"))
         #expect(broken.health == .unreachable && broken.error?.contains("index.yaml") == true, "\(broken.error ?? "")")
+        let started = ContinuousClock.now
+        let bombed = await driver.verify(connection("http://127.0.0.1:\(port)/bomb"))
+        #expect(bombed.health == .unreachable && bombed.error?.contains("alias") == true, "\(bombed.error ?? "")")
+        #expect(ContinuousClock.now - started < .seconds(10), "refused before Yams expands it")
         let missing = await driver.verify(connection("http://127.0.0.1:\(port)/nothing-here"))
         #expect(missing.health == .unreachable && missing.error?.contains("404") == true)
 
