@@ -132,7 +132,7 @@ enum MonitorScenarios {
                         "--storage.tsdb.path=\(directory)/data", "--log.level=warn"],
             port: port, logPath: directory + "/prometheus.log", readyPath: "/-/ready")
         defer { server.stop() }
-        guard let pid = pidOf(port: port, server) else { throw ServerProcessError("no Prometheus process") }
+        guard let pid = pidOf(port: port) else { throw ServerProcessError("no Prometheus process") }
         try await Task.sleep(for: .seconds(interval + 5))
         let cpuBefore = Tools.cpuSeconds(pid)
         let scrapesBefore = try await scrapes(port)
@@ -142,7 +142,7 @@ enum MonitorScenarios {
         return scrapes > 0 ? cpu / scrapes : .infinity
     }
 
-    static func pidOf(port: Int, _ server: ExternalServer) -> Int32? {
+    static func pidOf(port: Int) -> Int32? {
         let output = (try? Tools.run("pgrep", ["-f", "web.listen-address=127.0.0.1:\(port)"])) ?? ""
         return output.split(separator: "\n").first.flatMap { Int32($0) }
     }
