@@ -70,8 +70,21 @@ public actor HealthMonitor: Service {
     private var passing = ProbeQueue()
     private var failing = ProbeQueue()
     private var nextGeneration = 0
-    private var inFlight = 0
     private var completedChecks = 0
+    /// Health records not yet stored: written together, every `healthSaveInterval`.
+    private var unsavedHealth: [HealthRecord] = []
+    private var savingHealth = false
+    private var lastHealthSave = ContinuousClock.now
+    private static let healthSaveInterval: Duration = .milliseconds(200)
+    /// Watched connections by kind and last observed health, for the metrics; `changedTally`
+    /// holds the counts not yet published.
+    private var tally: [TallyKey: Int] = [:]
+    private var changedTally: Set<TallyKey> = []
+
+    private struct TallyKey: Hashable {
+        var kind: String
+        var health: HealthState
+    }
 
     public init(engine: ConnectionEngine, configuration: HealthMonitorConfiguration = .init(), logger: Logger) {
         self.engine = engine
@@ -79,7 +92,7 @@ public actor HealthMonitor: Service {
         self.logger = logger
     }
 
-    /// Checks completed since start (for benchmarks and tests).
+    /// Checks completed and stored since start (for tests).
     public var checksCompleted: Int { completedChecks }
 
     /// Connections the monitor is watching now.
@@ -96,10 +109,17 @@ public actor HealthMonitor: Service {
                 for entry in takeDue() {
                     group.addTask { await self.probe(entry) }
                 }
+                if let records = takeUnsavedHealth() {
+                    group.addTask { await self.saveBatch(records) }
+                }
+                publishTally()
                 try? await Task.sleep(for: nextWake())
             }
             group.cancelAll()
         }
+        // What was observed last is kept (if the task was cancelled, the store refuses, and
+        // the next start probes again).
+        await save(unsavedHealth)
     }
 
     // MARK: Scheduling
@@ -123,7 +143,10 @@ public actor HealthMonitor: Service {
 
     private func track(_ connection: Connection, health: HealthRecord, after delay: Duration) {
         nextGeneration += 1
-        entries[connection.id] = Entry(connection: connection, health: health, generation: nextGeneration)
+        count(entries[connection.id], -1)
+        let entry = Entry(connection: connection, health: health, generation: nextGeneration)
+        count(entry, +1)
+        entries[connection.id] = entry
         enqueue(Due(at: clock.now + delay, id: connection.id, generation: nextGeneration), in: ProbeLane(health))
     }
 
@@ -139,6 +162,7 @@ public actor HealthMonitor: Service {
             return
         }
         guard probed else {
+            count(entry, -1)
             entries[connection.id] = nil
             return
         }
@@ -212,21 +236,12 @@ public actor HealthMonitor: Service {
         let health = entry.health.recording(result.health, error: result.error,
                                             latencyMilliseconds: result.latencyMilliseconds,
                                             at: Date().truncatedToMilliseconds)
-        do {
-            try await engine.store.saveHealth(health)
-        } catch is CancellationError {
-            // Shutting down: the next start probes again.
-            finished(connection.id, generation: entry.generation, lane: entry.lane, health: health)
-            return
-        } catch {
-            logger.error("could not store a health record", metadata: [
-                "connection": "\(connection.id.lowercasedString)", "error": "\(error)",
-            ])
-        }
-        engine.metrics.probed(connection, state: result.health, latency: result.latency)
+        engine.metrics.probed(kind: connection.kind, latency: result.latency)
         if let move = HealthDamping.automaticTransition(status: connection.status, lastChangedBy: connection.statusChangedBy,
                                                          health: health, policy: policy),
            isCurrent(entry) {
+            // The record that justifies the move is stored before it.
+            await save([health])
             do {
                 try await engine.transition(connection.id, to: move.to, by: .system, reason: move.reason)
             } catch {
@@ -235,6 +250,8 @@ public actor HealthMonitor: Service {
                     "connection": "\(connection.id.lowercasedString)", "to": "\(move.to.wireName)", "error": "\(error)",
                 ])
             }
+        } else {
+            unsavedHealth.append(health)
         }
         finished(connection.id, generation: entry.generation, lane: entry.lane, health: health)
     }
@@ -251,14 +268,63 @@ public actor HealthMonitor: Service {
         case .passing: passing.inFlight -= 1
         case .failing: failing.inFlight -= 1
         }
-        completedChecks += 1
         guard var entry = entries[id], entry.generation == generation else { return }
+        count(entry, -1)
         entry.probing = false
         entry.health = health
+        count(entry, +1)
         let delay = jittered(policy(for: entry.connection).delay(status: entry.connection.status, health: health))
         let next = max(clock.now, (entry.startedAt ?? clock.now) + delay)
         entry.startedAt = nil
         entries[id] = entry
         enqueue(Due(at: next, id: id, generation: generation), in: ProbeLane(health))
+    }
+
+    // MARK: Storing health
+
+    /// The records waiting to be stored, when it is time to store them (one write at a time;
+    /// a busy store makes the next batch larger, not the queue of writes longer).
+    private func takeUnsavedHealth() -> [HealthRecord]? {
+        guard !savingHealth, !unsavedHealth.isEmpty,
+              unsavedHealth.count >= 1000 || clock.now - lastHealthSave >= Self.healthSaveInterval else { return nil }
+        savingHealth = true
+        lastHealthSave = clock.now
+        defer { unsavedHealth.removeAll(keepingCapacity: true) }
+        return unsavedHealth
+    }
+
+    private func saveBatch(_ records: [HealthRecord]) async {
+        await save(records)
+        savingHealth = false
+    }
+
+    /// One transaction for many checks: a transaction per check was the monitor's largest
+    /// cost after the HTTP exchange.
+    private func save(_ records: [HealthRecord]) async {
+        guard !records.isEmpty else { return }
+        do {
+            try await engine.store.saveHealth(records)
+            completedChecks += records.count
+        } catch is CancellationError {
+            // Shutting down: the next start probes again.
+        } catch {
+            logger.error("could not store health records", metadata: ["count": "\(records.count)", "error": "\(error)"])
+        }
+    }
+
+    // MARK: Metrics
+
+    private func count(_ entry: Entry?, _ delta: Int) {
+        guard let entry else { return }
+        let key = TallyKey(kind: entry.connection.kind, health: entry.health.state)
+        tally[key, default: 0] += delta
+        changedTally.insert(key)
+    }
+
+    private func publishTally() {
+        for key in changedTally {
+            engine.metrics.monitored(kind: key.kind, health: key.health, count: tally[key] ?? 0)
+        }
+        changedTally.removeAll(keepingCapacity: true)
     }
 }

@@ -55,8 +55,9 @@ public protocol ConnectionStore: CredentialStore, EnvironmentStore, UserStore {
 
     // MARK: Observed health and collected data
 
-    /// Replaces a connection's health record.
-    func saveHealth(_ record: HealthRecord) async throws
+    /// Replaces the health records of the given connections, in one transaction. A record
+    /// older than the stored one (by `checkedAt`) is ignored, so batches may land in any order.
+    func saveHealth(_ records: [HealthRecord]) async throws
 
     /// Health records of the given connections (those never checked are absent).
     func health(of ids: [UUID]) async throws -> [UUID: HealthRecord]

@@ -355,9 +355,10 @@ public final class SQLiteConnectionStore: ConnectionStore {
         _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
     }
 
-    public func saveHealth(_ record: HealthRecord) async throws {
+    public func saveHealth(_ records: [HealthRecord]) async throws {
+        guard !records.isEmpty else { return }
         try await pool.write { db in
-            try db.execute(sql: """
+            let statement = try db.cachedStatement(sql: """
                 INSERT INTO connection_health (connection_id, state, checked_at, latency_ms, last_error,
                     consecutive_successes, consecutive_failures)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -365,9 +366,14 @@ public final class SQLiteConnectionStore: ConnectionStore {
                     latency_ms = excluded.latency_ms, last_error = excluded.last_error,
                     consecutive_successes = excluded.consecutive_successes,
                     consecutive_failures = excluded.consecutive_failures
-                """, arguments: [record.connectionId.lowercasedString, record.state.rawValue,
-                                 record.checkedAt?.storageMilliseconds, record.latencyMilliseconds, record.lastError,
-                                 record.consecutiveSuccesses, record.consecutiveFailures])
+                WHERE connection_health.checked_at IS NULL OR excluded.checked_at >= connection_health.checked_at
+                """)
+            for record in records {
+                try statement.execute(arguments: [
+                    record.connectionId.lowercasedString, record.state.rawValue, record.checkedAt?.storageMilliseconds,
+                    record.latencyMilliseconds, record.lastError, record.consecutiveSuccesses, record.consecutiveFailures,
+                ])
+            }
         }
     }
 

@@ -14,6 +14,8 @@ struct Benchmarks: AsyncParsableCommand {
         @Option(help: "Only these scenarios (comma-separated): api-read, api-transition, list-scaling, startup, monitor-scale (includes memory).")
         var only: String?
         @Option(help: "The largest store and target count.") var scale: Int = 100_000
+        @Option(help: "Store and target counts for list-scaling and monitor-scale (comma-separated; default scale/100, scale/10, scale).")
+        var sizes: String?
         @Option(help: "Seconds each load runs.") var seconds: Int = 10
         @Option(help: "Where the table goes.") var output: String = "BENCHMARKS.md"
 
@@ -21,7 +23,7 @@ struct Benchmarks: AsyncParsableCommand {
             let chosen = Set((only ?? "api-read,api-transition,list-scaling,startup,monitor-scale").split(separator: ",").map(String.init))
             let folder = try TemporaryDirectory(prefix: "switchboard-bench")
             defer { folder.remove() }
-            let sizes = [scale / 100, scale / 10, scale]
+            let sizes = sizes.map { $0.split(separator: ",").compactMap { Int($0) } } ?? [scale / 100, scale / 10, scale]
             var results: [Result] = []
             func step(_ name: String, _ body: () async throws -> [Result]) async {
                 guard chosen.contains(name) else { return }

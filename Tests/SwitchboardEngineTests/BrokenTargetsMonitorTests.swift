@@ -38,8 +38,8 @@ import Testing
                 for index in 0..<Self.brokenPerKind {
                     let connection = try await Seeding.connection(in: store, kind: kind, status: .connected, name: "\(brokenKind)-\(index)",
                                                                   url: broken.url(brokenKind, path: "broken-\(index)"))
-                    try await store.saveHealth(HealthRecord(connectionId: connection.id).recording(
-                        .unreachable, error: "failing before the restart", latencyMilliseconds: 2000, at: Date()))
+                    try await store.saveHealth([HealthRecord(connectionId: connection.id).recording(
+                        .unreachable, error: "failing before the restart", latencyMilliseconds: 2000, at: Date())])
                 }
             }
         }) { harness in

@@ -88,7 +88,7 @@ import Testing
             #expect(text.contains(#"switchboard_connections{kind="prometheus",status="discovered"} 1"#))
             #expect(text.contains(#"switchboard_connections{kind="grafana",status="connected"} 0"#), "zeros are reported")
             #expect(text.contains(#"switchboard_transitions_total{from="registered",to="connected",actor="user"} 1"#))
-            #expect(text.contains("switchboard_connection_up{connection=\"\(one.id)\",name=\"one\",kind=\"http\"} 1"))
+            #expect(text.contains(#"switchboard_monitored_connections{kind="http",health="reachable"} 1"#), "\(text)")
             #expect(text.contains("switchboard_probe_duration_seconds_bucket"))
 
             let folder = try TemporaryDirectory()

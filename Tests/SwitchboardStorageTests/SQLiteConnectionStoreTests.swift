@@ -154,6 +154,22 @@ import Testing
         #expect(throws: (any Error).self) { try raw.execute("DELETE FROM events") }
         #expect(try await Seeding.history(of: seeded.id, in: store).count == 1)
     }
+
+    @Test func healthBatchesStoreEachRecordAndNeverGoBackInTime() async throws {
+        let one = try await Seeding.connection(in: store, kind: prometheus, status: .connected)
+        let two = try await Seeding.connection(in: store, kind: prometheus, status: .connected)
+        let earlier = Date(timeIntervalSince1970: 1_800_000_000)
+        let later = earlier.addingTimeInterval(15)
+        let newer = HealthRecord(connectionId: one.id).recording(.unreachable, error: "refused", latencyMilliseconds: 3, at: later)
+        let older = HealthRecord(connectionId: one.id).recording(.reachable, error: nil, latencyMilliseconds: 2, at: earlier)
+        let other = HealthRecord(connectionId: two.id).recording(.reachable, error: nil, latencyMilliseconds: 1, at: earlier)
+        try await store.saveHealth([newer, other])
+        // A batch that lands late (written after a newer record) changes nothing.
+        try await store.saveHealth([older])
+        let read = try await store.health(of: [one.id, two.id])
+        #expect(read[one.id] == newer)
+        #expect(read[two.id] == other)
+    }
 }
 
 /// Raw access to a store's SQLite file, bypassing the store: what a curious operator or a
