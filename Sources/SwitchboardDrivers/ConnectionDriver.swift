@@ -64,11 +64,17 @@ public protocol ConnectionDriver: Sendable {
     /// What "connected" means for the kind: runs until cancelled, keeping what it collects
     /// in `sink`. Throwing ends the session early (it is restarted while still connected).
     func runSession(_ connection: Connection, sink: any CollectedDataSink) async throws
+    /// Whether "connected" runs anything for the kind. A kind with nothing to collect says
+    /// `false`: its connected connections are marked in use without a task each (100k idle
+    /// session tasks, each with its timer, were a third of the server's memory).
+    var hasSession: Bool { get }
     /// The identity of what the connection points at (see `Fingerprint`).
     func fingerprint(of connection: Connection) async -> String?
 }
 
 extension ConnectionDriver {
+    public var hasSession: Bool { true }
+
     /// Most kinds are identified by their url.
     public func fingerprint(of connection: Connection) async -> String? {
         Fingerprint.of(kind: connection.kind, url: connection.url)

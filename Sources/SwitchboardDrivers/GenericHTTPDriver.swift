@@ -34,8 +34,8 @@ public struct GenericHTTPDriver: ConnectionDriver {
         }
     }
 
-    public func runSession(_ connection: Connection, sink: any CollectedDataSink) async throws {
-        // Nothing to collect: the session only marks the connection as in use.
-        while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
-    }
+    /// Nothing to collect: a connected connection is only marked as in use.
+    public var hasSession: Bool { false }
+
+    public func runSession(_ connection: Connection, sink: any CollectedDataSink) async throws {}
 }

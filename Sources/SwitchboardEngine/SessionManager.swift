@@ -12,6 +12,8 @@ actor SessionManager {
     private let sink: any CollectedDataSink
     private let logger: Logger
     private var running: [UUID: Task<Void, Never>] = [:]
+    /// Connected connections of kinds without a session: in use, with nothing running.
+    private var idle: Set<UUID> = []
 
     init(drivers: DriverCatalog, sink: any CollectedDataSink, logger: Logger) {
         self.drivers = drivers
@@ -19,11 +21,15 @@ actor SessionManager {
         self.logger = logger
     }
 
-    var activeSessionIds: Set<UUID> { Set(running.keys) }
+    var activeSessionIds: Set<UUID> { idle.union(running.keys) }
 
     func start(_ connection: Connection) {
-        guard running[connection.id] == nil else { return }
+        guard running[connection.id] == nil, !idle.contains(connection.id) else { return }
         let driver = drivers.driver(for: connection.kind)
+        guard driver.hasSession else {
+            idle.insert(connection.id)
+            return
+        }
         let sink = sink
         let logger = logger
         running[connection.id] = Task {
@@ -49,12 +55,14 @@ actor SessionManager {
 
     /// Stops a session and waits until it has ended, so nothing it collects lands after.
     func stop(_ id: UUID) async {
+        idle.remove(id)
         guard let task = running.removeValue(forKey: id) else { return }
         task.cancel()
         await task.value
     }
 
     func stopAll() async {
+        idle.removeAll()
         for id in Array(running.keys) { await stop(id) }
     }
 }

@@ -54,6 +54,12 @@ struct ConnectionFilterSQL {
         self.orderClause = "ORDER BY \(Self.column(query.order.field)) \(direction), id \(direction)"
     }
 
+    /// One page in order; bind `arguments`, then the page size and offset.
+    var pageSQL: String { "SELECT * FROM connections \(whereClause) \(orderClause) LIMIT ? OFFSET ?" }
+
+    /// The matching connections counted by status; bind `arguments`.
+    var summarySQL: String { "SELECT status, COUNT(*) AS count FROM connections \(whereClause) GROUP BY status" }
+
     static func column(_ field: ConnectionOrder.Field) -> String {
         switch field {
         case .name: "name"

@@ -322,13 +322,10 @@ public final class SQLiteConnectionStore: ConnectionStore {
         let filter = ConnectionFilterSQL(query)
         return try await pool.read { db in
             let arguments = StatementArguments(filter.arguments)
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT * FROM connections \(filter.whereClause) \(filter.orderClause) LIMIT ? OFFSET ?
-                """, arguments: arguments + [query.pageSize, query.page * query.pageSize])
+            let rows = try Row.fetchAll(db, sql: filter.pageSQL,
+                                        arguments: arguments + [query.pageSize, query.page * query.pageSize])
             var summary: [ConnectionStatus: Int] = [:]
-            for row in try Row.fetchAll(db, sql: """
-                SELECT status, COUNT(*) AS count FROM connections \(filter.whereClause) GROUP BY status
-                """, arguments: arguments) {
+            for row in try Row.fetchAll(db, sql: filter.summarySQL, arguments: arguments) {
                 if let status = ConnectionStatus(rawValue: row["status"]) { summary[status] = row["count"] }
             }
             return ConnectionListing(
@@ -442,15 +439,16 @@ public final class SQLiteConnectionStore: ConnectionStore {
         }
     }
 
-    /// SQLite's plan for the list query `query` runs, one line per step: lets tests and
-    /// operators see which indexes a listing uses.
-    public func queryPlan(for query: ConnectionQuery) async throws -> [String] {
+    /// SQLite's plans for the two queries a listing runs (its page, and its counts by
+    /// status), one line per step: lets tests and operators see which indexes they use.
+    public func queryPlan(for query: ConnectionQuery) async throws -> (page: [String], summary: [String]) {
         let filter = ConnectionFilterSQL(query)
         return try await pool.read { db in
-            try Row.fetchAll(db, sql: """
-                EXPLAIN QUERY PLAN SELECT * FROM connections \(filter.whereClause) \(filter.orderClause) LIMIT ? OFFSET ?
-                """, arguments: StatementArguments(filter.arguments) + [query.pageSize, query.page * query.pageSize])
-                .map { $0["detail"] as String }
+            let arguments = StatementArguments(filter.arguments)
+            let page = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + filter.pageSQL,
+                                        arguments: arguments + [query.pageSize, query.page * query.pageSize])
+            let summary = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + filter.summarySQL, arguments: arguments)
+            return (page.map { $0["detail"] as String }, summary.map { $0["detail"] as String })
         }
     }
 

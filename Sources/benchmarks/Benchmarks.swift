@@ -65,11 +65,12 @@ struct Benchmarks: AsyncParsableCommand {
     struct Targets: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Serve benchmark targets (used by the monitor benchmark).")
         @Option var port: Int
+        @Option(help: "The first address served is 127.0.0.<first-address>.") var firstAddress: Int = 1
         @Option var addresses: Int = 16
         @Option var downFile: String
 
         func run() async throws {
-            try await FarmServer.run(port: port, addressCount: addresses, downFile: downFile)
+            try await FarmServer.run(port: port, addresses: firstAddress..<(firstAddress + addresses), downFile: downFile)
         }
     }
 }

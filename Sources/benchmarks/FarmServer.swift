@@ -25,7 +25,7 @@ enum FarmServer {
         return router
     }
 
-    static func run(port: Int, addressCount: Int, downFile: String) async throws {
+    static func run(port: Int, addresses: Range<Int>, downFile: String) async throws {
         let down = DownList()
         var logger = Logger(label: "target-farm")
         logger.logLevel = .error
@@ -40,7 +40,7 @@ enum FarmServer {
                     try await Task.sleep(for: .milliseconds(200))
                 }
             }
-            for index in 1...addressCount {
+            for index in addresses {
                 group.addTask {
                     let app = Application(router: router(down), configuration: .init(address: .hostname("127.0.0.\(index)", port: port)),
                                           logger: quiet)

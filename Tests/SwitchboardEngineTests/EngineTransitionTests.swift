@@ -182,6 +182,21 @@ import Testing
         }
     }
 
+    /// Kinds with nothing to collect (generic `http`) are in use while connected, and out of
+    /// use after, without a session of their own.
+    @Test func kindsWithoutASessionAreStillMarkedInUse() async throws {
+        let target = try await StandInHTTPServer.start()
+        try await MonitorHarness.run { harness in
+            let plain = try await harness.connection("plain", url: target.reachableURL, path: [.registered, .connected])
+            await harness.engine.drainSideEffects()
+            #expect(await harness.engine.activeSessionIds() == [plain.id])
+            try await harness.engine.transition(plain.id, to: .maintenance, by: .user("erin"))
+            await harness.engine.drainSideEffects()
+            #expect(await harness.engine.activeSessionIds().isEmpty)
+        }
+        await target.stop()
+    }
+
     @Test func sessionsFollowCommitsAndDeletionPurges() async throws {
         try await EngineHarness.run { harness in
             let kind = try #require(KindCatalog.builtIn["prometheus"])

@@ -45,9 +45,15 @@ import Testing
             ("everything live, by update", ConnectionQuery(order: .init(field: .updatedAt, descending: true), page: 3)),
             ("two statuses, by name", ConnectionQuery(statuses: [.connected, .disconnected],
                                                       order: .init(field: .name, descending: true))),
+            ("kind, status and search, by name", ConnectionQuery(kinds: ["helm"], statuses: [.maintenance], search: "conn-3",
+                                                                 order: .init(field: .name, descending: false))),
+            ("status and search, by update", ConnectionQuery(statuses: [.ignored], search: "host-1",
+                                                             order: .init(field: .updatedAt, descending: true))),
         ]
         for (label, query) in queries {
-            let plan = try await store.queryPlan(for: query)
+            let (plan, summaryPlan) = try await store.queryPlan(for: query)
+            // The counts read the index alone, never each candidate row.
+            #expect(summaryPlan.contains { $0.contains("COVERING INDEX connections_by_") }, "\(label) summary: \(summaryPlan)")
             let fullScans = plan.filter { $0.hasPrefix("SCAN connections") && !$0.contains("INDEX") }
             #expect(plan.contains { $0.contains("INDEX connections_by_") }, "\(label) uses no index: \(plan)")
             #expect(fullScans.isEmpty, "\(label) scans the whole table: \(plan)")
@@ -58,6 +64,9 @@ import Testing
             let expectedStatuses = Set(query.statuses.isEmpty ? statuses.filter { $0 != .deleted } : query.statuses)
             #expect(listing.connections.allSatisfy { expectedStatuses.contains($0.status) }, "\(label)")
             #expect(query.kinds.isEmpty || listing.connections.allSatisfy { query.kinds.contains($0.kind) }, "\(label)")
+            if let search = query.search {
+                #expect(listing.connections.allSatisfy { $0.name.contains(search) || $0.url?.contains(search) == true }, "\(label)")
+            }
             let keys: [String] = listing.connections.map {
                 query.order.field == .name ? $0.name : String(format: "%015.3f", $0.updatedAt.timeIntervalSince1970)
             }
