@@ -144,7 +144,7 @@ public actor HealthMonitor: Service {
     private func track(_ connection: Connection, health: HealthRecord, after delay: Duration) {
         nextGeneration += 1
         count(entries[connection.id], -1)
-        let entry = Entry(connection: connection, health: health, generation: nextGeneration)
+        let entry = Entry(connection: Self.slimmed(connection), health: health, generation: nextGeneration)
         count(entry, +1)
         entries[connection.id] = entry
         enqueue(Due(at: clock.now + delay, id: connection.id, generation: nextGeneration), in: ProbeLane(health))
@@ -172,8 +172,17 @@ public actor HealthMonitor: Service {
             track(connection, health: fresh, after: jittered(policy(for: connection).delay(status: connection.status, health: fresh)) * 0.1)
             return
         }
-        entry.connection = connection
+        entry.connection = Self.slimmed(connection)
         entries[connection.id] = entry
+    }
+
+    /// What a probe needs of a connection: the fields it never reads are dropped (at 100k
+    /// watched connections every byte kept counts).
+    private static func slimmed(_ connection: Connection) -> Connection {
+        var slim = connection
+        slim.fingerprint = nil
+        slim.description = nil
+        return slim
     }
 
     private func enqueue(_ due: Due, in lane: ProbeLane) {
