@@ -78,7 +78,11 @@ import Testing
             let one = try await harness.createConnection(name: "one", kind: "http", status: "registered")
             _ = try await harness.createConnection(name: "two", kind: "prometheus")
             try await harness.request(.post, "/api/integrations/connections/\(one.id)/transitions", json: #"{"status": "connected"}"#)
-            try await waitUntil { try await harness.store.health(of: [one.uuid])[one.uuid] != nil }
+            // Connecting starts a fresh count (health unknown) until the next check lands.
+            try await waitUntil {
+                String(buffer: try await harness.request(.get, "/metrics").body)
+                    .contains(#"switchboard_monitored_connections{kind="http",health="reachable"} 1"#)
+            }
 
             let response = try await harness.request(.get, "/metrics")
             #expect(response.status == .ok)
