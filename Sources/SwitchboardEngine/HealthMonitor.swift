@@ -279,10 +279,11 @@ public actor HealthMonitor: Service {
         case .failing: failing.inFlight -= 1
         }
         guard var entry = entries[id], entry.generation == generation else { return }
-        count(entry, -1)
+        let stateChanged = entry.health.state != health.state
+        if stateChanged { count(entry, -1) }
         entry.probing = false
         entry.health = health
-        count(entry, +1)
+        if stateChanged { count(entry, +1) }
         let delay = jittered(policy(for: entry.connection).delay(status: entry.connection.status, health: health))
         let next = max(clock.now, (entry.startedAt ?? clock.now) + delay)
         entry.startedAt = nil

@@ -35,21 +35,9 @@ public struct TestPKI: Sendable {
     }
 
     private static func openssl(_ arguments: [String], in folder: String) throws {
-        guard let openssl = ExternalServer.locate("openssl") else {
-            throw ExternalServerError("openssl is not installed; `scripts/test` installs it from Debian's packages")
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: openssl)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: folder)
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ExternalServerError("openssl \(arguments.joined(separator: " ")) failed: \(String(decoding: text, as: UTF8.self))")
+        let run = try Program.run("openssl", arguments, in: folder)
+        guard run.status == 0 else {
+            throw ExternalServerError("openssl \(arguments.joined(separator: " ")) failed: \(run.text)")
         }
     }
 }

@@ -1,6 +1,7 @@
 import ConnectionLifecycle
 import Foundation
 import SwitchboardStorage
+import SwitchboardTestSupport
 
 /// Writes connections straight into a data folder's SQLite file (as a server would have
 /// stored them, fingerprints included), so a benchmark starts from a large store in seconds.
@@ -11,29 +12,17 @@ enum Seeder {
     @discardableResult
     static func seed(_ dataDirectory: String, count: Int,
                      shape: (Int) -> (kind: ConnectionKind, status: ConnectionStatus, url: String)) async throws -> [UUID] {
-        var ids: [UUID] = []
-        ids.reserveCapacity(count)
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         let store = try SQLiteConnectionStore(path: dataDirectory + "/switchboard.sqlite")
         let start = Date(timeIntervalSince1970: 1_750_000_000)
-        var batch: [(Connection, LifecycleEvent)] = []
-        for index in 0..<count {
+        return try await Seeding.many(in: store, count: count) { index in
             let (kind, status, url) = shape(index)
             let at = start.addingTimeInterval(Double(index) / 1000)
-            let connection = Connection(
+            return Connection(
                 name: "conn-\(index * 7919 % max(count, 1))", url: url, kind: kind.name, type: kind.type,
                 subType: kind.subType, status: status, fingerprint: Fingerprint.of(kind: kind.name, url: url),
                 createdAt: at, updatedAt: at, deletedAt: status == .deleted ? at : nil)
-            ids.append(connection.id)
-            batch.append((connection, LifecycleEvent(connectionId: connection.id, from: nil, to: status, actor: "seed",
-                                                     actorRole: .system, reason: nil, correlationId: UUID(), at: at)))
-            if batch.count == 10_000 {
-                try await store.insert(contentsOf: batch)
-                batch.removeAll(keepingCapacity: true)
-            }
         }
-        try await store.insert(contentsOf: batch)
-        return ids
     }
 
     /// A mix of every kind and status that points nowhere reachable (nothing is monitored:

@@ -12,26 +12,13 @@ struct Result {
     var ratio: Double
     var target: String
     var met: Bool
-    var note: String = ""
 }
 
 /// Small helpers for running programs and reading a process's resources.
 enum Tools {
     /// Runs a program to the end and answers its standard output (and error, merged).
     static func run(_ executable: String, _ arguments: [String]) throws -> String {
-        guard let path = ExternalServer.locate(executable) else {
-            throw ServerProcessError("\(executable) is not installed; scripts/bench installs it from Debian's packages")
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        try Program.run(executable, arguments).text
     }
 
     /// CPU seconds (user + system) a process has used, from /proc.

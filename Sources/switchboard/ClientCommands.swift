@@ -204,6 +204,31 @@ enum SecretInput {
     }
 }
 
+extension APIClient {
+    /// Every row of a paged list (`rows` holds them), read 100 at a time oldest first, as
+    /// one page. Oldest first: a row that changes meanwhile keeps its place, and ids seen
+    /// already are dropped, so nothing is skipped or shown twice.
+    func everyPage(_ path: (_ page: Int) -> String, rows key: String) async throws -> Data {
+        var merged: [String: Any] = [:]
+        var rows: [Any] = []
+        var seen: Set<String> = []
+        var page = 0
+        repeat {
+            let data = try await call(.GET, path(page))
+            guard let answer = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let batch = answer[key] as? [[String: Any]] else { break }
+            merged = answer
+            for row in batch where seen.insert(row["id"] as? String ?? "").inserted { rows.append(row) }
+            page += 1
+            if batch.isEmpty { break }
+        } while rows.count < (merged["totalCount"] as? Int ?? 0)
+        merged[key] = rows
+        merged["page"] = 0
+        merged["pageSize"] = rows.count
+        return try JSONSerialization.data(withJSONObject: merged)
+    }
+}
+
 /// A file's text, or standard input's for `-`.
 enum InputFile {
     static func read(_ path: String) throws -> String {

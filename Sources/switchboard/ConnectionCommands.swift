@@ -42,30 +42,10 @@ struct ConnectionCommand: AsyncParsableCommand {
             }
         }
 
-        /// Reads pages of 100 until the total is reached and answers one page holding them all.
-        /// Oldest first: a connection that changes meanwhile keeps its place, so no row is
-        /// skipped or shown twice.
         func everyPage(_ api: APIClient) async throws -> Data {
-            var merged: [String: Any] = [:]
-            var rows: [Any] = []
-            var seen: Set<String> = []
-            var total = 0
-            var page = 0
-            repeat {
-                let data = try await api.call(.GET, path([("page", "\(page)"), ("pageSize", "100"), ("search", paging.search)],
-                                                         order: "createdAt asc"))
-                guard let answer = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-                      let connections = answer["connections"] as? [[String: Any]] else { break }
-                merged = answer
-                total = answer["totalCount"] as? Int ?? 0
-                for row in connections where seen.insert(row["id"] as? String ?? "").inserted { rows.append(row) }
-                page += 1
-                if connections.isEmpty { break }
-            } while rows.count < total
-            merged["connections"] = rows
-            merged["page"] = 0
-            merged["pageSize"] = rows.count
-            return try JSONSerialization.data(withJSONObject: merged)
+            try await api.everyPage({ page in
+                path([("page", "\(page)"), ("pageSize", "100"), ("search", paging.search)], order: "createdAt asc")
+            }, rows: "connections")
         }
     }
 

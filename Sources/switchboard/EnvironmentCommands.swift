@@ -53,20 +53,10 @@ struct EnvironmentCommand: AsyncParsableCommand {
 
         /// Every member, a page of 100 at a time, as one page.
         func everyMember(_ api: APIClient) async throws -> Data {
-            var rows: [Any] = []
-            var answer: [String: Any] = [:]
-            var page = 0
-            repeat {
-                let data = try await api.call(.GET, "\(path)/\(URLText.segment(id))/connections" + URLText.query([
-                    ("page", "\(page)"), ("pageSize", "100"), ("order", "createdAt asc")]))
-                answer = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
-                let connections = answer["connections"] as? [Any] ?? []
-                rows += connections
-                page += 1
-                if connections.isEmpty { break }
-            } while rows.count < (answer["totalCount"] as? Int ?? 0)
-            answer["connections"] = rows
-            return try JSONSerialization.data(withJSONObject: answer)
+            try await api.everyPage({ page in
+                "\(path)/\(URLText.segment(id))/connections" + URLText.query([
+                    ("page", "\(page)"), ("pageSize", "100"), ("order", "createdAt asc")])
+            }, rows: "connections")
         }
     }
 

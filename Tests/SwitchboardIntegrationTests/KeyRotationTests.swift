@@ -32,17 +32,9 @@ struct KeyRotationTests {
     }
 
     static func rotate(_ dataDirectory: String, _ extra: [String] = []) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try ServerProcess.binaryPath())
-        process.arguments = ["secrets", "rotate-key", "--data-dir", dataDirectory] + extra
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(text)")
-        return text
+        let run = try Program.run(try ServerProcess.binaryPath(), ["secrets", "rotate-key", "--data-dir", dataDirectory] + extra)
+        #expect(run.status == 0, "\(run.text)")
+        return run.text
     }
 
     @Test func rotatingTheKeyWhileConnectionsProbeKeepsThemAuthenticated() async throws {

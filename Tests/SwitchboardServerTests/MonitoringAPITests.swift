@@ -99,19 +99,11 @@ import Testing
             defer { folder.remove() }
             let file = folder.file("metrics.txt")
             try text.write(toFile: file, atomically: true, encoding: .utf8)
-            let promtool = Process()
-            promtool.executableURL = URL(fileURLWithPath: try #require(ExternalServer.locate("promtool")))
-            promtool.arguments = ["check", "metrics"]
-            promtool.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: file))
-            let output = Pipe()
-            promtool.standardOutput = output
-            promtool.standardError = output
-            try promtool.run()
-            let verdict = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            promtool.waitUntilExit()
+            let promtool = try Program.run("promtool", ["check", "metrics"], inputFile: file)
+            let verdict = promtool.text
             // Exit 3 means lint remarks only; a format error is exit 1 with "parsing error".
             #expect(!verdict.contains("error"), "\(verdict)")
-            #expect(promtool.terminationStatus == 0 || promtool.terminationStatus == 3, "\(verdict)")
+            #expect(promtool.status == 0 || promtool.status == 3, "\(verdict)")
         }
     }
 }

@@ -16,23 +16,15 @@ import Testing
         let kinds = ["kubernetes", "prometheus", "grafana", "helm", "http"].compactMap { KindCatalog.builtIn[$0] }
         let statuses = ConnectionStatus.allCases
         let start = Date(timeIntervalSince1970: 1_700_000_000)
-        var batch: [(Connection, LifecycleEvent)] = []
-        for index in 0..<Self.connectionCount {
+        try await Seeding.many(in: store, count: Self.connectionCount) { index in
             let kind = kinds[index % kinds.count]
             let status = statuses[(index / kinds.count) % statuses.count]
             let at = start.addingTimeInterval(Double(index))
-            let connection = Connection(
+            return Connection(
                 name: "conn-\(String(index * 7919 % Self.connectionCount))", url: "http://host-\(index).example:9090",
                 kind: kind.name, type: kind.type, subType: kind.subType, status: status,
                 createdAt: at, updatedAt: at, deletedAt: status == .deleted ? at : nil)
-            batch.append((connection, LifecycleEvent(connectionId: connection.id, from: nil, to: status, actor: "seed",
-                                                     actorRole: .system, reason: nil, correlationId: UUID(), at: at)))
-            if batch.count == 10_000 {
-                try await store.insert(contentsOf: batch)
-                batch.removeAll(keepingCapacity: true)
-            }
         }
-        try await store.insert(contentsOf: batch)
 
         let queries: [(String, ConnectionQuery)] = [
             ("status, by name", ConnectionQuery(statuses: [.connected], order: .init(field: .name, descending: false))),
