@@ -318,22 +318,58 @@ public final class ConnectionEngine: Sendable {
             updated = current
             updated.updatedAt = at
         }
-        updated.status = target
-        updated.statusChangedBy = principal.role
-        updated.deletedAt = target == .deleted ? at : nil
-        let event = LifecycleEvent(
-            connectionId: current.id, from: current.status, to: target, actor: principal.name,
-            actorRole: principal.role,
-            reason: failure.map { "verification failed: \($0)" } ?? reason,
-            correlationId: correlationId, at: at)
+        let event: LifecycleEvent
+        (updated, event) = Self.moving(updated, from: current, to: target, by: principal,
+                                       reason: failure.map { "verification failed: \($0)" } ?? reason,
+                                       correlationId: correlationId, at: at)
         let stored = try await commit(updated, expectedVersion: current.version, event: event,
                                       effects: failure == nil ? plan.effects : plan.failureEffects)
         if target == .deleted { await recordParentDeletion(stored) }
-        logger.info("connection status changed", metadata: [
-            "connection": "\(current.id.lowercasedString)", "from": "\(current.status.wireName)", "to": "\(target.wireName)",
-            "actor": "\(principal.name)", "correlation": "\(correlationId.lowercasedString)",
-        ])
+        logMove(event)
         if let failure { throw EngineError.verifyFailed(stored, requested: requested, reason: failure) }
+        return stored
+    }
+
+    /// `updated` moved from `current`'s status to `target`, and the event that says so.
+    static func moving(_ updated: Connection, from current: Connection, to target: ConnectionStatus, by principal: Principal,
+                       reason: String?, correlationId: UUID, at: Date) -> (Connection, LifecycleEvent) {
+        var moved = updated
+        moved.status = target
+        moved.statusChangedBy = principal.role
+        moved.deletedAt = target == .deleted ? at : nil
+        let event = LifecycleEvent(
+            connectionId: current.id, from: current.status, to: target, actor: principal.name,
+            actorRole: principal.role, reason: reason, correlationId: correlationId, at: at)
+        return (moved, event)
+    }
+
+    func logMove(_ event: LifecycleEvent) {
+        logger.info("connection status changed", metadata: [
+            "connection": "\(event.connectionId.lowercasedString)", "from": "\(event.from?.wireName ?? "none")",
+            "to": "\(event.to.wireName)", "actor": "\(event.actor)", "correlation": "\(event.correlationId.lowercasedString)",
+        ])
+    }
+
+    /// Commits several moves in one transaction (see `ConnectionStore.updateMany`), holding
+    /// their locks, and queues the effects of those stored. Answers those stored; a move
+    /// that lost a race is left out, with nothing written.
+    func commitMany(_ moves: [(move: StoredMove, effects: [SideEffect])]) async throws -> [UUID: Connection] {
+        let store = store
+        let effects = effects
+        let feed = feed
+        let stored = try await locks.withLocks(moves.map(\.move.connection.id)) {
+            let stored = try await store.updateMany(moves.map(\.move))
+            for (move, effectList) in moves {
+                guard let connection = stored[move.connection.id] else { continue }
+                await effects.enqueue(effectList, for: connection)
+                await feed.publish(connection)
+            }
+            return stored
+        }
+        for (move, _) in moves where stored[move.connection.id] != nil {
+            metrics.transitionCommitted(from: move.event.from, to: move.event.to, actor: move.event.actorRole)
+            logMove(move.event)
+        }
         return stored
     }
 

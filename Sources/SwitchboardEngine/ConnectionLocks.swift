@@ -18,6 +18,16 @@ actor ConnectionLocks {
         }
     }
 
+    /// Holds the locks of every id in `ids` around `body`. They are taken in one order (by
+    /// id), and a single lock is never held while waiting for another, so no two callers can
+    /// wait on each other.
+    func withLocks<T: Sendable>(_ ids: [UUID], _ body: @Sendable () async throws -> T) async throws -> T {
+        let ordered = Set(ids).sorted { $0.uuidString < $1.uuidString }
+        for id in ordered { await lock(id) }
+        defer { for id in ordered { unlock(id) } }
+        return try await body()
+    }
+
     private func lock(_ id: UUID) async {
         if held.insert(id).inserted { return }
         await withCheckedContinuation { waiters[id, default: []].append($0) }

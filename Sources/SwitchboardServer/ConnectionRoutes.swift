@@ -176,10 +176,14 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
             throw Problem.badRequest("reason is \(reason.unicodeScalars.count) characters long; the limit is \(Self.maxReason)",
                                      field: "reason")
         }
-        let correlation = correlationId(request)
         let engine = engine
-        let finished = await BoundedConcurrency.map(body.ids) { id in
-            await Self.transitionOne(id, to: status, reason: body.reason, engine: engine, correlationId: correlation)
+        let use: Visibility.Use = status == .deleted ? .change : .transition
+        let outcomes = await engine.transitionMany(body.ids, to: status, by: RequestPrincipal.current, reason: body.reason,
+                                                   correlationId: correlationId(request)) { connection in
+            try await Visibility.check(connection, for: use, engine: engine)
+        }
+        let finished = body.ids.map { id in
+            Self.bulkResult(id, outcomes[id] ?? .failure(EngineError.notFound(id)), engine: engine)
         }
         let succeeded = finished.filter(\.ok).count
         return try JSONBody.response(BulkTransitionResponse(results: finished, succeeded: succeeded,
@@ -199,22 +203,18 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
 
     // MARK: Helpers
 
-    private static func transitionOne(_ id: UUID, to status: ConnectionStatus, reason: String?,
-                                      engine: ConnectionEngine, correlationId: UUID) async -> BulkTransitionResult {
-        func resource(_ connection: Connection) -> ConnectionResource {
-            ConnectionResource(connection, kind: engine.kind(of: connection))
-        }
-        do {
-            _ = try await Visibility.connection(id, for: status == .deleted ? .change : .transition, engine: engine)
-            let connection = try await engine.transition(id, to: status, by: RequestPrincipal.current, reason: reason,
-                                                         correlationId: correlationId)
-            return BulkTransitionResult(id: id.lowercasedString, ok: true, status: connection.status, connection: resource(connection))
-        } catch let error as EngineError {
+    private static func bulkResult(_ id: UUID, _ outcome: Result<Connection, any Error>,
+                                   engine: ConnectionEngine) -> BulkTransitionResult {
+        switch outcome {
+        case .success(let connection):
+            return BulkTransitionResult(id: id.lowercasedString, ok: true, status: connection.status,
+                                        connection: ConnectionResource(connection, kind: engine.kind(of: connection)))
+        case .failure(let error as EngineError):
             let problem = Problem(error, kinds: engine.kinds)
             return BulkTransitionResult(id: id.lowercasedString, ok: false, status: problem.connection?.status, error: problem)
-        } catch let problem as Problem {
+        case .failure(let problem as Problem):
             return BulkTransitionResult(id: id.lowercasedString, ok: false, error: problem)
-        } catch {
+        case .failure(let error):
             return BulkTransitionResult(id: id.lowercasedString, ok: false, error: Problem(
                 "internal-error", title: "Internal server error", status: .internalServerError, detail: "\(error)"))
         }

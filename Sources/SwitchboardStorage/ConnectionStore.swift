@@ -28,6 +28,14 @@ public protocol ConnectionStore: CredentialStore, EnvironmentStore, UserStore {
     func update(_ connection: Connection, expectedVersion: Int64, event: LifecycleEvent?,
                 credential: Credential?) async throws -> Connection
 
+    /// Several changes in one transaction, each its own compare-and-set with its event.
+    /// Answers those stored; one whose version moved on (or that would duplicate a
+    /// fingerprint) is left out and nothing of it is written.
+    func updateMany(_ moves: [StoredMove]) async throws -> [UUID: Connection]
+
+    /// The connections with these ids that exist.
+    func connections(ids: [UUID]) async throws -> [UUID: Connection]
+
     /// The owner's live (not deleted) connection with this fingerprint.
     func liveConnection(owner: UUID?, fingerprint: String) async throws -> Connection?
 
@@ -202,5 +210,18 @@ public struct EventPage: Sendable, Hashable {
     public init(events: [LifecycleEvent], totalCount: Int) {
         self.events = events
         self.totalCount = totalCount
+    }
+}
+
+/// One change of a batch (see `ConnectionStore.updateMany`).
+public struct StoredMove: Sendable {
+    public var connection: Connection
+    public var expectedVersion: Int64
+    public var event: LifecycleEvent
+
+    public init(connection: Connection, expectedVersion: Int64, event: LifecycleEvent) {
+        self.connection = connection
+        self.expectedVersion = expectedVersion
+        self.event = event
     }
 }

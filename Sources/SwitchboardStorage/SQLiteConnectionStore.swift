@@ -71,6 +71,60 @@ public final class SQLiteConnectionStore: ConnectionStore {
             """, arguments: [owner?.lowercasedString ?? "", fingerprint]).map(ConnectionRow.connection(from:))
     }
 
+    public func updateMany(_ moves: [StoredMove]) async throws -> [UUID: Connection] {
+        guard !moves.isEmpty else { return [:] }
+        return try await pool.write { db in
+            var stored: [UUID: Connection] = [:]
+            for move in moves {
+                do {
+                    guard let written = try Self.compareAndSet(move.connection, expectedVersion: move.expectedVersion, db) else {
+                        continue  // Changed meanwhile: the caller decides again.
+                    }
+                    try Self.append(move.event, db)
+                    stored[written.id] = written
+                } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+                    continue  // The single path names the conflict.
+                }
+            }
+            return stored
+        }
+    }
+
+    /// Rewrites every column but `id` when the stored version is `expectedVersion` (the
+    /// compare-and-set); answers the row as stored, or nil when another change got there first
+    /// or there is no such row.
+    private static func compareAndSet(_ connection: Connection, expectedVersion: Int64, _ db: Database) throws -> Connection? {
+        var stored = connection
+        stored.version = expectedVersion + 1
+        let values = ConnectionRow.values(of: stored)
+        try db.cachedStatement(sql: """
+            UPDATE connections SET name = ?, description = ?, url = ?, kind = ?, type = ?, sub_type = ?,
+                status = ?, credential_id = ?, owner = ?, metadata = ?, created_at = ?, updated_at = ?,
+                deleted_at = ?, version = ?, status_changed_by = ?, fingerprint = ?
+            WHERE id = ? AND version = ?
+            """).execute(arguments: StatementArguments(Array(values.dropFirst()) + [connection.id.lowercasedString, expectedVersion]))
+        return db.changesCount == 0 ? nil : stored
+    }
+
+    public func connections(ids: [UUID]) async throws -> [UUID: Connection] {
+        guard !ids.isEmpty else { return [:] }
+        return try await pool.read { db in
+            var found: [UUID: Connection] = [:]
+            // SQLite limits bound parameters; ask in slices.
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                let slice = ids[start..<min(start + 500, ids.count)]
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT * FROM connections WHERE id IN (\(slice.map { _ in "?" }.joined(separator: ",")))
+                    """, arguments: StatementArguments(slice.map(\.lowercasedString)))
+                for row in rows {
+                    let connection = try ConnectionRow.connection(from: row)
+                    found[connection.id] = connection
+                }
+            }
+            return found
+        }
+    }
+
     public func liveConnection(owner: UUID?, fingerprint: String) async throws -> Connection? {
         try await pool.read { db in try Self.liveConnection(owner: owner, fingerprint: fingerprint, db) }
     }
@@ -288,23 +342,15 @@ public final class SQLiteConnectionStore: ConnectionStore {
                        credential: Credential?) async throws -> Connection {
         let sealed = try credential.map(seal)
         return try await pool.write { db in
-            var stored = connection
-            stored.version = expectedVersion + 1
-            let values = ConnectionRow.values(of: stored)
-            // Every column but `id` (first) is rewritten; the WHERE clause is the compare-and-set.
+            let stored: Connection
             do {
-                try db.execute(sql: """
-                    UPDATE connections SET name = ?, description = ?, url = ?, kind = ?, type = ?, sub_type = ?,
-                        status = ?, credential_id = ?, owner = ?, metadata = ?, created_at = ?, updated_at = ?,
-                        deleted_at = ?, version = ?, status_changed_by = ?, fingerprint = ?
-                    WHERE id = ? AND version = ?
-                    """, arguments: StatementArguments(Array(values.dropFirst()) + [connection.id.lowercasedString, expectedVersion]))
+                guard let written = try Self.compareAndSet(connection, expectedVersion: expectedVersion, db) else {
+                    throw try Self.failedCompareAndSet("connections", connection.id, expected: expectedVersion,
+                                                       missing: .notFound(connection.id), db)
+                }
+                stored = written
             } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
                 throw try Self.fingerprintConflict(connection, db) ?? error
-            }
-            if db.changesCount == 0 {
-                throw try Self.failedCompareAndSet("connections", connection.id, expected: expectedVersion,
-                                                   missing: .notFound(connection.id), db)
             }
             if let credential, let sealed {
                 if let event {

@@ -182,6 +182,56 @@ import Testing
         }
     }
 
+    /// A bulk move: moves that need no check commit together, the rest take the single path,
+    /// and each gets the answer (row, event, effects) a request of its own would.
+    @Test func manyMovesAnswerEachAsASingleMoveWould() async throws {
+        try await EngineHarness.run { harness in
+            let kind = try #require(KindCatalog.builtIn["prometheus"])
+            var quiet: [Connection] = []
+            for index in 0..<5 {
+                quiet.append(try await Seeding.connection(in: harness.store, kind: kind, status: .discovered, name: "quiet-\(index)"))
+            }
+            let live = try await Seeding.connection(in: harness.store, kind: kind, status: .registered,
+                                                    url: harness.target.reachableURL)
+            try await harness.engine.transition(live.id, to: .connected, by: .user("erin"))
+            let tombstone = try await Seeding.connection(in: harness.store, kind: kind, status: .deleted)
+            let hidden = try await Seeding.connection(in: harness.store, kind: kind, status: .discovered, name: "hidden")
+            let missing = UUID()
+            let ids = quiet.map(\.id) + [live.id, tombstone.id, hidden.id, missing]
+            let correlation = UUID()
+
+            let results = await harness.engine.transitionMany(ids, to: .ignored, by: .user("erin"), reason: "tidy",
+                                                              correlationId: correlation) { connection in
+                if connection.id == hidden.id { throw EngineError.notFound(connection.id) }
+            }
+            for connection in quiet {
+                #expect(try results[connection.id]?.get().status == .ignored)
+                let history = try await Seeding.history(of: connection.id, in: harness.store)
+                #expect(history.count == 2 && history.last?.to == .ignored && history.last?.correlationId == correlation)
+                #expect(history.last?.reason == "tidy" && history.last?.actor == "erin")
+                #expect(try await harness.store.connection(id: connection.id)?.version == 2)
+            }
+            // connected → ignored stops the session, as a move of its own would.
+            #expect(try results[live.id]?.get().status == .ignored)
+            await harness.engine.drainSideEffects()
+            #expect(await harness.recorder.effects(of: live.id) == ["start", "stop"])
+            func failure(_ id: UUID) -> EngineError? {
+                guard case .failure(let error)? = results[id] else { return nil }
+                return error as? EngineError
+            }
+            guard case .rejected? = failure(tombstone.id) else {
+                Issue.record("a tombstone cannot move: \(String(describing: results[tombstone.id]))")
+                return
+            }
+            guard case .notFound? = failure(hidden.id), case .notFound? = failure(missing) else {
+                Issue.record("hidden and missing ids are not found")
+                return
+            }
+            #expect(try await harness.store.connection(id: hidden.id)?.status == .discovered, "not permitted: untouched")
+            #expect(try await Seeding.history(of: tombstone.id, in: harness.store).count == 1)
+        }
+    }
+
     /// Kinds with nothing to collect (generic `http`) are in use while connected, and out of
     /// use after, without a session of their own.
     @Test func kindsWithoutASessionAreStillMarkedInUse() async throws {
