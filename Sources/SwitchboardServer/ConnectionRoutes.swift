@@ -62,13 +62,15 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
         let ids = listing.connections.map(\.id)
         let health = try await engine.health(of: ids)
         let memberships = try await engine.store.environmentIds(of: ids)
-        return try JSONBody.response(ConnectionPageResource(
+        var writer = JSONWriter(capacity: 2_600 * listing.connections.count + 256)
+        ConnectionPageResource(
             connections: listing.connections.map {
                 ConnectionResource($0, kind: engine.kind(of: $0), health: health[$0.id], environments: memberships[$0.id] ?? [])
             },
             totalCount: listing.totalCount, page: page, pageSize: pageSize,
             statusSummary: Dictionary(uniqueKeysWithValues: listing.statusSummary.map { ($0.key.wireName, $0.value) })
-        ))
+        ).write(to: &writer)
+        return JSONBody.response(written: writer)
     }
 
     @Sendable func create(_ request: Request, context: Context) async throws -> Response {
@@ -103,8 +105,10 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
         // One read for the row, its health and its environments: the API's most frequent call.
         guard let details = try await engine.store.connectionDetails(id: id) else { throw EngineError.notFound(id) }
         try await Visibility.check(details.connection, for: .read, engine: engine)
-        return try JSONBody.response(ConnectionResource(details.connection, kind: engine.kind(of: details.connection),
-                                                        health: details.health, environments: details.environments))
+        var writer = JSONWriter()
+        ConnectionResource(details.connection, kind: engine.kind(of: details.connection),
+                           health: details.health, environments: details.environments).write(to: &writer)
+        return JSONBody.response(written: writer)
     }
 
     @Sendable func ping(_ request: Request, context: Context) async throws -> Response {

@@ -54,6 +54,12 @@ enum JSONBody {
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 
+    /// An answer written by hand (see `JSONWriter`).
+    static func response(written writer: JSONWriter, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: writer.bytes)))
+    }
+
     /// Reads and decodes the request body; anything malformed becomes a 400 problem that
     /// names the field at fault.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {

@@ -32,6 +32,13 @@ struct ConnectionResource: Encodable {
     var version: Int64
     /// What the health monitor last observed (probes only; status changes only through damping).
     var health: HealthResource
+    /// `transitionMap` as JSON, encoded once per kind (for `write(to:)`; not a field itself).
+    private var transitionMapJSON: [UInt8]
+
+    enum CodingKeys: String, CodingKey {
+        case id, schemaVersion, name, description, url, credentialId, type, subType, kind, status, metadata, owner
+        case fingerprint, createdAt, updatedAt, deletedAt, environments, transitionMap, version, health
+    }
 
     struct StateTransition: Encodable {
         var nextState: ConnectionStatus
@@ -57,21 +64,48 @@ struct ConnectionResource: Encodable {
         updatedAt = connection.updatedAt
         deletedAt = connection.deletedAt
         version = connection.version
-        transitionMap = Self.transitionMap(of: kind)
+        (transitionMap, transitionMapJSON) = Self.transitionMap(of: kind)
     }
 
-    /// A kind's map, built once per kind: every connection of the kind carries the same.
-    static func transitionMap(of kind: ConnectionKind) -> [String: [StateTransition]] {
+    /// A kind's map, built and encoded once per kind: every connection of the kind carries the same.
+    static func transitionMap(of kind: ConnectionKind) -> (map: [String: [StateTransition]], json: [UInt8]) {
         if let known = builtMaps.withLock({ $0[kind.name] }) { return known }
         var map: [String: [StateTransition]] = [:]
         for (from, edges) in kind.userTransitionMap {
             map[from.wireName] = edges.map { StateTransition(nextState: $0.to, description: $0.description) }
         }
-        builtMaps.withLock { $0[kind.name] = map }
-        return map
+        let built = (map, Array((try? JSONBody.encoder.encode(map)) ?? Data("{}".utf8)))
+        builtMaps.withLock { $0[kind.name] = built }
+        return built
     }
 
-    private static let builtMaps = Mutex<[String: [String: [StateTransition]]]>([:])
+    private static let builtMaps = Mutex<[String: (map: [String: [StateTransition]], json: [UInt8])]>([:])
+
+    /// The same JSON the encoder writes (keys sorted), written by hand (see `JSONWriter`).
+    func write(to writer: inout JSONWriter) {
+        writer.object { json in
+            json.key("createdAt"); json.date(createdAt)
+            if let credentialId { json.key("credentialId"); json.string(credentialId) }
+            json.key("deletedAt"); if let deletedAt { json.date(deletedAt) } else { json.null() }
+            if let description { json.key("description"); json.string(description) }
+            json.key("environments"); json.array(environments) { $0.string($1) }
+            json.key("fingerprint"); if let fingerprint { json.string(fingerprint) } else { json.null() }
+            json.key("health"); health.write(to: &json)
+            json.key("id"); json.string(id)
+            json.key("kind"); json.string(kind)
+            json.key("metadata"); json.value(.object(metadata))
+            json.key("name"); json.string(name)
+            if let owner { json.key("owner"); json.string(owner) }
+            json.key("schemaVersion"); json.string(schemaVersion)
+            json.key("status"); json.string(status.rawValue)
+            json.key("subType"); json.string(subType)
+            json.key("transitionMap"); json.fragment(transitionMapJSON)
+            json.key("type"); json.string(type)
+            json.key("updatedAt"); json.date(updatedAt)
+            if let url { json.key("url"); json.string(url) }
+            json.key("version"); json.number(version)
+        }
+    }
 }
 
 /// A health record on the wire.
@@ -90,6 +124,17 @@ struct HealthResource: Encodable {
         lastError = record.lastError
         consecutiveSuccesses = record.consecutiveSuccesses
         consecutiveFailures = record.consecutiveFailures
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.object { json in
+            json.key("checkedAt"); if let checkedAt { json.date(checkedAt) } else { json.null() }
+            json.key("consecutiveFailures"); json.number(Int64(consecutiveFailures))
+            json.key("consecutiveSuccesses"); json.number(Int64(consecutiveSuccesses))
+            json.key("lastError"); if let lastError { json.string(lastError) } else { json.null() }
+            json.key("latencyMs"); if let latencyMs { json.number(latencyMs) } else { json.null() }
+            json.key("state"); json.string(state.rawValue)
+        }
     }
 
 
@@ -127,6 +172,21 @@ struct ConnectionPageResource: Encodable {
     var page: Int
     var pageSize: Int
     var statusSummary: [String: Int]
+
+    func write(to writer: inout JSONWriter) {
+        writer.object { json in
+            json.key("connections"); json.array(connections) { $1.write(to: &$0) }
+            json.key("page"); json.number(Int64(page))
+            json.key("pageSize"); json.number(Int64(pageSize))
+            json.key("statusSummary")
+            json.object { summary in
+                for (status, count) in statusSummary.sorted(by: { $0.key < $1.key }) {
+                    summary.key(status); summary.number(Int64(count))
+                }
+            }
+            json.key("totalCount"); json.number(Int64(totalCount))
+        }
+    }
 }
 
 /// Meshery's `ConnectionPayload` for POST and PUT. `url` is a Switchboard addition: Meshery
