@@ -1,4 +1,6 @@
 import AsyncHTTPClient
+import NIOCore
+import NIOHTTP1
 import Foundation
 
 /// The real `switchboard` executable, started as a child process on a free loopback port.
@@ -86,15 +88,41 @@ public final class ServerProcess: @unchecked Sendable {
         Foundation.kill(process.processIdentifier, SIGHUP)
     }
 
-    /// Asks for a graceful shutdown and returns the exit status.
+    /// Asks for a graceful shutdown and returns the exit status. Blocks the calling thread
+    /// until the server has stopped: for programs (the benchmarks); tests use `stop()`.
     public func terminate() -> Int32 {
         process.terminate()
         process.waitUntilExit()
         return process.terminationStatus
+    }
+
+    /// `terminate()`, waiting off Swift's cooperative threads: a graceful shutdown can take
+    /// seconds, and two tests blocking the only two such threads stalled every in-process
+    /// server and stand-in of the test run (checks timed out, clients gave up).
+    public func stop() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: self.terminate()) }
+        }
     }
 }
 
 public struct ServerProcessError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
+}
+
+extension ServerProcess {
+    /// One API request as the admin (JSON `body` when given); answers the status and body.
+    public func request(_ method: HTTPMethod, _ path: String, body: String? = nil, client: HTTPClient = .shared,
+                        timeout: TimeAmount = .seconds(120)) async throws -> (status: UInt, body: Data) {
+        var request = HTTPClientRequest(url: address + path)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(adminToken)")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await client.execute(request, timeout: timeout)
+        return (response.status.code, Data(try await response.body.collect(upTo: 64 << 20).readableBytesView))
+    }
 }

@@ -50,16 +50,7 @@ enum Tools {
     /// One request with the admin token; answers the status and body.
     static func request(_ server: ServerProcess, _ method: HTTPMethod, _ path: String, body: String? = nil,
                         client: HTTPClient = .shared) async throws -> (status: UInt, body: Data) {
-        var request = HTTPClientRequest(url: server.address + path)
-        request.method = method
-        request.headers.add(name: "Authorization", value: "Bearer \(server.adminToken)")
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: body))
-        }
-        let response = try await client.execute(request, timeout: .seconds(120))
-        let data = Data(try await response.body.collect(upTo: 64 << 20).readableBytesView)
-        return (response.status.code, data)
+        try await server.request(method, path, body: body, client: client)
     }
 
     static func json(_ data: Data) -> [String: Any] {

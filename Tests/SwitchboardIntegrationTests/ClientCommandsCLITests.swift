@@ -69,7 +69,7 @@ struct ClientCommandsCLITests {
         let signedOut = try await anonymous("connection", "list", "--server", server.address)
         #expect(signedOut.status == 1 && signedOut.errors.contains("token"), "\(signedOut.errors)")
 
-        #expect(server.terminate() == 0)
+        #expect(await server.stop() == 0)
         await target.stop()
     }
 
@@ -97,7 +97,7 @@ struct ClientCommandsCLITests {
         #expect(try await cli("connection", "transition", ids[0], "--to", "ignored").status == 0)
         try await waitUntil(timeout: .seconds(15), "the first move printed") { lines.events.count == 1 }
 
-        #expect(server.terminate() == 0)
+        #expect(await server.stop() == 0)
         server = try await ServerProcess(dataDirectory: folder.file("data"), logPath: folder.file("server-2.log"),
                                          arguments: ["--port", "\(port)"])
         #expect(try await cli("connection", "transition", ids[1], ids[2], "--to", "ignored").status == 0)
@@ -111,7 +111,7 @@ struct ClientCommandsCLITests {
         #expect(sequences == sequences.sorted() && Set(sequences).count == 3)
         kill(watch.processIdentifier, SIGINT)
         watch.waitUntilExit()
-        #expect(server.terminate() == 0)
+        #expect(await server.stop() == 0)
         await target.stop()
     }
 
@@ -165,7 +165,7 @@ struct ClientCommandsCLITests {
         let gone = try await cli("environment", "view", environmentId)
         #expect(gone.status == 1 && gone.errors.contains("does not exist"), "\(gone.errors)")
 
-        #expect(server.terminate() == 0)
+        #expect(await server.stop() == 0)
         await target.stop()
     }
 
@@ -195,7 +195,7 @@ struct ClientCommandsCLITests {
         #expect(contexts.first { $0["name"] as? String == "lab" }?["outcome"] as? String == "already known")
         #expect(try await cli("kubeconfig", "import", folder.file("missing")).status == 2)
 
-        #expect(server.terminate() == 0)
+        #expect(await server.stop() == 0)
         await cluster.stop()
     }
 }

@@ -69,7 +69,7 @@ struct ConnectionCLITests {
         #expect(try await Self.cli(["connection", "list"], server: "http://127.0.0.1:1", token: token).status == 3)
         #expect(try await Self.cli(["connection", "list"], server: server.address, token: "sbt_wrong").status == 1)
 
-        #expect(server.terminate() == 0)
+        #expect(await server.stop() == 0)
         await target.stop()
     }
 }

@@ -196,7 +196,7 @@ import Testing
             let (status, _) = try await Self.send(client, token, .GET, "\(second.address)/api/integrations/connections/\(id)")
             #expect(status == 200, "acknowledged imported connection \(id) lost")
         }
-        #expect(second.terminate() == 0, "SIGTERM shuts down cleanly")
+        #expect(await second.stop() == 0, "SIGTERM shuts down cleanly")
         try await client.shutdown()
         await target.stop()
     }

@@ -20,11 +20,8 @@ struct DiscoveryProcessTests {
     }
 
     static func connections(_ client: HTTPClient, _ server: ServerProcess) async throws -> [Page.Item] {
-        var request = HTTPClientRequest(url: "\(server.address)/api/integrations/connections?pageSize=100")
-        request.headers.add(name: "Authorization", value: "Bearer \(server.adminToken)")
-        let response = try await client.execute(request, timeout: .seconds(10))
-        let body = try await response.body.collect(upTo: 1 << 20)
-        return try JSONDecoder().decode(Page.self, from: Data(body.readableBytesView)).connections
+        let answer = try await server.request(.GET, "/api/integrations/connections?pageSize=100", client: client, timeout: .seconds(10))
+        return try JSONDecoder().decode(Page.self, from: answer.body).connections
     }
 
     @Test func declaredConnectionsLoadAtStartAndOnSIGHUP() async throws {
@@ -62,7 +59,7 @@ struct DiscoveryProcessTests {
         for item in first {
             #expect(second.first { $0.id == item.id }?.name == item.name, "a known target is found, not renamed or copied")
         }
-        #expect(server.terminate() == 0)
+        #expect(await server.stop() == 0)
         try await client.shutdown()
         await target.stop()
     }
@@ -93,7 +90,7 @@ struct DiscoveryProcessTests {
         }
         let imported = try await Self.connections(client, server)
         #expect(imported.map(\.name) == ["dev"])
-        #expect(server.terminate() == 0)
+        #expect(await server.stop() == 0)
         try await client.shutdown()
         await cluster.stop()
     }

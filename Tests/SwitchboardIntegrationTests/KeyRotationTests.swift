@@ -106,7 +106,7 @@ struct KeyRotationTests {
         }
 
         // No secret is anywhere in plain text: not the database, not the log.
-        #expect(server.terminate() == 0)
+        #expect(await server.stop() == 0)
         for file in [folder.file("server.log"), "\(data)/switchboard.sqlite", "\(data)/switchboard.sqlite-wal"] {
             let bytes = (try? Data(contentsOf: URL(fileURLWithPath: file))) ?? Data()
             for secret in tokens + [known] {

@@ -24,17 +24,9 @@ struct WebPageBrowserTests {
 
         @discardableResult
         func send(_ method: HTTPMethod, _ path: String, _ body: String? = nil) async throws -> [String: Any] {
-            var request = HTTPClientRequest(url: server.address + path)
-            request.method = method
-            request.headers.add(name: "Authorization", value: "Bearer \(server.adminToken)")
-            if let body {
-                request.headers.add(name: "Content-Type", value: "application/json")
-                request.body = .bytes(ByteBuffer(string: body))
-            }
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-            let data = Data(try await response.body.collect(upTo: 1 << 22).readableBytesView)
+            let (status, data) = try await server.request(method, path, body: body, timeout: .seconds(30))
             let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
-            try #require((200..<300).contains(response.status.code), "\(method) \(path): \(object)")
+            try #require((200..<300).contains(status), "\(method) \(path): \(object)")
             return object
         }
 
@@ -66,11 +58,11 @@ struct WebPageBrowserTests {
             // The page as it was when something went wrong, for whoever reads the failure.
             try? await browser.screenshot(to: Self.artifacts + "/failure.png")
             await browser.close()
-            _ = server.terminate()
+            _ = await server.stop()
             throw error
         }
         await browser.close()
-        #expect(server.terminate() == 0)
+        #expect(await server.stop() == 0)
         await cluster.stop()
         await target.stop()
     }
