@@ -32,4 +32,16 @@ enum Seeder {
         let kind = kinds[index % kinds.count]
         return (kind, quiet[(index / kinds.count) % quiet.count], "http://127.0.0.1:9/target-\(index)")
     }
+
+    /// How many connections every size of store holds that list-scaling's filter matches.
+    static let listAnswer = 300
+
+    /// `quietMix`, except that the first `listAnswer` connections are Prometheus instances in
+    /// maintenance whose url holds "edge": list-scaling's filter matches them (and nothing else)
+    /// at every size, so each size answers the same full pages from a larger store. Their names
+    /// are spread through the name order like everyone else's.
+    static func listMix(_ index: Int) -> (kind: ConnectionKind, status: ConnectionStatus, url: String) {
+        guard index < listAnswer, let prometheus = KindCatalog.builtIn["prometheus"] else { return quietMix(index) }
+        return (prometheus, .maintenance, "http://127.0.0.1:9/edge-\(index)")
+    }
 }

@@ -9,13 +9,16 @@ enum StoreScenarios {
     static func store(_ folder: TemporaryDirectory, count: Int) async throws -> String {
         let path = folder.file("store-\(count)")
         if !FileManager.default.fileExists(atPath: path + "/switchboard.sqlite") {
-            try await Seeder.seed(path, count: count, shape: Seeder.quietMix)
+            try await Seeder.seed(path, count: count, shape: Seeder.listMix)
         }
         return path
     }
 
     /// p50 and p99 of a filtered, sorted page (status + kind + search, 50 per page) at each
-    /// size; the ratio is p99 against p99 at the smallest size.
+    /// size; the ratio is p99 against p99 at the smallest size. The filter matches the same
+    /// `Seeder.listAnswer` connections at every size, so every size serves the same full pages
+    /// and only the store around them grows (a filter matching a fixed share would compare a
+    /// four-row page at 1k with a fifty-row page at 100k).
     static func listScaling(_ folder: TemporaryDirectory, sizes: [Int], requests: Int) async throws -> [Result] {
         var results: [Result] = []
         var baseline: Double?
@@ -24,7 +27,7 @@ enum StoreScenarios {
             let server = try await ServerProcess(dataDirectory: data, logPath: folder.file("list-\(size).log"),
                                                  arguments: APIScenarios.serverArguments)
             func path(_ index: Int) -> String {
-                "/api/integrations/connections?status=maintenance&kind=prometheus&search=conn-\(index % 10)&order=name%20asc&pageSize=50&page=\(index % 3)"
+                "/api/integrations/connections?status=maintenance&kind=prometheus&search=edge&order=name%20asc&pageSize=50&page=\(index % 3)"
             }
             for index in 0..<20 { _ = try await Tools.request(server, .GET, path(index)) }
             var latencies: [Double] = []
@@ -33,6 +36,7 @@ enum StoreScenarios {
                 let answer = try await Tools.request(server, .GET, path(index))
                 latencies.append((ContinuousClock.now - start).seconds * 1000)
                 guard answer.status == 200 else { throw ServerProcessError("list answered \(answer.status)") }
+                if index == 0 { try expectFullPage(answer.body) }
             }
             _ = server.terminate()
             let p50 = Tools.percentile(latencies, 0.5)
@@ -46,6 +50,20 @@ enum StoreScenarios {
                 target: isLargest ? "≤ 3" : "-", met: !isLargest || p99 / reference <= 3))
         }
         return results
+    }
+
+    /// Fails the run unless a list answer is a full page out of exactly `Seeder.listAnswer`
+    /// matches, so the sizes are compared on equal work.
+    static func expectFullPage(_ body: Data) throws {
+        struct Page: Decodable {
+            var connections: [Ignored]
+            var totalCount: Int
+            struct Ignored: Decodable {}
+        }
+        let page = try JSONDecoder().decode(Page.self, from: body)
+        guard page.connections.count == 50, page.totalCount == Seeder.listAnswer else {
+            throw ServerProcessError("list page held \(page.connections.count) of \(page.totalCount) matches, expected 50 of \(Seeder.listAnswer)")
+        }
     }
 
     /// Time from process start to `/readyz` answering 200, with `count` connections on disk
