@@ -29,16 +29,29 @@ struct AuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard !Self.publicPaths.contains(request.uri.path) else { return try await next(request, context) }
-        guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
+        guard let token = request.headers[.authorization].flatMap(Self.bearerToken) else {
             throw Self.unauthorized("send Authorization: Bearer <token> (switchboard token create makes one)")
         }
-        let token = String(header.dropFirst("bearer ".count)).trimmingCharacters(in: .whitespaces)
         switch try await tokens.authenticate(token) {
         case .success(let principal):
             return try await RequestPrincipal.$current.withValue(principal) { try await next(request, context) }
         case .failure(let refusal):
             throw Self.unauthorized("\(refusal)")
         }
+    }
+
+    /// The token of an `Authorization: Bearer <token>` header (the scheme in any case,
+    /// spaces around the token dropped); nil for any other header. Runs on every request,
+    /// so it stays off Foundation's string bridging.
+    static func bearerToken(_ header: String) -> String? {
+        let scheme = "bearer "
+        guard header.utf8.count > scheme.utf8.count,
+              header.utf8.prefix(scheme.utf8.count).elementsEqual(scheme.utf8, by: { $0 == $1 || $0 == $1 - 32 && $1 >= UInt8(ascii: "a") })
+        else { return nil }
+        let token = header.utf8.dropFirst(scheme.utf8.count)
+            .drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        let end = token.lastIndex { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }
+        return end.map { String(Substring(token[...$0])) } ?? ""
     }
 
     static func unauthorized(_ detail: String) -> Problem {

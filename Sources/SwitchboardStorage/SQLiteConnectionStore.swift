@@ -9,6 +9,7 @@ import GRDB
 public final class SQLiteConnectionStore: ConnectionStore {
     let pool: DatabasePool
     private let vault: SecretsVault?
+    private let detailsCache = ConnectionDetailsCache()
 
     /// Opens (creating if needed) the database at `path` and migrates it to the latest schema.
     /// Credentials are sealed with `vault`; without one, storing a credential fails.
@@ -22,6 +23,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
         }
         pool = try DatabasePool(path: path, configuration: configuration)
         try SQLiteMigrations.migrator.migrate(pool)
+        pool.add(transactionObserver: detailsCache, extent: .databaseLifetime)
     }
 
     public func insert(_ connection: Connection, event: LifecycleEvent, credential: Credential?) async throws {
@@ -318,8 +320,13 @@ public final class SQLiteConnectionStore: ConnectionStore {
     }
 
     public func connectionDetails(id: UUID) async throws -> ConnectionDetails? {
+        let miss: ConnectionDetailsCache.Miss
+        switch detailsCache.lookup(id) {
+        case .success(let details): return details
+        case .failure(let generation): miss = generation
+        }
         let key = id.lowercasedString
-        return try await pool.read { db in
+        let details = try await pool.read { db -> ConnectionDetails? in
             guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM connections WHERE id = ?"),
                                              arguments: [key]) else { return nil }
             let health = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM connection_health WHERE connection_id = ?"),
@@ -329,6 +336,8 @@ public final class SQLiteConnectionStore: ConnectionStore {
                 """), arguments: [key]).compactMap(UUID.init(uuidString:))
             return ConnectionDetails(connection: try ConnectionRow.connection(from: row), health: health, environments: environments)
         }
+        if let details { detailsCache.remember(details, after: miss) }
+        return details
     }
 
     public func connection(id: UUID) async throws -> Connection? {

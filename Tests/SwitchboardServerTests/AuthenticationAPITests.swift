@@ -18,6 +18,8 @@ struct AuthenticationAPITests {
             let attempts: [(String, HTTPFields, String)] = [
                 ("no token", [:], "Authorization: Bearer"),
                 ("not a bearer", [.authorization: "Basic YWRtaW46YWRtaW4="], "Authorization: Bearer"),
+                ("a bearer without a token", [.authorization: "Bearer   "], "Authorization: Bearer"),
+                ("no space after the scheme", [.authorization: "Bearer_\(harness.adminToken)"], "Authorization: Bearer"),
                 ("wrong token", [.authorization: "Bearer sbt_\(UUID().uuidString)"], "not valid"),
                 ("revoked token", [.authorization: "Bearer \(revoked.token)"], "revoked"),
                 ("expired token", [.authorization: "Bearer \(expiring.token)"], "expired"),
@@ -34,6 +36,12 @@ struct AuthenticationAPITests {
             }
             let page = try decode(PageJSON.self, try await harness.request(.get, "/api/integrations/connections"))
             #expect(page.totalCount == 0, "a refused request created something")
+
+            // The scheme in any case, spaces around the token: still the admin.
+            for header in ["bearer \(harness.adminToken)", "BEARER  \(harness.adminToken) ", "Bearer \t\(harness.adminToken)"] {
+                let response = try await harness.request(.get, "/api/integrations/connections", headers: [.authorization: header], anonymous: true)
+                #expect(response.status == .ok, "\(header.debugDescription)")
+            }
 
             // The process's own probes, the metrics, the document and the page stay open.
             for path in ["/healthz", "/readyz", "/metrics", "/api/openapi.yaml", "/", "/app.js"] {

@@ -170,6 +170,56 @@ import Testing
         #expect(read[one.id] == newer)
         #expect(read[two.id] == other)
     }
+
+    /// Details are remembered between reads; every committed change to the row, its health
+    /// or its environments is seen by the next read, and so is a change racing the reads.
+    @Test func rememberedDetailsNeverOutliveAChange() async throws {
+        let seeded = try await Seeding.connection(in: store, kind: prometheus, status: .connected)
+        #expect(try await store.connectionDetails(id: seeded.id)?.connection == seeded)
+        #expect(try await store.connectionDetails(id: seeded.id)?.connection == seeded)
+
+        var next = seeded
+        next.status = .maintenance
+        let moved = try await store.update(next, expectedVersion: seeded.version,
+                                           event: event(seeded, from: .connected, to: .maintenance))
+        #expect(try await store.connectionDetails(id: seeded.id)?.connection == moved)
+
+        let checked = HealthRecord(connectionId: seeded.id).recording(.reachable, error: nil, latencyMilliseconds: 2, at: Date().truncatedToMilliseconds)
+        try await store.saveHealth([checked])
+        #expect(try await store.connectionDetails(id: seeded.id)?.health == checked)
+
+        let at = Date().truncatedToMilliseconds
+        let environment = Environment(name: "prod", createdAt: at, updatedAt: at)
+        func audit(_ action: AuditEvent.Action) -> AuditEvent {
+            AuditEvent(subjectType: "environment", subjectId: environment.id, action: action, actor: "alice",
+                       actorRole: .user, detail: nil, correlationId: UUID(), at: at)
+        }
+        try await store.insertEnvironment(environment, members: [], audit: audit(.created))
+        _ = try await store.addMember(seeded.id, to: environment.id, audit: audit(.updated))
+        #expect(try await store.connectionDetails(id: seeded.id)?.environments == [environment.id])
+        // Membership also goes when its environment does (a foreign key cascade).
+        try await store.deleteEnvironment(id: environment.id, audit: audit(.deleted))
+        #expect(try await store.connectionDetails(id: seeded.id)?.environments == [])
+
+        // Readers racing a writer: once the writes are done, a read answers the last one.
+        var current = moved
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for _ in 0..<300 { _ = try await store.connectionDetails(id: seeded.id) }
+            }
+            group.addTask {
+                for _ in 0..<300 { _ = try await store.connectionDetails(id: seeded.id) }
+            }
+            for index in 0..<100 {
+                var change = current
+                change.description = "change \(index)"
+                current = try await store.update(change, expectedVersion: current.version, event: nil)
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await store.connectionDetails(id: seeded.id)?.connection == current)
+        #expect(try await store.connectionDetails(id: seeded.id)?.connection.description == "change 99")
+    }
 }
 
 /// Raw access to a store's SQLite file, bypassing the store: what a curious operator or a
