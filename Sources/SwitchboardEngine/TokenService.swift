@@ -75,14 +75,14 @@ public struct TokenService: Sendable {
     /// The user a bearer token stands for.
     public func authenticate(_ token: String) async throws -> Result<Principal, Refusal> {
         guard token.hasPrefix("sbt_"), token.count < 200 else { return .failure(.unknown) }
-        let hash = Self.hash(token)
+        let digest = Self.digest(token)
         let at = now()
         let found: (APIToken, User)?
-        if let cached = recent.lookup(hash, at: at) {
+        if let cached = recent.lookup(digest, at: at) {
             found = cached
         } else {
-            found = try await store.token(hash: hash)
-            if let found { recent.remember(hash, found, until: at.addingTimeInterval(Self.recheckAfter)) }
+            found = try await store.token(hash: digest.hexadecimal)
+            if let found { recent.remember(digest, found, until: at.addingTimeInterval(Self.recheckAfter)) }
         }
         guard let (record, user) = found else { return .failure(.unknown) }
         if record.revokedAt != nil { return .failure(.revoked) }
@@ -116,23 +116,29 @@ public struct TokenService: Sendable {
     }
 
     static func hash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).hexadecimal
+        digest(token).hexadecimal
+    }
+
+    /// The token's SHA-256, hashed from its UTF-8 in place (this runs on every request).
+    static func digest(_ token: String) -> SHA256Digest {
+        var token = token
+        return token.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
     }
 }
 
 /// Tokens looked up in the last moment, so a busy client does not cost a read per request.
 /// Only found tokens are kept (a flood of made-up ones cannot fill it), and at most 10,000.
 final class RecentTokens: Sendable {
-    private let entries = Mutex<[String: (token: APIToken, user: User, until: Date)]>([:])
+    private let entries = Mutex<[SHA256Digest: (token: APIToken, user: User, until: Date)]>([:])
 
-    func lookup(_ hash: String, at date: Date) -> (APIToken, User)? {
+    func lookup(_ hash: SHA256Digest, at date: Date) -> (APIToken, User)? {
         entries.withLock { entries in
             guard let entry = entries[hash], entry.until > date else { return nil }
             return (entry.token, entry.user)
         }
     }
 
-    func remember(_ hash: String, _ found: (APIToken, User), until date: Date) {
+    func remember(_ hash: SHA256Digest, _ found: (APIToken, User), until date: Date) {
         entries.withLock { entries in
             if entries.count >= 10_000 { entries.removeAll(keepingCapacity: true) }
             entries[hash] = (found.0, found.1, date)

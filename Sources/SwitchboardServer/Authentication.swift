@@ -18,14 +18,17 @@ struct NoSignInMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 }
 
+/// Paths answered without a token (a generic type cannot hold a stored static).
+private let publicRequestPaths: Set<String> = [
+    "/healthz", "/readyz", "/metrics", "/api/openapi.yaml", "/", "/index.html", "/app.js", "/app.css",
+]
+
 /// Every API route needs `Authorization: Bearer <token>`, except the probes of the process
 /// itself, the metrics, the OpenAPI document and the web page's files (the page signs in).
 struct AuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
     let tokens: TokenService
 
-    static var publicPaths: Set<String> {
-        ["/healthz", "/readyz", "/metrics", "/api/openapi.yaml", "/", "/index.html", "/app.js", "/app.css"]
-    }
+    static var publicPaths: Set<String> { publicRequestPaths }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard !Self.publicPaths.contains(request.uri.path) else { return try await next(request, context) }
