@@ -55,7 +55,8 @@ public actor HealthMonitor: Service {
         var health: HealthRecord
         var generation: Int
         var probing = false
-        /// When the check in flight started: the next one is due an interval after it.
+        /// When the check in flight was due (or started, if it started late): the next one
+        /// is due an interval after it.
         var startedAt: ContinuousClock.Instant?
         /// The lane whose slot the check in flight holds.
         var lane = ProbeLane.passing
@@ -200,17 +201,29 @@ public actor HealthMonitor: Service {
 
     private func take(from queue: inout ProbeQueue, lane: ProbeLane, now: ContinuousClock.Instant) -> [Entry] {
         var due: [Entry] = []
-        while queue.inFlight < configuration.maxConcurrentProbes, let next = queue.waiting.min, next.at <= now {
+        // Once a check is due, those due a little later start with it: one wake-up starts
+        // them together and their I/O overlaps. A wake per check cost more than the check
+        // itself (measured at 1k connections: context switches were most of the CPU).
+        guard let first = queue.waiting.min, first.at <= now else { return [] }
+        let horizon = now + batchWindow
+        while queue.inFlight < configuration.maxConcurrentProbes, let next = queue.waiting.min, next.at <= horizon {
             _ = queue.waiting.removeMin()
             guard var entry = entries[next.id], entry.generation == next.generation, !entry.probing else { continue }
             entry.probing = true
-            entry.startedAt = now
+            entry.startedAt = max(now, next.at)
             entry.lane = lane
             entries[next.id] = entry
             queue.inFlight += 1
             due.append(entry)
         }
         return due
+    }
+
+    /// How early a check may start to join others: a fiftieth of the interval, at most a
+    /// quarter second (the cadence stays the same: the next check is due an interval after
+    /// this one was due).
+    private var batchWindow: Duration {
+        min(.milliseconds(250), configuration.policy.interval / 50)
     }
 
     /// How long the scheduling loop may sleep: briefly while every probe slot is busy (one
