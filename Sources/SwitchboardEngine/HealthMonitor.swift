@@ -31,6 +31,7 @@ private enum ProbeLane {
     case passing, failing
 
     init(_ health: HealthRecord) { self = health.consecutiveFailures > 0 ? .failing : .passing }
+    init(_ counts: HealthCounts) { self = counts.failures > 0 ? .failing : .passing }
 }
 
 /// One lane: the checks waiting their turn and the slots in use.
@@ -51,8 +52,8 @@ private struct HealthMonitorDue: Comparable {
 /// transitions `HealthDamping` calls for. Admin decisions are never probed or moved.
 public actor HealthMonitor: Service {
     private struct Entry {
-        var connection: Connection
-        var health: HealthRecord
+        var target: ProbeTarget
+        var health: HealthCounts
         var generation: Int
         var probing = false
         /// When the check in flight was due (or started, if it started late): the next one
@@ -146,7 +147,7 @@ public actor HealthMonitor: Service {
     private func track(_ connection: Connection, health: HealthRecord, after delay: Duration) {
         nextGeneration += 1
         count(entries[connection.id], -1)
-        let entry = Entry(connection: Self.slimmed(connection), health: health, generation: nextGeneration)
+        let entry = Entry(target: ProbeTarget(connection), health: HealthCounts(health), generation: nextGeneration)
         count(entry, +1)
         entries[connection.id] = entry
         enqueue(Due(at: clock.now + delay, id: connection.id, generation: nextGeneration), in: ProbeLane(health))
@@ -168,23 +169,14 @@ public actor HealthMonitor: Service {
             entries[connection.id] = nil
             return
         }
-        if connection.status != entry.connection.status && connection.statusChangedBy == .user {
+        if connection.status != entry.target.status && connection.statusChangedBy == .user {
             // A person just decided about it: start counting afresh, and check soon.
             let fresh = HealthRecord(connectionId: connection.id)
             track(connection, health: fresh, after: jittered(policy(for: connection).delay(status: connection.status, health: fresh)) * 0.1)
             return
         }
-        entry.connection = Self.slimmed(connection)
+        entry.target = ProbeTarget(connection)
         entries[connection.id] = entry
-    }
-
-    /// What a probe needs of a connection: the fields it never reads are dropped (at 100k
-    /// watched connections every byte kept counts).
-    private static func slimmed(_ connection: Connection) -> Connection {
-        var slim = connection
-        slim.fingerprint = nil
-        slim.description = nil
-        return slim
     }
 
     private func enqueue(_ due: Due, in lane: ProbeLane) {
@@ -243,6 +235,10 @@ public actor HealthMonitor: Service {
         configuration.policy.overridden(by: connection.metadata)
     }
 
+    private func policy(for target: ProbeTarget) -> HealthPolicy {
+        configuration.policy.overridden(by: target.metadata)
+    }
+
     private func jittered(_ delay: Duration) -> Duration {
         delay * (1 - Double.random(in: 0...configuration.jitter))
     }
@@ -250,13 +246,13 @@ public actor HealthMonitor: Service {
     // MARK: Probing
 
     private func probe(_ entry: Entry) async {
-        let connection = entry.connection
-        let policy = policy(for: connection)
+        let connection = entry.target.connection
+        let policy = policy(for: entry.target)
         let driver = engine.drivers.driver(for: connection.kind)
         let limit = policy.timeout + .seconds(2)
         let result = await withDeadline(limit) { await driver.probe(connection, timeout: policy.timeout) }
             ?? CheckResult(health: .unreachable, error: "the check did not finish within \(limit)", latency: limit)
-        let health = entry.health.recording(result.health, error: result.error,
+        let health = entry.health.record(for: connection.id).recording(result.health, error: result.error,
                                             latencyMilliseconds: result.latencyMilliseconds,
                                             at: Date().truncatedToMilliseconds)
         engine.metrics.probed(kind: connection.kind, latency: result.latency)
@@ -282,8 +278,8 @@ public actor HealthMonitor: Service {
     /// Whether nobody decided about the connection while it was being probed (a user's
     /// decision starts a new generation, and a stale probe must not act on it).
     private func isCurrent(_ entry: Entry) -> Bool {
-        guard let now = entries[entry.connection.id] else { return false }
-        return now.generation == entry.generation && now.connection.status == entry.connection.status
+        guard let now = entries[entry.target.id] else { return false }
+        return now.generation == entry.generation && now.target.status == entry.target.status
     }
 
     private func finished(_ id: UUID, generation: Int, lane: ProbeLane, health: HealthRecord) {
@@ -295,9 +291,9 @@ public actor HealthMonitor: Service {
         let stateChanged = entry.health.state != health.state
         if stateChanged { count(entry, -1) }
         entry.probing = false
-        entry.health = health
+        entry.health = HealthCounts(health)
         if stateChanged { count(entry, +1) }
-        let delay = jittered(policy(for: entry.connection).delay(status: entry.connection.status, health: health))
+        let delay = jittered(policy(for: entry.target).delay(status: entry.target.status, health: health))
         let next = max(clock.now, (entry.startedAt ?? clock.now) + delay)
         entry.startedAt = nil
         entries[id] = entry
@@ -340,7 +336,7 @@ public actor HealthMonitor: Service {
 
     private func count(_ entry: Entry?, _ delta: Int) {
         guard let entry else { return }
-        let key = TallyKey(kind: entry.connection.kind, health: entry.health.state)
+        let key = TallyKey(kind: entry.target.kind, health: entry.health.state)
         tally[key, default: 0] += delta
         changedTally.insert(key)
     }

@@ -8,7 +8,7 @@ import SwitchboardTestSupport
 struct Benchmarks: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Switchboard's benchmarks, each against a ceiling or peer measured in the same run.",
-        subcommands: [Run.self, Targets.self], defaultSubcommand: Run.self)
+        subcommands: [Run.self, Targets.self, Seed.self], defaultSubcommand: Run.self)
 
     struct Run: AsyncParsableCommand {
         @Option(help: "Only these scenarios (comma-separated): api-read, api-transition, list-scaling, startup, monitor-scale (includes memory).")
@@ -58,6 +58,22 @@ struct Benchmarks: AsyncParsableCommand {
                 lines.append("| \(row.scenario) | \(row.figure) | \(row.comparedWith) | \(row.ratio.isNaN ? "-" : Tools.format(row.ratio, 2)) | \(row.target) | \(row.met ? "yes" : "**no**") |")
             }
             return lines.joined(separator: "\n") + "\n"
+        }
+    }
+
+    /// A data folder of connected `http` connections pointing at a `targets` farm, for
+    /// profiling the server by hand (`perf`, `heaptrack`) outside a benchmark run.
+    struct Seed: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Seed a data folder with connections to a target farm (for profiling).")
+        @Option var dataDir: String
+        @Option var count: Int
+        @Option(help: "The port of a `targets` farm serving 127.0.0.1 to 127.0.0.<addresses>.") var farmPort: Int
+        @Option var addresses: Int = 16
+
+        func run() async throws {
+            try await Seeder.seed(dataDir, count: count) { index in
+                (Seeder.kinds[4], .connected, "http://127.0.0.\(index % addresses + 1):\(farmPort)/metrics?target=\(index)")
+            }
         }
     }
 
