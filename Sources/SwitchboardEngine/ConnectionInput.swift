@@ -74,38 +74,39 @@ public struct ConnectionPatch: Sendable, Hashable {
     }
 }
 
-/// Limits every way in (API, CLI, discovery) shares; they match Meshery's schema.
-enum ConnectionRules {
+/// Limits every way in (API, CLI, discovery) shares; they match Meshery's schema, and
+/// count as its `maxLength` does (Unicode scalars, so an accent typed as a combining mark
+/// counts as two).
+public enum ConnectionRules {
     static let maxName = 255
     static let maxDescription = 1000
     static let maxURL = 2048
-    static let maxReason = 1000
+    public static let maxReason = 1000
 
     static func check(name: String?, description: String?, url: String?) throws {
         if let name {
             if name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                 throw EngineError.invalid(field: "name", detail: "must not be empty")
             }
-            if name.count > maxName {
-                throw EngineError.invalid(field: "name", detail: "is \(name.count) characters long; the limit is \(maxName)")
-            }
+            try check(name, field: "name", limit: maxName)
         }
-        if let description, description.count > maxDescription {
-            throw EngineError.invalid(field: "description", detail: "is \(description.count) characters long; the limit is \(maxDescription)")
-        }
+        if let description { try check(description, field: "description", limit: maxDescription) }
         if let url, !url.isEmpty {
-            if url.count > maxURL {
-                throw EngineError.invalid(field: "url", detail: "is \(url.count) characters long; the limit is \(maxURL)")
-            }
+            try check(url, field: "url", limit: maxURL)
             guard let parsed = URL(string: url), parsed.scheme != nil, parsed.host != nil else {
                 throw EngineError.invalid(field: "url", detail: "'\(url)' is not an absolute URL such as https://prometheus.example:9090")
             }
         }
     }
 
-    static func check(reason: String?) throws {
-        if let reason, reason.count > maxReason {
-            throw EngineError.invalid(field: "reason", detail: "is \(reason.count) characters long; the limit is \(maxReason)")
+    private static func check(_ text: String, field: String, limit: Int) throws {
+        let length = text.unicodeScalars.count
+        if length > limit {
+            throw EngineError.invalid(field: field, detail: "is \(length) characters long; the limit is \(limit)")
         }
+    }
+
+    public static func check(reason: String?) throws {
+        if let reason { try check(reason, field: "reason", limit: maxReason) }
     }
 }

@@ -12,7 +12,6 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
 
     static var maxPageSize: Int { 100 }
     static var maxBulkIds: Int { 1000 }
-    static var maxReason: Int { 1000 }
 
     func register(on router: Router<Context>) {
         let connections = router.group("api/integrations/connections")
@@ -176,10 +175,8 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
         guard Set(body.ids).count == body.ids.count else {
             throw Problem.badRequest("ids lists a connection more than once", field: "ids")
         }
-        if let reason = body.reason, reason.unicodeScalars.count > Self.maxReason {
-            throw Problem.badRequest("reason is \(reason.unicodeScalars.count) characters long; the limit is \(Self.maxReason)",
-                                     field: "reason")
-        }
+        // Checked once for the whole request, not refused row by row.
+        try ConnectionRules.check(reason: body.reason)
         let engine = engine
         let use: Visibility.Use = status == .deleted ? .change : .transition
         let outcomes = await engine.transitionMany(body.ids, to: status, by: RequestPrincipal.current, reason: body.reason,

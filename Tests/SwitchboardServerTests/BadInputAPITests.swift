@@ -77,6 +77,12 @@ import Testing
         Case(description: "bulk reason over 1000 characters", method: .post, path: "/api/integrations/connections/transitions",
              body: #"{"ids": ["00000000-0000-4000-8000-000000000000"], "status": "ignored", "reason": "\#(String(repeating: "r", count: 1001))"}"#,
              field: "reason"),
+        // 600 accented letters typed with combining marks: 1,200 scalars, as the schema's maxLength counts.
+        Case(description: "reason over 1000 scalars in fewer characters", method: .post,
+             path: "/api/integrations/connections/{id}/transitions",
+             body: #"{"status": "ignored", "reason": "\#(String(repeating: #"e\u0301"#, count: 600))"}"#, field: "reason"),
+        Case(description: "name over 255 scalars in fewer characters", method: .put, path: "/api/integrations/connections/{id}",
+             body: #"{"name": "\#(String(repeating: #"e\u0301"#, count: 200))"}"#, field: "name"),
         Case(description: "lastEventId not a number", method: .get, path: "/api/events/stream?lastEventId=1x", field: "lastEventId"),
     ]
 
