@@ -187,8 +187,9 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
             Self.bulkResult(id, outcomes[id] ?? .failure(EngineError.notFound(id)), engine: engine)
         }
         let succeeded = finished.filter(\.ok).count
-        return try JSONBody.response(BulkTransitionResponse(results: finished, succeeded: succeeded,
-                                                            failed: finished.count - succeeded))
+        var writer = JSONWriter(capacity: finished.count * 3000)
+        try BulkTransitionResponse(results: finished, succeeded: succeeded, failed: finished.count - succeeded).write(to: &writer)
+        return JSONBody.response(written: writer)
     }
 
     @Sendable func events(_ request: Request, context: Context) async throws -> Response {

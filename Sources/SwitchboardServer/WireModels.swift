@@ -227,12 +227,40 @@ struct BulkTransitionResult: Encodable {
     var status: ConnectionStatus?
     var connection: ConnectionResource?
     var error: Problem?
+
+    /// As JSONEncoder writes it (absent fields left out); a refusal's problem, the rare
+    /// case, goes through the encoder.
+    func write(to writer: inout JSONWriter) throws {
+        let problem = try error.map { [UInt8](try JSONBody.encoder.encode($0)) }
+        writer.object { json in
+            if let connection { json.key("connection"); connection.write(to: &json) }
+            if let problem { json.key("error"); json.fragment(problem) }
+            json.key("id"); json.string(id)
+            json.key("ok"); json.bool(ok)
+            if let status { json.key("status"); json.string(status.rawValue) }
+        }
+    }
 }
 
+/// Up to a thousand connections: written by hand, as a list page is.
 struct BulkTransitionResponse: Encodable {
     var results: [BulkTransitionResult]
     var succeeded: Int
     var failed: Int
+
+    func write(to writer: inout JSONWriter) throws {
+        var items: [JSONWriter] = []
+        for result in results {
+            var item = JSONWriter(capacity: 512)
+            try result.write(to: &item)
+            items.append(item)
+        }
+        writer.object { json in
+            json.key("failed"); json.number(Int64(failed))
+            json.key("results"); json.array(items) { $0.fragment($1.bytes) }
+            json.key("succeeded"); json.number(Int64(succeeded))
+        }
+    }
 }
 
 struct EventResource: Encodable {

@@ -52,4 +52,22 @@ struct JSONWriterTests {
             #expect(try Self.parsed(writer.bytes) == Self.parsed(JSONBody.encoder.encode(page)))
         }
     }
+
+    @Test func aBulkAnswerIsWhatTheEncoderWrites() throws {
+        let connections = Self.connections()
+        let refused = Problem("illegal-transition", title: "Transition not allowed", status: .conflict,
+                              detail: "connection is \"ignored\"; moves: registered")
+        let results = [
+            BulkTransitionResult(id: connections[0].id, ok: true, status: .connected, connection: connections[0]),
+            BulkTransitionResult(id: connections[1].id, ok: true, status: .deleted, connection: connections[1]),
+            BulkTransitionResult(id: UUID().uuidString.lowercased(), ok: false, status: .ignored, error: refused),
+            BulkTransitionResult(id: UUID().uuidString.lowercased(), ok: false, status: nil, error: .notFound("no such connection")),
+        ]
+        for answer in [BulkTransitionResponse(results: results, succeeded: 2, failed: 2),
+                       BulkTransitionResponse(results: [], succeeded: 0, failed: 0)] {
+            var writer = JSONWriter()
+            try answer.write(to: &writer)
+            #expect(try Self.parsed(writer.bytes) == Self.parsed(JSONBody.encoder.encode(answer)))
+        }
+    }
 }
