@@ -197,10 +197,15 @@ public actor HealthMonitor: Service {
         // them together and their I/O overlaps. A wake per check cost more than the check
         // itself (measured at 1k connections: context switches were most of the CPU).
         guard let first = queue.waiting.min, first.at <= now else { return [] }
-        let horizon = now + batchWindow
-        while queue.inFlight < configuration.maxConcurrentProbes, let next = queue.waiting.min, next.at <= horizon {
+        while queue.inFlight < configuration.maxConcurrentProbes, let next = queue.waiting.min,
+              next.at <= now + Self.longestBatchWindow {
+            guard var entry = entries[next.id], entry.generation == next.generation, !entry.probing else {
+                _ = queue.waiting.removeMin()
+                continue
+            }
+            // A connection checked more often than the server's interval joins later.
+            if next.at > now + batchWindow(for: entry.target) { break }
             _ = queue.waiting.removeMin()
-            guard var entry = entries[next.id], entry.generation == next.generation, !entry.probing else { continue }
             entry.probing = true
             entry.startedAt = max(now, next.at)
             entry.lane = lane
@@ -211,12 +216,14 @@ public actor HealthMonitor: Service {
         return due
     }
 
-    /// How early a check may start to join others: a fiftieth of the interval, at most a
+    /// How early a check may start to join others: a fiftieth of its interval, at most a
     /// quarter second (the cadence stays the same: the next check is due an interval after
     /// this one was due).
-    private var batchWindow: Duration {
-        min(.milliseconds(250), configuration.policy.interval / 50)
+    private func batchWindow(for target: ProbeTarget) -> Duration {
+        min(Self.longestBatchWindow, policy(for: target).interval / 50)
     }
+
+    private static let longestBatchWindow: Duration = .milliseconds(250)
 
     /// How long the scheduling loop may sleep: briefly while every probe slot is busy (one
     /// frees up within milliseconds), until the next due check otherwise (at most 50 ms, so
