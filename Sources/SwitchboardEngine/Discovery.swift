@@ -248,6 +248,19 @@ extension ConnectionEngine {
         return recorded
     }
 
+    /// Marks the children a deletion left unmarked (the marks follow the deletion's commit,
+    /// so a crash in between loses them); run at start-up. Returns how many parents' children
+    /// were marked.
+    @discardableResult
+    public func finishParentDeletions() async throws -> Int {
+        let parents = try await store.deletedParentsWithUnmarkedChildren()
+        for id in parents {
+            guard let parent = try await store.connection(id: id) else { continue }
+            await recordParentDeletion(parent)
+        }
+        return parents.count
+    }
+
     /// Children of a deleted connection stay, with the parent's deletion in their metadata.
     func recordParentDeletion(_ parent: Connection) async {
         guard let children = try? await store.children(of: parent.id) else { return }

@@ -189,6 +189,8 @@ public enum SwitchboardApp {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: app), .init(service: parts.monitor), .init(service: OpenStreamsCloser(streams: parts.streams)),
         ]
+        services.append(.init(service: ParentDeletionRepair(engine: parts.engine, logger: logger),
+                              successTerminationBehavior: .ignore))
         if !configuration.startupKubeconfigs.isEmpty {
             services.append(.init(service: StartupKubeconfigImport(paths: configuration.startupKubeconfigs,
                                                                    importer: parts.importer, logger: logger),

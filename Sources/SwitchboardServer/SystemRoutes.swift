@@ -10,8 +10,10 @@ struct SystemRoutes<Context: RequestContext>: Sendable {
     let registry: PrometheusCollectorRegistry
 
     func register(on router: Router<Context>) {
+        // Liveness reads nothing and encodes nothing: orchestrators ask often.
         router.get("healthz") { _, _ in
-            try JSONBody.response(["status": "ok"])
+            Response(status: .ok, headers: [.contentType: "application/json"],
+                     body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
         }
         router.get("readyz") { _, _ in
             do {

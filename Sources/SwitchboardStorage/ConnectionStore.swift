@@ -45,6 +45,10 @@ public protocol ConnectionStore: CredentialStore, EnvironmentStore, UserStore {
     /// Live connections whose metadata names `parentId` as `parentConnectionId`.
     func children(of parentId: UUID) async throws -> [Connection]
 
+    /// Deleted connections with live children not yet marked `parentDeleted` (a crash
+    /// between a parent's deletion and the marking of its children leaves some).
+    func deletedParentsWithUnmarkedChildren() async throws -> [UUID]
+
 
     /// Filters, sorts and paginates in the database.
     func list(_ query: ConnectionQuery) async throws -> ConnectionListing

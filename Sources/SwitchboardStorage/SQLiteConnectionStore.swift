@@ -149,6 +149,18 @@ public final class SQLiteConnectionStore: ConnectionStore {
         }
     }
 
+    public func deletedParentsWithUnmarkedChildren() async throws -> [UUID] {
+        try await pool.read { db in
+            try String.fetchAll(db, sql: """
+                SELECT DISTINCT parent.id FROM connections child
+                JOIN connections parent ON parent.id = json_extract(child.metadata, '$.parentConnectionId')
+                WHERE parent.status = 'deleted' AND child.status <> 'deleted'
+                    AND json_extract(child.metadata, '$.parentDeleted') IS NULL
+                ORDER BY parent.id
+                """).compactMap(UUID.init(uuidString:))
+        }
+    }
+
     // MARK: Credentials
 
     private func seal(_ credential: Credential) throws -> (keyId: String, secret: Data) {
