@@ -78,16 +78,18 @@ import Testing
             let one = try await harness.createConnection(name: "one", kind: "http", status: "registered")
             _ = try await harness.createConnection(name: "two", kind: "prometheus")
             try await harness.request(.post, "/api/integrations/connections/\(one.id)/transitions", json: #"{"status": "connected"}"#)
-            // Connecting starts a fresh count (health unknown) until the next check lands.
+            // Connecting starts a fresh count (health unknown) until the next check lands. The
+            // page that shows it is the one checked: a check every 100 ms on a loaded machine
+            // can miss its 1 s timeout between two reads.
+            var text = ""
             try await waitUntil {
-                String(buffer: try await harness.request(.get, "/metrics").body)
-                    .contains(#"switchboard_monitored_connections{kind="http",health="reachable"} 1"#)
+                let response = try await harness.request(.get, "/metrics")
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType]?.hasPrefix("text/plain") == true)
+                text = String(buffer: response.body)
+                return text.contains(#"switchboard_monitored_connections{kind="http",health="reachable"} 1"#)
             }
 
-            let response = try await harness.request(.get, "/metrics")
-            #expect(response.status == .ok)
-            #expect(response.headers[.contentType]?.hasPrefix("text/plain") == true)
-            let text = String(buffer: response.body)
             #expect(text.contains(#"switchboard_connections{kind="http",status="connected"} 1"#), "\(text)")
             #expect(text.contains(#"switchboard_connections{kind="prometheus",status="discovered"} 1"#))
             #expect(text.contains(#"switchboard_connections{kind="grafana",status="connected"} 0"#), "zeros are reported")
