@@ -143,7 +143,8 @@ public final class SQLiteConnectionStore: ConnectionStore {
     public func children(of parentId: UUID) async throws -> [Connection] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT * FROM connections WHERE json_extract(metadata, '$.parentConnectionId') = ? AND status <> 'deleted'
+                SELECT * FROM connections
+                WHERE json_extract(metadata, '$.parentConnectionId') = ? AND status <> 'deleted'
                 ORDER BY id
                 """, arguments: [parentId.lowercasedString]).map(ConnectionRow.connection(from:))
         }

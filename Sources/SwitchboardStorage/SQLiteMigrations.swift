@@ -200,6 +200,15 @@ enum SQLiteMigrations {
                 CREATE INDEX connections_by_kind_status_update ON connections (kind, status, updated_at, id, name, url);
                 """)
         }
+        migrator.registerMigration("v10: children by parent") { db in
+            try db.execute(sql: """
+                -- Every deletion looks for the deleted connection's children: without this index
+                -- that was a scan of every row's metadata (about 30 ms at 100k connections, so
+                -- a bulk delete of 1,000 took half a minute). Only children are indexed.
+                CREATE INDEX connections_by_parent ON connections (json_extract(metadata, '$.parentConnectionId'))
+                    WHERE json_extract(metadata, '$.parentConnectionId') IS NOT NULL;
+                """)
+        }
         return migrator
     }
 }

@@ -171,6 +171,23 @@ import Testing
         #expect(read[two.id] == other)
     }
 
+    /// A deletion looks for the deleted connection's children: by index, not by reading
+    /// every row's metadata.
+    @Test func childrenAreFoundByIndex() async throws {
+        let parent = try await Seeding.connection(in: store, kind: kubernetes, status: .connected)
+        let child = try await Seeding.connection(in: store, kind: prometheus, status: .discovered,
+                                                 metadata: ["parentConnectionId": .string(parent.id.lowercasedString)])
+        _ = try await Seeding.connection(in: store, kind: prometheus, status: .discovered)
+        #expect(try await store.children(of: parent.id).map(\.id) == [child.id])
+        let plan = try await DatabaseQueue(path: folder.file("switchboard.sqlite")).read { db in
+            try Row.fetchAll(db, sql: """
+                EXPLAIN QUERY PLAN SELECT * FROM connections
+                WHERE json_extract(metadata, '$.parentConnectionId') = ? AND status <> 'deleted'
+                """, arguments: [parent.id.lowercasedString]).map { $0["detail"] as String }
+        }
+        #expect(plan.contains { $0.contains("USING INDEX connections_by_parent") }, "\(plan)")
+    }
+
     /// Details are remembered between reads; every committed change to the row, its health
     /// or its environments is seen by the next read, and so is a change racing the reads.
     @Test func rememberedDetailsNeverOutliveAChange() async throws {
