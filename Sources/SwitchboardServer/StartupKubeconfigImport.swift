@@ -5,14 +5,17 @@ import SwitchboardDrivers
 import SwitchboardEngine
 
 /// Imports the operator's kubeconfigs (`$KUBECONFIG`, else `~/.kube/config`) once at
-/// start-up, in the background so the server answers meanwhile. Each context's outcome is
-/// logged; a missing or broken file is a warning, never fatal.
+/// start-up, in the background so the server answers meanwhile. Several files are merged as
+/// kubectl merges them (the first definition of a name wins; a context may use a user from
+/// another file). Each context's outcome is logged; a missing or broken file is a warning,
+/// never fatal.
 struct StartupKubeconfigImport: Service {
     let paths: [String]
     let importer: KubeconfigImporter
     let logger: Logger
 
     func run() async throws {
+        var configurations: [Kubeconfig] = []
         for path in paths {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 logger.warning("cannot read kubeconfig", metadata: ["file": "\(path)"])
@@ -20,17 +23,26 @@ struct StartupKubeconfigImport: Service {
             }
             do {
                 let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
-                let results = try await importer.importKubeconfig(
-                    text, origin: .operatorFile(directory: directory), by: .system, source: "kubeconfig \(path)")
-                for result in results {
-                    logger.info("kubeconfig context", metadata: [
-                        "file": "\(path)", "context": "\(result.context)", "outcome": "\(result.outcome.rawValue)",
-                        "status": "\(result.connection?.status.wireName ?? "-")", "detail": "\(result.detail ?? "-")",
-                    ])
-                }
+                configurations.append(try Kubeconfig.parse(text).resolvingFiles(in: directory))
             } catch {
                 logger.warning("cannot import kubeconfig", metadata: ["file": "\(path)", "error": "\(error)"])
             }
+        }
+        guard !configurations.isEmpty else { return }
+        let files = paths.joined(separator: ":")
+        do {
+            // Every file it names is spelled out in full, so no folder is needed to read them.
+            let results = try await importer.importKubeconfig(
+                try Kubeconfig.merging(configurations).yaml(), origin: .operatorFile(directory: "/"), by: .system,
+                source: "kubeconfig \(files)")
+            for result in results {
+                logger.info("kubeconfig context", metadata: [
+                    "file": "\(files)", "context": "\(result.context)", "outcome": "\(result.outcome.rawValue)",
+                    "status": "\(result.connection?.status.wireName ?? "-")", "detail": "\(result.detail ?? "-")",
+                ])
+            }
+        } catch {
+            logger.warning("cannot import kubeconfig", metadata: ["file": "\(files)", "error": "\(error)"])
         }
     }
 }

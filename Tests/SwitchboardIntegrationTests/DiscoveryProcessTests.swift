@@ -69,22 +69,31 @@ struct DiscoveryProcessTests {
         defer { folder.remove() }
         let cluster = try await KubernetesStandIn.start(in: folder, tokens: ["operator-token"])
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        // The way kubectl tools write them: files named relative to the kubeconfig's folder.
+        // The way kubectl tools write them: files named relative to the kubeconfig's folder,
+        // and $KUBECONFIG naming two files, the context in one and its user in the other (a
+        // second "dev" context there loses to the first file's).
         let kube = folder.file("kube")
-        try FileManager.default.createDirectory(atPath: kube, withIntermediateDirectories: true)
+        let team = folder.file("team")
+        for directory in [kube, team] { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
         try FileManager.default.copyItem(atPath: cluster.pki.caCertificate, toPath: "\(kube)/ca.crt")
-        try "operator-token\n".write(toFile: "\(kube)/token", atomically: true, encoding: .utf8)
+        try "operator-token\n".write(toFile: "\(team)/token", atomically: true, encoding: .utf8)
         try """
             apiVersion: v1
             kind: Config
             current-context: dev
             clusters: [{name: dev, cluster: {server: "\(cluster.tokenServerURL)", certificate-authority: ca.crt}}]
-            users: [{name: me, user: {tokenFile: token}}]
             contexts: [{name: dev, context: {cluster: dev, user: me}}]
             """.write(toFile: "\(kube)/config", atomically: true, encoding: .utf8)
+        try """
+            apiVersion: v1
+            kind: Config
+            clusters: [{name: elsewhere, cluster: {server: "https://127.0.0.1:9"}}]
+            users: [{name: me, user: {tokenFile: token}}]
+            contexts: [{name: dev, context: {cluster: elsewhere, user: me}}]
+            """.write(toFile: "\(team)/config", atomically: true, encoding: .utf8)
 
         let server = try await ServerProcess(dataDirectory: folder.file("data"), logPath: folder.file("server.log"),
-                                             environment: ["KUBECONFIG": "\(kube)/config"])
+                                             environment: ["KUBECONFIG": "\(kube)/config:\(team)/config"])
         try await waitUntil(timeout: .seconds(30)) {
             try await Self.connections(client, server).contains { $0.kind == "kubernetes" && $0.status == "registered" }
         }
