@@ -74,19 +74,24 @@ public final class ExternalServer: @unchecked Sendable {
         throw ExternalServerError("\(executable) did not become ready on port \(port): \(log())")
     }
 
-    /// Stops the process: SIGTERM, then SIGKILL if it is still there after a second (a
-    /// child can inherit an ignored SIGTERM from a test process that handles signals).
+    /// Stops the process: SIGTERM now, SIGKILL a second later if it is still there (a child
+    /// can inherit an ignored SIGTERM from a test process that handles signals). Returns at
+    /// once, so a `defer` in async test code blocks none of Swift's few cooperative threads;
+    /// every test's server has a port of its own, so nothing waits for this one to be gone.
     public func stop() {
+        let process = process
         guard process.isRunning else { return }
         process.terminate()
-        for _ in 0..<100 where process.isRunning { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        for _ in 0..<500 where process.isRunning { usleep(10_000) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 1) {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
     }
 
-    /// Starts the same program again on the same port.
+    /// Starts the same program again on the same port, once the old process is gone.
     public func restart(readyPath: String = "/", readyHeaders: [String: String] = [:]) async throws {
+        let old = process
         stop()
+        for _ in 0..<600 where old.isRunning { try await Task.sleep(for: .milliseconds(10)) }
         process = try ExternalServer.launch(executable, arguments, logPath: logPath)
         try await waitUntilReady(readyPath, headers: readyHeaders)
     }
