@@ -9,6 +9,7 @@ import SwitchboardStorage
 /// through the engine.
 struct ConnectionRoutes<Context: RequestContext>: Sendable {
     let engine: ConnectionEngine
+    let shown = ConnectionJSONCache()
 
     static var maxPageSize: Int { 100 }
     static var maxBulkIds: Int { 1000 }
@@ -104,10 +105,13 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
         // One read for the row, its health and its environments: the API's most frequent call.
         guard let details = try await engine.store.connectionDetails(id: id) else { throw EngineError.notFound(id) }
         try await Visibility.check(details.connection, for: .read, engine: engine)
-        var writer = JSONWriter()
-        ConnectionResource(details.connection, kind: engine.kind(of: details.connection),
-                           health: details.health, environments: details.environments).write(to: &writer)
-        return JSONBody.response(written: writer)
+        let json = shown.json(for: details) {
+            var writer = JSONWriter()
+            ConnectionResource(details.connection, kind: engine.kind(of: details.connection),
+                               health: details.health, environments: details.environments).write(to: &writer)
+            return ByteBuffer(bytes: writer.bytes)
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: json))
     }
 
     @Sendable func ping(_ request: Request, context: Context) async throws -> Response {
@@ -296,7 +300,7 @@ enum QueryValue {
 
     static func uuid(_ text: String?, name: String) throws -> UUID {
         guard let text, !text.isEmpty else { throw Problem.badRequest("\(name) is required", field: name) }
-        guard let id = UUID(uuidString: text) else { throw Problem.badRequest("\(name) '\(text)' is not a UUID", field: name) }
+        guard let id = UUID(canonical: text) else { throw Problem.badRequest("\(name) '\(text)' is not a UUID", field: name) }
         return id
     }
 

@@ -102,7 +102,7 @@ extension ConnectionStore {
 }
 
 /// One connection as clients see it: the row, its last observed health, its environments.
-public struct ConnectionDetails: Sendable {
+public struct ConnectionDetails: Sendable, Equatable {
     public var connection: Connection
     public var health: HealthRecord?
     public var environments: [UUID]
