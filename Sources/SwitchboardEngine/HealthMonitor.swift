@@ -31,7 +31,6 @@ private enum ProbeLane {
     case passing, failing
 
     init(_ health: HealthRecord) { self = health.consecutiveFailures > 0 ? .failing : .passing }
-    init(_ counts: HealthCounts) { self = counts.failures > 0 ? .failing : .passing }
 }
 
 /// One lane: the checks waiting their turn and the slots in use.
@@ -136,7 +135,7 @@ public actor HealthMonitor: Service {
             let records = try await engine.health(of: batch.map(\.id))
             for connection in batch where HealthDamping.isProbed(status: connection.status, lastChangedBy: connection.statusChangedBy) {
                 let health = records[connection.id] ?? HealthRecord(connectionId: connection.id)
-                let policy = policy(for: connection)
+                let policy = policy(connection.metadata)
                 // Spread the first round over one interval instead of checking everything at once.
                 let first = policy.delay(status: connection.status, health: health) * Double.random(in: 0...1)
                 track(connection, health: health, after: first)
@@ -160,7 +159,7 @@ public actor HealthMonitor: Service {
         guard var entry = entries[connection.id] else {
             if probed {
                 let fresh = HealthRecord(connectionId: connection.id)
-                track(connection, health: fresh, after: jittered(policy(for: connection).delay(status: connection.status, health: fresh)) * 0.1)
+                track(connection, health: fresh, after: jittered(policy(connection.metadata).delay(status: connection.status, health: fresh)) * 0.1)
             }
             return
         }
@@ -172,7 +171,7 @@ public actor HealthMonitor: Service {
         if connection.status != entry.target.status && connection.statusChangedBy == .user {
             // A person just decided about it: start counting afresh, and check soon.
             let fresh = HealthRecord(connectionId: connection.id)
-            track(connection, health: fresh, after: jittered(policy(for: connection).delay(status: connection.status, health: fresh)) * 0.1)
+            track(connection, health: fresh, after: jittered(policy(connection.metadata).delay(status: connection.status, health: fresh)) * 0.1)
             return
         }
         entry.target = ProbeTarget(connection)
@@ -220,7 +219,7 @@ public actor HealthMonitor: Service {
     /// quarter second (the cadence stays the same: the next check is due an interval after
     /// this one was due).
     private func batchWindow(for target: ProbeTarget) -> Duration {
-        min(Self.longestBatchWindow, policy(for: target).interval / 50)
+        min(Self.longestBatchWindow, policy(target.metadata).interval / 50)
     }
 
     private static let longestBatchWindow: Duration = .milliseconds(250)
@@ -238,12 +237,9 @@ public actor HealthMonitor: Service {
         return max(.milliseconds(1), wake)
     }
 
-    private func policy(for connection: Connection) -> HealthPolicy {
-        configuration.policy.overridden(by: connection.metadata)
-    }
-
-    private func policy(for target: ProbeTarget) -> HealthPolicy {
-        configuration.policy.overridden(by: target.metadata)
+    /// The server's policy with a connection's own settings (from its metadata) applied.
+    private func policy(_ metadata: [String: JSONValue]) -> HealthPolicy {
+        configuration.policy.overridden(by: metadata)
     }
 
     private func jittered(_ delay: Duration) -> Duration {
@@ -254,7 +250,7 @@ public actor HealthMonitor: Service {
 
     private func probe(_ entry: Entry) async {
         let connection = entry.target.connection
-        let policy = policy(for: entry.target)
+        let policy = policy(entry.target.metadata)
         let driver = engine.drivers.driver(for: connection.kind)
         let limit = policy.timeout + .seconds(2)
         let result = await withDeadline(limit) { await driver.probe(connection, timeout: policy.timeout) }
@@ -300,7 +296,7 @@ public actor HealthMonitor: Service {
         entry.probing = false
         entry.health = HealthCounts(health)
         if stateChanged { count(entry, +1) }
-        let delay = jittered(policy(for: entry.target).delay(status: entry.target.status, health: health))
+        let delay = jittered(policy(entry.target.metadata).delay(status: entry.target.status, health: health))
         let next = max(clock.now, (entry.startedAt ?? clock.now) + delay)
         entry.startedAt = nil
         entries[id] = entry

@@ -28,10 +28,9 @@ private let publicRequestPaths: Set<String> = [
 struct AuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
     let tokens: TokenService
 
-    static var publicPaths: Set<String> { publicRequestPaths }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard !Self.publicPaths.contains(request.uri.path) else { return try await next(request, context) }
+        guard !publicRequestPaths.contains(request.uri.path) else { return try await next(request, context) }
         guard let token = request.headers[.authorization].flatMap(Self.bearerToken) else {
             throw Self.unauthorized("send Authorization: Bearer <token> (switchboard token create makes one)")
         }
