@@ -86,21 +86,16 @@ public struct HealthPolicy: Sendable, Hashable {
         public static let recoveryThreshold = "healthRecoveryThreshold"
     }
 
-    /// This policy with the overrides a connection's metadata carries (numbers only; anything
-    /// else, or out of range, is ignored).
+    /// This policy with the overrides a connection's metadata carries (`ConnectionSettings`:
+    /// numbers in range only, as every way in has checked since they were refused; anything
+    /// else, stored before, is ignored).
     public func overridden(by metadata: [String: JSONValue]) -> HealthPolicy {
-        func number(_ key: String, _ range: ClosedRange<Double>) -> Double? {
-            guard case .number(let value)? = metadata[key], range.contains(value) else { return nil }
-            return value
-        }
         var policy = self
-        if let value = number(OverrideKey.intervalSeconds, 0.05...86_400) { policy.interval = .seconds(value) }
-        if let value = number(OverrideKey.registeredIntervalSeconds, 0.05...86_400) {
-            policy.registeredInterval = .seconds(value)
-        }
-        if let value = number(OverrideKey.timeoutSeconds, 0.05...600) { policy.timeout = .seconds(value) }
-        if let value = number(OverrideKey.failureThreshold, 1...1000) { policy.failureThreshold = Int(value) }
-        if let value = number(OverrideKey.recoveryThreshold, 1...1000) { policy.recoveryThreshold = Int(value) }
+        if let value = ConnectionSettings.healthInterval.value(in: metadata) { policy.interval = .seconds(value) }
+        if let value = ConnectionSettings.healthRegisteredInterval.value(in: metadata) { policy.registeredInterval = .seconds(value) }
+        if let value = ConnectionSettings.healthTimeout.value(in: metadata) { policy.timeout = .seconds(value) }
+        if let value = ConnectionSettings.failureThreshold.value(in: metadata) { policy.failureThreshold = Int(value) }
+        if let value = ConnectionSettings.recoveryThreshold.value(in: metadata) { policy.recoveryThreshold = Int(value) }
         return policy
     }
 

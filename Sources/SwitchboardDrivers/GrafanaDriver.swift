@@ -38,7 +38,7 @@ public struct GrafanaDriver: ConnectionDriver {
 
     public func runSession(_ connection: Connection, sink: any CollectedDataSink) async throws {
         let target = try await HTTPTarget(connection, credentials: credentials)
-        try await everyInterval(secondsSetting(connection, "refreshIntervalSeconds", default: 60)) {
+        try await everyInterval(secondsSetting(connection, ConnectionSettings.refreshInterval, default: 60)) {
             let response = try await target.get("/api/search?type=dash-db&limit=5000", through: http, timeout: timeout)
             guard (200..<300).contains(response.status) else {
                 throw DriverError("/api/search answered HTTP \(response.status)")

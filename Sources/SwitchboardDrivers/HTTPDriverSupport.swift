@@ -94,11 +94,8 @@ func checkEndpoint(_ path: String, of connection: Connection, http: OutboundHTTP
 
 /// Reads a number of seconds from a connection's metadata (0.05 s to a day), with a
 /// default; anything else in that key is ignored.
-func secondsSetting(_ connection: Connection, _ key: String, default value: Double) -> Duration {
-    if case .number(let number)? = connection.metadata[key], (0.05...86_400).contains(number) {
-        return .seconds(number)
-    }
-    return .seconds(value)
+func secondsSetting(_ connection: Connection, _ setting: NumericSetting, default value: Double) -> Duration {
+    .seconds(setting.value(in: connection.metadata) ?? value)
 }
 
 /// Runs `body` every `interval` until the task is cancelled. A failing round is retried at

@@ -39,7 +39,7 @@ public struct HelmDriver: ConnectionDriver {
     }
 
     public func runSession(_ connection: Connection, sink: any CollectedDataSink) async throws {
-        try await everyInterval(secondsSetting(connection, "reindexIntervalSeconds", default: 300)) {
+        try await everyInterval(secondsSetting(connection, ConnectionSettings.reindexInterval, default: 300)) {
             let charts = try await fetchIndex(connection, timeout: timeout)
             let value = JSONValue.array(charts.map { chart in
                 .object(["name": .string(chart.name), "latest": .string(chart.latest),

@@ -47,7 +47,7 @@ public struct PrometheusDriver: ConnectionDriver {
         if case .array(let configured)? = connection.metadata["queries"] {
             for case .string(let query) in configured where !queries.contains(query) { queries.append(query) }
         }
-        try await everyInterval(secondsSetting(connection, "queryIntervalSeconds", default: 15)) {
+        try await everyInterval(secondsSetting(connection, ConnectionSettings.queryInterval, default: 15)) {
             var results: [String: JSONValue] = [:]
             for query in queries {
                 var components = URLComponents()

@@ -155,6 +155,7 @@ public final class ConnectionEngine: Sendable {
                        correlationId: UUID = UUID()) async throws -> Connection {
         guard let kind = kinds[new.kind] else { throw EngineError.unknownKind(new.kind, known: kinds.names) }
         try ConnectionRules.check(name: new.name, description: new.description, url: new.url)
+        try ConnectionRules.check(settings: new.metadata, by: principal)
         try ConnectionRules.check(reason: reason)
         if let type = new.type, type != kind.type {
             throw EngineError.invalid(field: "type", detail: "\(kind.name) connections have type '\(kind.type)', not '\(type)'")
@@ -247,6 +248,7 @@ public final class ConnectionEngine: Sendable {
     public func change(_ id: UUID, to status: ConnectionStatus?, patch: ConnectionPatch, by principal: Principal,
                        reason: String? = nil, correlationId: UUID = UUID()) async throws -> Connection {
         try ConnectionRules.check(name: patch.name, description: patch.description, url: patch.url)
+        if let metadata = patch.metadata { try ConnectionRules.check(settings: metadata, by: principal) }
         try ConnectionRules.check(reason: reason)
         for _ in 1...Self.maxAttempts {
             let current = try await connection(id: id)

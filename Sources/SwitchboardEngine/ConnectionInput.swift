@@ -89,6 +89,7 @@ public enum ConnectionRules {
                 throw EngineError.invalid(field: "name", detail: "must not be empty")
             }
             try check(name, field: "name", limit: maxName)
+            try checkDisplayable(name, field: "name")
         }
         if let description { try check(description, field: "description", limit: maxDescription) }
         if let url, !url.isEmpty {
@@ -103,6 +104,31 @@ public enum ConnectionRules {
         let length = text.unicodeScalars.count
         if length > limit {
             throw EngineError.invalid(field: field, detail: "is \(length) characters long; the limit is \(limit)")
+        }
+    }
+
+    /// Names are shown in terminals, tables and the web page: a control character (C0, DEL,
+    /// C1) could move the cursor, rewrite a line or send a terminal an escape sequence, and a
+    /// bidirectional override or isolate (U+202A-U+202E, U+2066-U+2069) could show
+    /// `admin\u{202E}gnp.exe` as `adminexe.png`. No name needs either.
+    public static func checkDisplayable(_ text: String, field: String) throws {
+        guard let scalar = text.unicodeScalars.first(where: isHidden) else { return }
+        throw EngineError.invalid(field: field, detail: "holds \(String(format: "U+%04X", scalar.value)), a control or bidirectional override character, which would change how it shows in terminals and pages; remove it")
+    }
+
+    /// Control characters (C0, DEL, C1) and bidirectional embeddings, overrides and isolates.
+    public static func isHidden(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x00...0x1F, 0x7F...0x9F, 0x202A...0x202E, 0x2066...0x2069: true
+        default: false
+        }
+    }
+
+    /// Probe and session settings in metadata are numbers in range (a member's intervals
+    /// no shorter than `ConnectionSettings`' floor); anything else is refused, not ignored.
+    static func check(settings metadata: [String: JSONValue], by principal: Principal) throws {
+        if let refusal = ConnectionSettings.refusal(in: metadata, member: !principal.isAdmin) {
+            throw EngineError.invalid(field: refusal.field, detail: refusal.detail)
         }
     }
 

@@ -96,6 +96,7 @@ public struct CredentialService: Sendable {
         if name.count > maxName {
             throw EngineError.invalid(field: "name", detail: "is \(name.count) characters long; the limit is \(maxName)")
         }
+        try ConnectionRules.checkDisplayable(name, field: "name")
         if type.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty || type.count > maxName {
             throw EngineError.invalid(field: "type", detail: "must be 1 to \(maxName) characters, e.g. token, basic, kubeconfig")
         }

@@ -10,13 +10,19 @@ public struct TokenService: Sendable {
     let store: any ConnectionStore
     let now: @Sendable () -> Date
     let recent: RecentTokens
+    let revocations: RevocationMarker?
 
-    /// How long a looked-up token is trusted before it is read again. Tokens are revoked
-    /// from the command line, in another process: a revocation takes effect within this.
+    /// How long a looked-up token is trusted before it is read again. A revocation through
+    /// `revocations` empties the memory at once; this bounds what a revocation without it
+    /// (another store, a damaged marker) could miss.
     public static let recheckAfter: TimeInterval = 1
 
-    public init(store: any ConnectionStore, now: @escaping @Sendable () -> Date = { Date() }) {
+    /// `revocations`: the data folder's marker, signalled by `revoke` and watched by
+    /// `authenticate`; nil for a store no other process revokes in.
+    public init(store: any ConnectionStore, revocations: RevocationMarker? = nil,
+                now: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
+        self.revocations = revocations
         self.now = now
         self.recent = RecentTokens()
     }
@@ -36,6 +42,7 @@ public struct TokenService: Sendable {
         guard !trimmed.isEmpty, trimmed.count <= 255 else {
             throw EngineError.invalid(field: "user", detail: "a user name is 1 to 255 characters")
         }
+        try ConnectionRules.checkDisplayable(trimmed, field: "user")
         let at = now().truncatedToMilliseconds
         let user: User
         if let existing = try await store.user(named: trimmed) {
@@ -77,12 +84,15 @@ public struct TokenService: Sendable {
         guard token.hasPrefix("sbt_"), token.count < 200 else { return .failure(.unknown) }
         let digest = Self.digest(token)
         let at = now()
+        let generation = recent.generation(markedBy: revocations?.stamp())
         let found: (APIToken, User)?
         if let cached = recent.lookup(digest, at: at) {
             found = cached
         } else {
             found = try await store.token(hash: digest.hexadecimal)
-            if let found { recent.remember(digest, found, until: at.addingTimeInterval(Self.recheckAfter)) }
+            if let found {
+                recent.remember(digest, found, until: at.addingTimeInterval(Self.recheckAfter), readIn: generation)
+            }
         }
         guard let (record, user) = found else { return .failure(.unknown) }
         if record.revokedAt != nil { return .failure(.revoked) }
@@ -97,6 +107,11 @@ public struct TokenService: Sendable {
     public func revoke(_ id: UUID) async throws {
         guard try await store.revokeToken(id: id, at: now().truncatedToMilliseconds) else {
             throw EngineError.invalid(field: "id", detail: "there is no token \(id.lowercasedString)")
+        }
+        do {
+            try revocations?.signal()
+        } catch {
+            throw EngineError.invalid(field: "id", detail: "token \(id.lowercasedString) is revoked, but a running server could not be told at once (\(error)); it refuses the token within \(Int(Self.recheckAfter)) s")
         }
     }
 
@@ -128,20 +143,42 @@ public struct TokenService: Sendable {
 
 /// Tokens looked up in the last moment, so a busy client does not cost a read per request.
 /// Only found tokens are kept (a flood of made-up ones cannot fill it), and at most 10,000.
+/// Everything is forgotten when the revocation marker changes; a token read before that
+/// change is not kept (its read may predate the revocation).
 final class RecentTokens: Sendable {
-    private let entries = Mutex<[SHA256Digest: (token: APIToken, user: User, until: Date)]>([:])
+    private struct State {
+        var entries: [SHA256Digest: (token: APIToken, user: User, until: Date)] = [:]
+        var marker: RevocationMarker.Stamp?
+        var generation = 0
+    }
+
+    private let state = Mutex(State())
+
+    /// The current generation, after forgetting everything if the marker is not the one
+    /// last seen.
+    func generation(markedBy stamp: RevocationMarker.Stamp?) -> Int {
+        state.withLock { state in
+            if stamp != state.marker {
+                state.entries.removeAll()
+                state.marker = stamp
+                state.generation += 1
+            }
+            return state.generation
+        }
+    }
 
     func lookup(_ hash: SHA256Digest, at date: Date) -> (APIToken, User)? {
-        entries.withLock { entries in
-            guard let entry = entries[hash], entry.until > date else { return nil }
+        state.withLock { state in
+            guard let entry = state.entries[hash], entry.until > date else { return nil }
             return (entry.token, entry.user)
         }
     }
 
-    func remember(_ hash: SHA256Digest, _ found: (APIToken, User), until date: Date) {
-        entries.withLock { entries in
-            if entries.count >= 10_000 { entries.removeAll(keepingCapacity: true) }
-            entries[hash] = (found.0, found.1, date)
+    func remember(_ hash: SHA256Digest, _ found: (APIToken, User), until date: Date, readIn generation: Int) {
+        state.withLock { state in
+            guard state.generation == generation else { return }
+            if state.entries.count >= 10_000 { state.entries.removeAll(keepingCapacity: true) }
+            state.entries[hash] = (found.0, found.1, date)
         }
     }
 }

@@ -9,12 +9,18 @@ import SwitchboardEngine
 /// closed.
 enum RequestPrincipal {
     @TaskLocal static var current: Principal = .nobody
+    /// Asks again whether the request's sign-in still stands: `nil` while it does, else why
+    /// not. For answers that outlive the moment they were authorised (the change stream):
+    /// a token revoked or expired meanwhile must end them.
+    @TaskLocal static var recheck: @Sendable () async -> String? = { "nobody signed in" }
 }
 
 /// For servers embedded without sign-in: every request acts as the anonymous admin.
 struct NoSignInMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        try await RequestPrincipal.$current.withValue(.anonymousUser) { try await next(request, context) }
+        try await RequestPrincipal.$current.withValue(.anonymousUser) {
+            try await RequestPrincipal.$recheck.withValue({ nil }) { try await next(request, context) }
+        }
     }
 }
 
@@ -36,7 +42,16 @@ struct AuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         switch try await tokens.authenticate(token) {
         case .success(let principal):
-            return try await RequestPrincipal.$current.withValue(principal) { try await next(request, context) }
+            let tokens = tokens
+            let recheck: @Sendable () async -> String? = {
+                // A check that cannot be made ends the answer too: the client signs in again.
+                guard let result = try? await tokens.authenticate(token) else { return "the token could not be checked" }
+                if case .failure(let refusal) = result { return refusal.description }
+                return nil
+            }
+            return try await RequestPrincipal.$current.withValue(principal) {
+                try await RequestPrincipal.$recheck.withValue(recheck) { try await next(request, context) }
+            }
         case .failure(let refusal):
             throw Self.unauthorized("\(refusal)")
         }

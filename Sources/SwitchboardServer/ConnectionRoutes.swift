@@ -77,15 +77,18 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
         let payload = try await JSONBody.decode(ConnectionPayload.self, from: request)
         guard let name = payload.name else { throw Problem.badRequest("field 'name' is required", field: "name") }
         guard let kind = payload.kind, !kind.isEmpty else { throw Problem.badRequest("field 'kind' is required", field: "kind") }
+        // A member's chosen id is not used: whether it is taken would tell them about rows
+        // they cannot see. An admin sees every row, so a 409 tells an admin nothing new.
+        let chosenId = RequestPrincipal.current.isAdmin ? payload.id : nil
         let new = NewConnection(
-            id: payload.id, name: name, description: payload.description, url: payload.url, kind: kind,
+            id: chosenId, name: name, description: payload.description, url: payload.url, kind: kind,
             type: payload.type, subType: payload.subType,
             status: try payload.status.map { try QueryValue.status($0, field: "status") },
             credentialId: payload.credentialId, owner: RequestPrincipal.current.userId, metadata: payload.metadata ?? [:]
         )
         try await Visibility.checkCredential(payload.credentialId, store: engine.store)
         try Visibility.checkMetadata(payload.metadata)
-        if let id = payload.id, try await engine.store.connection(id: id) != nil {
+        if let id = chosenId, try await engine.store.connection(id: id) != nil {
             throw Problem("already-exists", title: "The connection already exists", status: .conflict,
                           detail: "connection \(id.lowercasedString) already exists; use PUT to change it")
         }

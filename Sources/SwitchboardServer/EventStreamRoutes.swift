@@ -11,13 +11,18 @@ import Synchronization
 /// sequence as `id`, so a client that reconnects with `Last-Event-ID` (or `lastEventId`)
 /// gets every later event exactly once; without one the stream starts at the present.
 /// Filters: `connection`, `kind`, `environment` (repeated or comma-separated). A comment
-/// line every 15 seconds keeps proxies from closing a quiet stream.
+/// line every 15 seconds keeps proxies from closing a quiet stream. The sign-in is checked
+/// again before each batch of events and at least every `recheckInterval`: a stream whose
+/// token was revoked or expired ends with an `unauthorized` event (a problem) instead of
+/// delivering more.
 struct EventStreamRoutes<Context: RequestContext>: Sendable {
     let engine: ConnectionEngine
     let streams: OpenStreams
 
     static var pollInterval: Duration { .milliseconds(200) }
     static var heartbeatInterval: Duration { .seconds(15) }
+    /// As often as the token service reads a token again: sooner would only hit its cache.
+    static var recheckInterval: Duration { .seconds(TokenService.recheckAfter) }
 
     func register(on router: Router<Context>) {
         router.get("api/events/stream", use: stream)
@@ -49,14 +54,23 @@ struct EventStreamRoutes<Context: RequestContext>: Sendable {
         let store = engine.store
         let (body, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingOldest(4096))
         let startQuery = query
+        let recheck = RequestPrincipal.recheck
         let producer = Task {
             var query = startQuery
             var quiet = ContinuousClock.now
+            var checked = ContinuousClock.now
             // The first block names where the stream starts, so a client that reconnects
             // before any event still resumes from here and misses nothing.
             continuation.yield(ByteBuffer(string: "retry: 2000\nid: \(startQuery.after)\n\n"))
             while !Task.isCancelled {
                 guard let batch = try? await store.eventLog(query) else { break }
+                if !batch.isEmpty || ContinuousClock.now - checked >= Self.recheckInterval {
+                    if let refusal = await recheck() {
+                        continuation.yield(Self.ended(refusal))
+                        break
+                    }
+                    checked = .now
+                }
                 for event in batch {
                     continuation.yield(Self.message(event))
                     query.after = event.sequence
@@ -87,6 +101,14 @@ struct EventStreamRoutes<Context: RequestContext>: Sendable {
             throw Problem.badRequest("\(field) must be the id of an event (a whole number), not '\(text)'", field: field)
         }
         return Int64(text) ?? Int64.max
+    }
+
+    /// The last message of a stream whose sign-in no longer stands: the 401 problem a new
+    /// request would get, as an `unauthorized` event.
+    static func ended(_ refusal: String) -> ByteBuffer {
+        let problem = AuthenticationMiddleware<Context>.unauthorized(refusal)
+        let data = (try? JSONBody.encoder.encode(problem)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        return ByteBuffer(string: "event: unauthorized\ndata: \(data)\n\n")
     }
 
     static func message(_ event: LifecycleEvent) -> ByteBuffer {

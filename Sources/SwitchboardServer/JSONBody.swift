@@ -73,6 +73,7 @@ enum JSONBody {
     static func decode<T: Decodable>(_ type: T.Type, from body: Data) throws -> T {
         guard !body.isEmpty else { throw Problem.badRequest("the request needs a JSON body") }
         if holdsNUL(body) { throw Problem.badRequest(nulDetail) }
+        if nestsDeeperThan(maxNesting, body) { throw Problem.badRequest(nestingDetail) }
         do {
             return try JSONDecoder().decode(T.self, from: body)
         } catch let error as DecodingError {
@@ -82,6 +83,36 @@ enum JSONBody {
 
     /// Text is stored in SQLite, which ends a string at U+0000, so none is accepted anywhere.
     static let nulDetail = "the request holds the character U+0000 (NUL), which no text may contain"
+
+    /// No request needs more: metadata is the only free-form part, and the decoder gives up
+    /// at 512 levels with only "not valid JSON" to say.
+    static let maxNesting = 64
+    static let nestingDetail = "the body nests arrays and objects more than \(maxNesting) levels deep; no request needs that many"
+
+    /// Whether JSON text opens more than `limit` arrays and objects inside each other
+    /// (brackets inside strings do not count).
+    static func nestsDeeperThan(_ limit: Int, _ bytes: some Collection<UInt8>) -> Bool {
+        var depth = 0
+        var inString = false
+        var escaped = false
+        for byte in bytes {
+            if inString {
+                if escaped { escaped = false }
+                else if byte == UInt8(ascii: "\\") { escaped = true }
+                else if byte == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                if depth > limit { return true }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+            default: break
+            }
+        }
+        return false
+    }
 
     /// Whether JSON text holds a NUL: the escape `\u0000` in a string, or the byte itself.
     static func holdsNUL(_ bytes: some Collection<UInt8>) -> Bool {

@@ -142,7 +142,9 @@ public enum SwitchboardApp {
         let monitor = HealthMonitor(engine: engine, configuration: configuration.monitor, logger: logger)
         return SwitchboardParts(engine: engine, monitor: monitor, registry: registry,
                                 importer: KubeconfigImporter(engine: engine, credentials: credentials),
-                                tokens: configuration.requireSignIn ? TokenService(store: store) : nil)
+                                tokens: configuration.requireSignIn
+                                    ? TokenService(store: store, revocations: RevocationMarker(dataDirectory: configuration.dataDirectory))
+                                    : nil)
     }
 
     /// The vault for credentials, from the configured key source.

@@ -305,8 +305,12 @@ enum Output {
         }
     }
 
-    /// The value at a dotted key path, as text.
+    /// The value at a dotted key path, as text for a terminal (control characters escaped).
     static func text(_ item: [String: Any], _ path: String) -> String {
+        TerminalText.escaped(raw(item, path))
+    }
+
+    private static func raw(_ item: [String: Any], _ path: String) -> String {
         var current: Any? = item
         for key in path.split(separator: ".") { current = (current as? [String: Any])?[String(key)] }
         switch current {

@@ -131,7 +131,8 @@ struct ConnectionCommand: AsyncParsableCommand {
                 let answer = try JSONDecoder().decode(Answer.self, from: data)
                 progress.finish()
                 for result in answer.results {
-                    print(result.ok ? "\(result.id)  \(result.status ?? to)" : "\(result.id)  failed: \(result.error?.detail ?? "refused")")
+                    print(result.ok ? "\(result.id)  \(result.status ?? to)"
+                          : "\(result.id)  failed: \(TerminalText.escaped(result.error?.detail ?? "refused"))")
                 }
                 failed = failed || answer.results.contains { !$0.ok }
                 done += batch.count

@@ -148,10 +148,10 @@ func eachId(_ ids: [String], label: String, _ work: (String) async throws -> Str
         do {
             let line = try await work(id)
             progress.finish()
-            print(line)
+            print(TerminalText.escaped(line))
         } catch let failure as ClientFailure where failure.exitCode == ClientExit.rejected {
             progress.finish()
-            print("\(id)  failed: \(failure.message)")
+            print("\(id)  failed: \(TerminalText.escaped(failure.message))")
             failed = true
         }
     }

@@ -20,7 +20,7 @@ struct Switchboard: AsyncParsableCommand {
                 try command.run()
             }
         } catch let failure as ClientFailure {
-            FileHandle.standardError.write(Data("switchboard: \(failure.message)\n".utf8))
+            FileHandle.standardError.write(Data("switchboard: \(TerminalText.escaped(failure.message))\n".utf8))
             Foundation.exit(failure.exitCode.rawValue)
         } catch {
             let code = exitCode(for: error)
@@ -232,7 +232,8 @@ struct Token: AsyncParsableCommand {
             guard FileManager.default.fileExists(atPath: path) else {
                 throw ValidationError("no database at \(path); name the server's --data-dir")
             }
-            return TokenService(store: try SQLiteConnectionStore(path: path))
+            return TokenService(store: try SQLiteConnectionStore(path: path),
+                                revocations: RevocationMarker(dataDirectory: dataDirectory))
         }
     }
 
@@ -267,7 +268,8 @@ struct Token: AsyncParsableCommand {
         func run() async throws {
             print(["ID", "USER", "ROLE", "NAME", "CREATED", "EXPIRES", "REVOKED"].joined(separator: "\t"))
             for (token, user) in try await folder.tokens().list() {
-                print([token.id.lowercasedString, user.name, user.role.rawValue, token.name ?? "-",
+                print([token.id.lowercasedString, TerminalText.escaped(user.name), user.role.rawValue,
+                       TerminalText.escaped(token.name ?? "-"),
                        token.createdAt.formatted(.iso8601), token.expiresAt?.formatted(.iso8601) ?? "-",
                        token.revokedAt?.formatted(.iso8601) ?? "-"].joined(separator: "\t"))
             }

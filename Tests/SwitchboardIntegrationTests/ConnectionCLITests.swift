@@ -72,4 +72,41 @@ struct ConnectionCLITests {
         #expect(await server.stop() == 0)
         await target.stop()
     }
+
+    /// Text another user wrote (a reason, a description) reaches an admin's terminal with its
+    /// control characters escaped: no escape sequence, CR, LF or bidi override gets through to
+    /// the terminal in a table, while JSON keeps the text exact. Names with them are refused.
+    @Test func terminalTablesEscapeControlCharacters() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let server = try await ServerProcess(dataDirectory: folder.file("data"), logPath: folder.file("server.log"))
+        func cli(_ arguments: String...) async throws -> SwitchboardCLI.Run {
+            try await Self.cli(arguments, server: server.address, token: server.adminToken)
+        }
+        let hostile = "\u{1B}]0;owned\u{07}\u{1B}[2Jcleared\r\nFAKE  registered\u{202E}gnp.exe\u{9B}31m"
+        let reason = String(decoding: try JSONEncoder().encode(hostile), as: UTF8.self)
+
+        let refused = try await server.request(.POST, "/api/integrations/connections",
+                                               body: #"{"name": \#(reason), "kind": "http", "url": "http://127.0.0.1:1/x"}"#)
+        #expect(refused.status == 400 && String(decoding: refused.body, as: UTF8.self).contains("U+001B"))
+
+        let created = try await server.request(.POST, "/api/integrations/connections",
+                                               body: #"{"name": "plain", "kind": "http", "url": "http://127.0.0.1:1/plain"}"#)
+        let id = try #require(jsonField(String(decoding: created.body, as: UTF8.self), "id") as? String)
+        let moved = try await server.request(.POST, "/api/integrations/connections/\(id)/transitions",
+                                             body: #"{"status": "ignored", "reason": \#(reason)}"#)
+        #expect(moved.status == 200)
+
+        let table = try await cli("connection", "events", id)
+        #expect(table.status == 0, "\(table.errors)")
+        for hidden in ["\u{1B}", "\u{07}", "\r", "\u{202E}", "\u{9B}"] {
+            #expect(!table.output.contains(hidden), "\(hidden.unicodeScalars.map(\.value)) reached the terminal")
+        }
+        #expect(table.output.contains(#"\e]0;owned\u{7}\e[2Jcleared\r\nFAKE  registered\u{202E}gnp.exe\u{9B}31m"#),
+                "\(table.output)")
+        #expect(!table.output.split(separator: "\n").contains { $0.hasPrefix("FAKE") })
+        let json = try await cli("connection", "events", id, "-o", "json")
+        #expect(json.output.contains(#"\u001b]0;owned"#) || json.output.contains("\u{1B}]0;owned"))
+        #expect(await server.stop() == 0)
+    }
 }

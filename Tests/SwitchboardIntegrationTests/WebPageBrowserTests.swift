@@ -46,7 +46,8 @@ struct WebPageBrowserTests {
         let cluster = try await KubernetesStandIn.start(in: folder, tokens: ["browser-token"])
         let server = try await ServerProcess(dataDirectory: folder.file("data"), logPath: folder.file("server.log"))
         let api = API(server: server)
-        let alpha = try await api.create(#"{"name": "alpha", "kind": "http", "url": "\#(target.reachableURL)/alpha"}"#)
+        // The description, as another user could write it, holds a right-to-left override.
+        let alpha = try await api.create(#"{"name": "alpha", "kind": "http", "url": "\#(target.reachableURL)/alpha", "description": "admin\u202Egnp.exe"}"#)
         let beta = try await api.create(#"{"name": "beta", "kind": "http", "url": "\#(target.reachableURL)/beta", "status": "registered"}"#)
         let gamma = try await api.create(#"{"name": "gamma", "kind": "grafana", "url": "\#(target.reachableURL)/gamma"}"#)
 
@@ -128,6 +129,9 @@ struct WebPageBrowserTests {
         try await browser.waitForText("#drawer-events", "alpha's history in the drawer") { $0.contains("registered") }
         #expect(try await browser.attribute("hidden", of: try await browser.find("aside#drawer")) == nil)
         #expect(try await browser.text("#drawer-details").contains("alpha"))
+        // A user's text shows its hidden characters instead of obeying them.
+        let details = try await browser.text("#drawer-details")
+        #expect(details.contains("admin⟨U+202E⟩gnp.exe") && !details.contains("\u{202E}"), "\(details)")
         try await browser.screenshot(to: Self.artifacts + "/drawer-1280.png")
         try await browser.press(.escape, on: "#drawer-close")
         try await waitUntil(timeout: .seconds(5), "Escape closes the drawer") {

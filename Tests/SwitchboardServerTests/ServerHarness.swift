@@ -43,7 +43,7 @@ struct ServerHarness: Sendable {
         let store = try SQLiteConnectionStore(path: path, vault: SecretsVault(key: SymmetricKey(size: .bits256)))
         let parts = SwitchboardApp.assemble(
             store: store, httpClient: httpClient,
-            configuration: ServerConfiguration(checkTimeout: .seconds(2),
+            configuration: ServerConfiguration(dataDirectory: folder.path, checkTimeout: .seconds(2),
                                                monitor: HealthMonitorConfiguration(policy: monitor ?? .standard),
                                                autoRegister: autoRegister),
             logger: logger)

@@ -31,12 +31,35 @@ const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
 // ---------------------------------------------------------------------------
 // Small helpers
 
-/** Creates an element. `text` sets textContent, `dataset` data attributes, `on…` listeners; other keys are attributes. */
+// Characters that would hide or disguise text another user wrote: C0 and C1 controls
+// (but tab, line feed and carriage return, which HTML shows as spaces) and the bidirectional
+// embeddings, overrides and isolates that could show "admin\u202Egnp.exe" as "adminexe.png".
+const HIDDEN_CHARACTERS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/g;
+
+/** Text as it may be shown: each hidden character marked visibly, e.g. ⟨U+202E⟩. */
+function visible(text) {
+  return String(text).replace(HIDDEN_CHARACTERS, (c) => `⟨U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}⟩`);
+}
+
+/** A user's text inside a sentence: marked visibly and isolated (as <bdi> would), so a
+ * right-to-left name cannot reorder the words around it. */
+function userText(text) {
+  return `\u2068${visible(text)}\u2069`;
+}
+
+/** Sets an element's text to a user's text: marked visibly, its direction its own. */
+function setUserText(node, text) {
+  node.textContent = visible(text);
+  node.dir = "auto";
+}
+
+/** Creates an element. `text` sets textContent (marked visibly and isolated: it may be a
+ * user's), `dataset` data attributes, `on…` listeners; other keys are attributes. */
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(props)) {
     if (value === undefined || value === null || value === false) continue;
-    if (key === "text") node.textContent = value;
+    if (key === "text") setUserText(node, value);
     else if (key === "className") node.className = value;
     else if (key === "dataset") Object.assign(node.dataset, value);
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
@@ -373,7 +396,7 @@ function connectionRow(connection) {
   const row = el("tr", { dataset: { id: connection.id } });
   row.classList.toggle("is-selected", selected);
   row.classList.toggle("is-open", drawer.id === connection.id);
-  const checkbox = el("input", { type: "checkbox", className: "row-select", "aria-label": `Select ${connection.name}` });
+  const checkbox = el("input", { type: "checkbox", className: "row-select", "aria-label": `Select ${userText(connection.name)}` });
   checkbox.checked = selected;
   checkbox.addEventListener("change", () => toggleSelected(connection.id, checkbox.checked));
   // The c-* classes place each cell when narrow screens show rows as cards.
@@ -516,11 +539,11 @@ function showBulkWarning() {
 }
 
 function bulkExplanation(names, status, reason) {
-  const list = [...names.values()];
+  const list = [...names.values()].map(userText);
   const shown = list.length > 10 ? `${list.slice(0, 10).join(", ")} and ${list.length - 10} more` : list.join(", ");
   const lines = [`${plural(list.length, "selected connection")} will be asked to move to ${status}: ${shown}. Any that cannot make this move is refused and stays as it is.`];
   if (CONSEQUENCES[status]) lines.push(`For each one moved: ${CONSEQUENCES[status]}`);
-  if (reason) lines.push(`Reason: ${reason}`);
+  if (reason) lines.push(`Reason: ${userText(reason)}`);
   return lines.join("\n\n");
 }
 
@@ -587,7 +610,7 @@ function statusMenuButton(connection) {
   const moves = movesOf(connection);
   const button = el("button", {
     type: "button", className: "status-menu-button", "aria-haspopup": "menu", "aria-expanded": "false",
-    "aria-label": `Move ${connection.name} to another status`, text: "Move ▾",
+    "aria-label": `Move ${userText(connection.name)} to another status`, text: "Move ▾",
     disabled: moves.length === 0, title: moves.length === 0 ? `No moves from ${connection.status}` : null,
   });
   attachMenuButton(button, () => connections.rows.get(connection.id) || connection);
@@ -612,7 +635,7 @@ function openStatusMenu(button, connection, focusWhich) {
   if (!connection) return;
   const list = $("#status-menu");
   const moves = movesOf(connection);
-  list.setAttribute("aria-label", `Move ${connection.name} to`);
+  list.setAttribute("aria-label", `Move ${userText(connection.name)} to`);
   list.replaceChildren(...moves.map((move) => el("li", { role: "none" },
     el("button", {
       type: "button", role: "menuitem", tabindex: "-1", dataset: { status: move.nextState },
@@ -705,7 +728,7 @@ function confirmDialog({ title, message, okLabel = "Confirm", danger = false, wi
 }
 
 function moveExplanation(connection, move) {
-  const lines = [`${connection.name} (${connection.kind}) is ${connection.status}. ${move.description}.`];
+  const lines = [`${userText(connection.name)} (${connection.kind}) is ${connection.status}. ${move.description}.`];
   if (CONSEQUENCES[move.nextState]) lines.push(CONSEQUENCES[move.nextState]);
   return lines.join("\n\n");
 }
@@ -714,7 +737,7 @@ async function chooseMove(connection, move, opener) {
   closeStatusMenu();
   const next = move.nextState;
   const answer = await confirmDialog({
-    title: `Move ${connection.name} to ${next}?`,
+    title: `Move ${userText(connection.name)} to ${next}?`,
     message: moveExplanation(connection, move),
     okLabel: next === "deleted" ? "Delete" : `Move to ${next}`,
     danger: DANGEROUS.includes(next),
@@ -726,10 +749,10 @@ async function chooseMove(connection, move, opener) {
 }
 
 async function moveConnection(connection, status, reason) {
-  say(`Moving ${connection.name} to ${status}…`);
+  say(`Moving ${userText(connection.name)} to ${status}…`);
   try {
     const moved = await request(`${API}/${connection.id}/transitions`, { method: "POST", json: reason ? { status, reason } : { status } });
-    say(`${moved.name} is now ${moved.status}.`, "ok");
+    say(`${userText(moved.name)} is now ${moved.status}.`, "ok");
   } catch (error) {
     report(error);
   }
@@ -801,7 +824,7 @@ async function loadDrawer() {
 
 function renderDrawerConnection(connection) {
   drawer.connection = connection;
-  $("#drawer-title").textContent = connection.name;
+  setUserText($("#drawer-title"), connection.name);
   $("#drawer-status-menu").disabled = movesOf(connection).length === 0;
   const health = connection.health || {};
   const facts = [
@@ -831,7 +854,7 @@ function renderDrawerConnection(connection) {
 
 function renderFacts(list, facts) {
   list.replaceChildren(...facts.flatMap(([label, value]) => [
-    el("dt", { text: label }), el("dd", {}, typeof value === "string" ? document.createTextNode(value) : value),
+    el("dt", { text: label }), typeof value === "string" ? el("dd", { text: value }) : el("dd", {}, value),
   ]));
 }
 
@@ -1169,7 +1192,7 @@ function renderImportResults(answer) {
     el("span", { className: "outcome", text: context.outcome }),
     context.status ? statusChip(context.status) : null,
     context.connectionId
-      ? textButton("Open", () => openConnectionElsewhere(context.connectionId), { "aria-label": `Open connection ${context.name}` })
+      ? textButton("Open", () => openConnectionElsewhere(context.connectionId), { "aria-label": `Open connection ${userText(context.name)}` })
       : null,
     context.detail || context.server ? el("span", { className: "detail", text: context.detail || context.server }) : null)));
   $("#import-results-panel").hidden = false;
@@ -1202,7 +1225,7 @@ async function refreshEnvironmentCache() {
 function fillEnvironmentFilter(environments) {
   const select = $("#environment-filter");
   const current = select.value;
-  select.replaceChildren(new Option("All environments", ""), ...environments.map((environment) => new Option(environment.name, environment.id)));
+  select.replaceChildren(new Option("All environments", ""), ...environments.map((environment) => new Option(visible(environment.name), environment.id)));
   select.value = environments.some((environment) => environment.id === current) ? current : "";
   if (select.value !== current) { connections.environment = ""; }
 }
@@ -1225,7 +1248,7 @@ function environmentItem(environment) {
       }),
       el("span", { className: "item-sub", text: environment.description || "No description" })),
     textButton("Delete", (event) => deleteEnvironment(environment, event.currentTarget),
-      { className: "danger delete", "aria-label": `Delete environment ${environment.name}` }));
+      { className: "danger delete", "aria-label": `Delete environment ${userText(environment.name)}` }));
   item.classList.toggle("is-open", environment.id === environmentView.id);
   return item;
 }
@@ -1239,7 +1262,7 @@ async function createEnvironment(event) {
   try {
     const created = await request("/api/environments", { method: "POST", json: payload });
     event.target.reset();
-    say(`Created environment ${created.name}.`, "ok");
+    say(`Created environment ${userText(created.name)}.`, "ok");
     environmentView.id = created.id;
     await loadEnvironments();
     openEnvironment(created);
@@ -1250,14 +1273,14 @@ async function createEnvironment(event) {
 
 async function deleteEnvironment(environment, opener) {
   const answer = await confirmDialog({
-    title: `Delete environment ${environment.name}?`,
+    title: `Delete environment ${userText(environment.name)}?`,
     message: "The environment is deleted for good. Its connections are not changed or deleted; they only leave it.",
     okLabel: "Delete", danger: true, focusBack: () => (opener.isConnected ? opener : $("#environment-form [name=name]")),
   });
   if (!answer) return;
   try {
     await request(`/api/environments/${environment.id}`, { method: "DELETE" });
-    say(`Deleted environment ${environment.name}.`, "ok");
+    say(`Deleted environment ${userText(environment.name)}.`, "ok");
     if (environmentView.id === environment.id) closeEnvironmentDetail();
   } catch (error) {
     report(error);
@@ -1277,8 +1300,8 @@ function openEnvironment(environment) {
     $("#environment-assign-note").hidden = true;
   }
   environmentView.id = environment.id;
-  $("#environment-detail-title").textContent = environment.name;
-  $("#environment-detail-description").textContent = environment.description || "";
+  setUserText($("#environment-detail-title"), environment.name);
+  setUserText($("#environment-detail-description"), environment.description || "");
   $("#environment-detail").hidden = false;
   for (const item of $$("#environments > li")) item.classList.toggle("is-open", item.dataset.id === environment.id);
   loadEnvironmentDetail();
@@ -1304,7 +1327,7 @@ async function loadEnvironmentDetail() {
         el("span", { className: "item-sub" }, kindLabel(connection.kind))),
       statusChip(connection.status),
       textButton("Remove", () => changeMembership(connection, "DELETE"),
-        { className: "remove", "aria-label": `Remove ${connection.name} from this environment` }))));
+        { className: "remove", "aria-label": `Remove ${userText(connection.name)} from this environment` }))));
     $("#environment-connections-empty").hidden = members.length > 0;
     $("#environment-connections-count").textContent = members.length ? `(${members.length})` : "";
     environmentView.members = new Set(members.map((connection) => connection.id));
@@ -1344,7 +1367,7 @@ async function loadAssignCandidates() {
     const empty = search ? "No other connection matches" : "No other connections";
     select.replaceChildren(
       new Option(candidates.length ? "Choose a connection…" : empty, ""),
-      ...candidates.map((connection) => new Option(`${connection.name} (${connection.kind})`, connection.id)));
+      ...candidates.map((connection) => new Option(visible(`${connection.name} (${connection.kind})`), connection.id)));
     if (candidates.some((connection) => connection.id === chosen)) select.value = chosen;
     const note = $("#environment-assign-note");
     note.hidden = !more;
@@ -1360,7 +1383,7 @@ async function changeMembership(connection, method) {
   const id = environmentView.id;
   try {
     await request(`/api/environments/${id}/connections/${connection.id}`, { method });
-    say(method === "POST" ? `Added ${connection.name}.` : `Removed ${connection.name}.`, "ok");
+    say(method === "POST" ? `Added ${userText(connection.name)}.` : `Removed ${userText(connection.name)}.`, "ok");
   } catch (error) {
     report(error);
   }
@@ -1451,7 +1474,7 @@ async function createCredential(event) {
     const created = await request("/api/integrations/credentials", { method: "POST", json: payload });
     form.reset();
     resetSecretRows();
-    say(`Saved credential ${created.name} (keys: ${created.secretKeys.join(", ")}).`, "ok");
+    say(`Saved credential ${userText(created.name)} (keys: ${created.secretKeys.join(", ")}).`, "ok");
     loadCredentials();
   } catch (error) {
     report(error);
@@ -1476,19 +1499,19 @@ function credentialItem(credential) {
         document.createTextNode(`${credential.type} · keys: ${credential.secretKeys.join(", ") || "none"} · created `),
         timeElement(credential.createdAt))),
     textButton("Delete", (event) => deleteCredential(credential, event.currentTarget),
-      { className: "danger delete", "aria-label": `Delete credential ${credential.name}` }));
+      { className: "danger delete", "aria-label": `Delete credential ${userText(credential.name)}` }));
 }
 
 async function deleteCredential(credential, opener) {
   const answer = await confirmDialog({
-    title: `Delete credential ${credential.name}?`,
+    title: `Delete credential ${userText(credential.name)}?`,
     message: "The credential is deleted for good. While a live connection uses it, the server refuses and names those connections.",
     okLabel: "Delete", danger: true, focusBack: () => (opener.isConnected ? opener : $("#credential-form [name=name]")),
   });
   if (!answer) return;
   try {
     await request(`/api/integrations/credentials?credentialId=${encodeURIComponent(credential.id)}`, { method: "DELETE" });
-    say(`Deleted credential ${credential.name}.`, "ok");
+    say(`Deleted credential ${userText(credential.name)}.`, "ok");
   } catch (error) {
     report(error);
   }
@@ -1505,7 +1528,7 @@ async function createConnection(event) {
   if (form.get("url")) payload.url = form.get("url").trim();
   try {
     const created = await request(API, { method: "POST", json: payload });
-    say(`Created ${created.name} (${created.status}).`, "ok");
+    say(`Created ${userText(created.name)} (${created.status}).`, "ok");
     event.target.reset();
     toggleCreateForm(false);
   } catch (error) {
