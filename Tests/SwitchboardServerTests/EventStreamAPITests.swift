@@ -87,4 +87,30 @@ struct EventStreamAPITests {
             #expect(hers.count == 1 && hers[0] > end, "a member's stream shows only her own connection's events")
         }
     }
+
+    /// A stream does not outlive its token: when the token expires, the stream's last message
+    /// is the 401 problem as an `unauthorized` event, and the server ends it.
+    @Test func aStreamEndsWhenItsTokenExpires() async throws {
+        try await ServerHarness.run(.live) { harness in
+            let port = try #require(harness.client.port)
+            let issued = try await harness.tokens.issue(for: "short", role: .member, expiresIn: .seconds(2))
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/api/events/stream")
+            request.headers.add(name: "Authorization", value: "Bearer \(issued.token)")
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            #expect(response.status == .ok)
+            let reading = Task {
+                var text = ""
+                for try await chunk in response.body { text += String(buffer: chunk) }
+                return text
+            }
+            let timeout = Task {
+                try await Task.sleep(for: .seconds(15))
+                reading.cancel()
+            }
+            let text = try? await reading.value
+            timeout.cancel()
+            let ended = try #require(text, "the stream was open 15 s after its 2 s token expired")
+            #expect(ended.contains("event: unauthorized") && ended.contains("the token has expired"), "\(ended)")
+        }
+    }
 }
