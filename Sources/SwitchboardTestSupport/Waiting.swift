@@ -1,3 +1,5 @@
+import NIOCore
+
 /// Raised when something a test waits for does not happen in time.
 public struct TimedOut: Error, CustomStringConvertible {
     public let description: String
@@ -12,4 +14,21 @@ public func waitUntil(timeout: Duration = .seconds(15), _ what: String = "condit
         try await Task.sleep(for: .milliseconds(25))
     }
     throw TimedOut(description: "\(what) not met within \(timeout)")
+}
+
+/// Reads a streamed answer (Server-Sent Events) until the server ends it; nil when it is
+/// still open after `timeout`.
+public func readUntilEnd<Body: AsyncSequence & Sendable>(_ body: Body, timeout: Duration) async -> String?
+where Body.Element == ByteBuffer {
+    let reading = Task {
+        var text = ""
+        for try await chunk in body { text += String(buffer: chunk) }
+        return text
+    }
+    let deadline = Task {
+        try await Task.sleep(for: timeout)
+        reading.cancel()
+    }
+    defer { deadline.cancel() }
+    return try? await reading.value
 }

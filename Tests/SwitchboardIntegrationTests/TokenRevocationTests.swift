@@ -33,11 +33,6 @@ struct TokenRevocationTests {
         streamRequest.headers.add(name: "Authorization", value: "Bearer \(token)")
         let stream = try await HTTPClient.shared.execute(streamRequest, timeout: .seconds(60))
         #expect(stream.status == .ok)
-        let reading = Task {
-            var text = ""
-            for try await chunk in stream.body { text += String(buffer: chunk) }
-            return text
-        }
         #expect(try await status().0 == 200)
         let revoked = try await cli("token", "revoke", "--data-dir", data, id)
         #expect(revoked.status == 0, "\(revoked.errors)")
@@ -45,12 +40,7 @@ struct TokenRevocationTests {
         #expect(after.0 == 401 && after.1.contains("revoked"), "the next request after the revocation: \(after)")
 
         // The stream ends by itself (the server closes it) with the reason.
-        let timeout = Task {
-            try await Task.sleep(for: .seconds(20))
-            reading.cancel()
-        }
-        let ended = try? await reading.value
-        timeout.cancel()
+        let ended = await readUntilEnd(stream.body, timeout: .seconds(20))
         let text = try #require(ended, "the stream was still open 20 s after its token was revoked")
         #expect(text.contains("event: unauthorized") && text.contains("the token was revoked"), "\(text)")
         #expect(await server.stop() == 0)

@@ -98,17 +98,7 @@ struct EventStreamAPITests {
             request.headers.add(name: "Authorization", value: "Bearer \(issued.token)")
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
             #expect(response.status == .ok)
-            let reading = Task {
-                var text = ""
-                for try await chunk in response.body { text += String(buffer: chunk) }
-                return text
-            }
-            let timeout = Task {
-                try await Task.sleep(for: .seconds(15))
-                reading.cancel()
-            }
-            let text = try? await reading.value
-            timeout.cancel()
+            let text = await readUntilEnd(response.body, timeout: .seconds(15))
             let ended = try #require(text, "the stream was open 15 s after its 2 s token expired")
             #expect(ended.contains("event: unauthorized") && ended.contains("the token has expired"), "\(ended)")
         }
