@@ -38,6 +38,35 @@ import Testing
         #expect(refused.output.contains("readonly"), "gives SQLite's words: \(refused.output)")
     }
 
+    @Test func databaseMadeReadOnlyWhileRunningAnswers503AndIsNotReady() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let data = folder.file("data")
+        let server = try await ServerProcess(dataDirectory: data, logPath: folder.file("server.log"))
+        let files = ["\(data)/switchboard.sqlite", "\(data)/switchboard.sqlite-wal"]
+        let immutable = try Program.run("chattr", ["+i"] + files)
+        guard immutable.status == 0 else {
+            if ProcessInfo.processInfo.environment["CI"] != nil {
+                Issue.record("chattr +i failed on \(files) (the file system must support it under CI): \(immutable.text)")
+            }
+            return
+        }
+        var restored = false
+        defer { if !restored { _ = try? Program.run("chattr", ["-i"] + files) } }
+        let (status, body) = try await server.request(.POST, "/api/integrations/connections",
+                                                      body: #"{"name": "ro", "kind": "http", "url": "http://127.0.0.1:1/ro"}"#)
+        #expect(status == 503, "a write the file refuses answers 503, not 500: \(String(decoding: body, as: UTF8.self))")
+        #expect(String(decoding: body, as: UTF8.self).contains("/problems/store-unavailable"))
+        #expect(try await server.request(.GET, "/readyz").status == 503, "not ready while writes fail")
+
+        _ = try Program.run("chattr", ["-i"] + files)
+        restored = true
+        #expect(try await server.request(.GET, "/readyz").status == 200, "ready again once the file takes writes")
+        #expect(try await server.request(.POST, "/api/integrations/connections",
+                                         body: #"{"name": "rw", "kind": "http", "url": "http://127.0.0.1:1/rw"}"#).status == 201)
+        #expect(await server.stop(within: .seconds(30)) == 0)
+    }
+
     @Test func damagedMiddlePageRefusesToStart() async throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
