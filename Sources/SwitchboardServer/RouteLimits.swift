@@ -7,7 +7,7 @@ import SwitchboardEngine
 /// thread and reader, so `/healthz` and shutdown stalled with them (issue 14). Queued
 /// requests are answered later, never refused.
 struct RouteLimits: Sendable {
-    let ping = ConcurrencyLimit(32)
+    let ping = ConcurrencyLimit(64)
     let transitions = ConcurrencyLimit(64)
     let bulkTransitions = ConcurrencyLimit(4)
     let kubeconfigImports = ConcurrencyLimit(4)
