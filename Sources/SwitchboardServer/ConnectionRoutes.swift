@@ -229,6 +229,8 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
             return BulkTransitionResult(id: id.lowercasedString, ok: false, status: problem.connection?.status, error: problem)
         case .failure(let problem as Problem):
             return BulkTransitionResult(id: id.lowercasedString, ok: false, error: problem)
+        case .failure(let unavailable as StoreUnavailable):
+            return BulkTransitionResult(id: id.lowercasedString, ok: false, error: Problem(unavailable))
         case .failure(let error):
             return BulkTransitionResult(id: id.lowercasedString, ok: false, error: Problem(
                 "internal-error", title: "Internal server error", status: .internalServerError, detail: "\(error)"))

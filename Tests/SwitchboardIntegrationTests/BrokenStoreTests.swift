@@ -105,6 +105,11 @@ import Testing
         let server = try await ServerProcess(dataDirectory: "\(disk)/data", logPath: folder.file("server.log"),
                                              launcher: MountNamespace.tmpfsLauncher(on: disk, size: "8m"))
         #expect(try await server.request(.GET, "/readyz").status == 200)
+        let (made, madeBody) = try await server.request(.POST, "/api/integrations/connections",
+                                                        body: #"{"name": "before", "kind": "http", "url": "http://127.0.0.1:1/before"}"#)
+        try #require(made == 201)
+        struct Created: Decodable { var id: String }
+        let before = try JSONDecoder().decode(Created.self, from: madeBody).id
 
         // Fill the server's disk to the last byte.
         let filler = MountNamespace.path("\(disk)/filler", seenBy: server.pid)
@@ -133,6 +138,11 @@ import Testing
         let notReady = try await server.request(.GET, "/readyz")
         #expect(notReady.status == 503, "not ready while the disk is full: \(String(decoding: notReady.body, as: UTF8.self))")
         #expect(try await server.request(.GET, "/healthz").status == 200, "alive all the same")
+        // A bulk move reports the same problem for the item it could not store.
+        let (bulk, bulkBody) = try await server.request(.POST, "/api/integrations/connections/transitions",
+                                                        body: #"{"ids": ["\#(before)"], "status": "ignored"}"#)
+        let bulkText = String(decoding: bulkBody, as: UTF8.self)
+        #expect(bulk == 200 && bulkText.contains("/problems/store-unavailable") && bulkText.contains("503"), "\(bulk): \(bulkText)")
 
         // Space again: writes work and the server is ready.
         try FileManager.default.removeItem(atPath: filler)
