@@ -56,11 +56,12 @@ final class SQLiteStoreHealth: Sendable {
 
     var lastFailure: StoreUnavailable? { failure.withLock { $0 } }
 
-    /// Free bytes for the server on the file system that holds the database.
+    /// Free bytes for the server on the file system that holds the database; nil when the
+    /// file system does not say (some FUSE and network file systems report no sizes at all).
     func freeBytes() -> UInt64? {
         var stats = statvfs()
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
-        guard statvfs(folder, &stats) == 0 else { return nil }
+        guard statvfs(folder, &stats) == 0, stats.f_blocks > 0 else { return nil }
         return UInt64(stats.f_bavail) * UInt64(stats.f_frsize)
     }
 }
