@@ -15,7 +15,7 @@ final class DataFolder: Sendable {
     /// process ends, however it ends: the kernel drops the lock).
     private let descriptor: Int32
 
-    static func lockFileName() -> String { "switchboard.lock" }
+    static let lockFileName = "switchboard.lock"
 
     private init(path: String, descriptor: Int32) {
         self.path = path
@@ -34,7 +34,7 @@ final class DataFolder: Sendable {
             logger.warning("the data folder is readable by other users; chmod 700 it (the database and keys inside are 0600)",
                            metadata: ["folder": "\(path)", "mode": "\(String(mode, radix: 8))"])
         }
-        let lockPath = URL(fileURLWithPath: path).appendingPathComponent(lockFileName()).path
+        let lockPath = URL(fileURLWithPath: path).appendingPathComponent(lockFileName).path
         // O_CLOEXEC: a child (an exec credential plugin) must not inherit the lock and keep
         // it after the server is gone.
         let descriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
