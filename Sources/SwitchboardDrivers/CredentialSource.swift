@@ -51,6 +51,16 @@ public struct FileReferenceCredentials: CredentialSource {
     }
 
     public func secrets(for connection: Connection) async throws -> SecretValues {
+        guard Key.files.contains(where: { connection.metadata[$0] != nil }) else { return try readSecrets(connection) }
+        // File reads block their thread (a slow disk, a FIFO): never one of Swift's few cooperative ones.
+        return try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try readSecrets(connection) })
+            }
+        }
+    }
+
+    private func readSecrets(_ connection: Connection) throws -> SecretValues {
         var secrets: SecretValues = [:]
         func text(_ key: String) -> String? {
             if case .string(let value)? = connection.metadata[key], !value.isEmpty { return value }

@@ -9,6 +9,7 @@ import SwitchboardStorage
 /// through the engine.
 struct ConnectionRoutes<Context: RequestContext>: Sendable {
     let engine: ConnectionEngine
+    let limits: RouteLimits
     let shown = ConnectionJSONCache()
 
     static var maxPageSize: Int { 100 }
@@ -118,7 +119,8 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
     }
 
     @Sendable func ping(_ request: Request, context: Context) async throws -> Response {
-        let (connection, result) = try await engine.ping(try await visibleConnection(context).id)
+        let id = try await visibleConnection(context).id
+        let (connection, result) = try await limits.ping.run { try await engine.ping(id) }
         return try JSONBody.response(PingResource(
             connectionId: connection.id.lowercasedString, status: connection.status, health: result.health,
             reachable: result.isReachable, latencyMs: result.latencyMilliseconds, error: result.error,
@@ -168,8 +170,11 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
         let body = try await JSONBody.decode(TransitionBody.self, from: request)
         let status = try QueryValue.status(body.status, field: "status")
         let id = try await visibleConnection(context, for: status == .deleted ? .change : .transition).id
-        let connection = try await engine.transition(id, to: status, by: RequestPrincipal.current, reason: body.reason,
-                                                     correlationId: correlationId(request))
+        let principal = RequestPrincipal.current
+        let correlation = correlationId(request)
+        let connection = try await limits.transitions.run {
+            try await engine.transition(id, to: status, by: principal, reason: body.reason, correlationId: correlation)
+        }
         return try JSONBody.response(resource(connection))
     }
 
@@ -186,9 +191,13 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
         try ConnectionRules.check(reason: body.reason)
         let engine = engine
         let use: Visibility.Use = status == .deleted ? .change : .transition
-        let outcomes = await engine.transitionMany(body.ids, to: status, by: RequestPrincipal.current, reason: body.reason,
-                                                   correlationId: correlationId(request)) { connection in
-            try await Visibility.check(connection, for: use, engine: engine)
+        let principal = RequestPrincipal.current
+        let correlation = correlationId(request)
+        let outcomes = try await limits.bulkTransitions.run {
+            await engine.transitionMany(body.ids, to: status, by: principal, reason: body.reason,
+                                        correlationId: correlation) { connection in
+                try await Visibility.check(connection, for: use, engine: engine)
+            }
         }
         let finished = body.ids.map { id in
             Self.bulkResult(id, outcomes[id] ?? .failure(EngineError.notFound(id)), engine: engine)
@@ -223,6 +232,8 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
             return BulkTransitionResult(id: id.lowercasedString, ok: false, status: problem.connection?.status, error: problem)
         case .failure(let problem as Problem):
             return BulkTransitionResult(id: id.lowercasedString, ok: false, error: problem)
+        case .failure(let unavailable as StoreUnavailable):
+            return BulkTransitionResult(id: id.lowercasedString, ok: false, error: Problem(unavailable))
         case .failure(let error):
             return BulkTransitionResult(id: id.lowercasedString, ok: false, error: Problem(
                 "internal-error", title: "Internal server error", status: .internalServerError, detail: "\(error)"))

@@ -12,6 +12,7 @@ import SwitchboardEngine
 struct KubernetesImportRoutes<Context: RequestContext>: Sendable {
     let engine: ConnectionEngine
     let importer: KubeconfigImporter
+    let limits: RouteLimits
 
     func register(on router: Router<Context>) {
         let group = router.group("api/system/kubernetes")
@@ -28,17 +29,24 @@ struct KubernetesImportRoutes<Context: RequestContext>: Sendable {
 
     @Sendable func importKubeconfig(_ request: Request, context: Context) async throws -> Response {
         let form = try await Self.readForm(request)
-        let results = try await importer.importKubeconfig(
-            try Self.kubeconfig(form), origin: .uploaded, selectedContexts: try Self.selection(form),
-            connectReachable: try Self.flag(form.connectReachable, name: "connectReachable"),
-            owner: RequestPrincipal.current.userId, by: RequestPrincipal.current)
+        let kubeconfig = try Self.kubeconfig(form)
+        let selection = try Self.selection(form)
+        let connectReachable = try Self.flag(form.connectReachable, name: "connectReachable")
+        let principal = RequestPrincipal.current
+        let results = try await limits.kubeconfigImports.run {
+            try await importer.importKubeconfig(kubeconfig, origin: .uploaded, selectedContexts: selection,
+                                                connectReachable: connectReachable, owner: principal.userId, by: principal)
+        }
         return try JSONBody.response(ImportResponse(results, kinds: engine.kinds))
     }
 
     @Sendable func previewContexts(_ request: Request, context: Context) async throws -> Response {
         let form = try await Self.readForm(request)
-        let results = try await importer.preview(try Self.kubeconfig(form), origin: .uploaded,
-                                                 owner: RequestPrincipal.current.userId)
+        let kubeconfig = try Self.kubeconfig(form)
+        let owner = RequestPrincipal.current.userId
+        let results = try await limits.kubeconfigImports.run {
+            try await importer.preview(kubeconfig, origin: .uploaded, owner: owner)
+        }
         return try JSONBody.response(ImportResponse(results, kinds: engine.kinds))
     }
 

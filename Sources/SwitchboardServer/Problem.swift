@@ -88,6 +88,16 @@ extension Problem {
     }
 }
 
+extension Problem {
+    /// 503: the store cannot read or write (disk full, read-only, damaged), so the request
+    /// may succeed later but not now. The file's path stays in the server's log.
+    init(_ unavailable: StoreUnavailable) {
+        self.init("store-unavailable", title: "The store cannot \(unavailable.operation.rawValue)",
+                  status: .serviceUnavailable,
+                  detail: "the server's database cannot \(unavailable.operation.rawValue) now: \(unavailable.cause.rawValue); retry once an operator has fixed it (the server log names the file and what to do)")
+    }
+}
+
 /// Turns every error a handler throws into a problem response, so no client ever sees a
 /// bare-text error or a stack trace.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
@@ -104,6 +114,12 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch StoreError.duplicate(let id) {
             return try Problem("already-exists", title: "The connection already exists", status: .conflict,
                                detail: "connection \(id.lowercasedString) already exists; use PUT to change it").response()
+        } catch let unavailable as StoreUnavailable {
+            // The operator's problem, not the client's: the log has the file and SQLite's words.
+            context.logger.error("store unavailable", metadata: ["error": "\(unavailable)", "path": "\(request.uri.path)"])
+            var response = try Problem(unavailable).response()
+            if !unavailable.isPermanent { response.headers[.retryAfter] = "30" }
+            return response
         } catch is NIOTooManyBytesError {
             return try Problem("too-large", title: "The request body is too large", status: .contentTooLarge,
                                detail: "the request body is larger than \(JSONBody.maxRequestBytes) bytes").response()

@@ -114,8 +114,9 @@ public enum SwitchboardApp {
         }
         SystemRoutes(engine: parts.engine, registry: parts.registry).register(on: router)
         WebPageRoutes().register(on: router)
-        ConnectionRoutes(engine: parts.engine).register(on: router)
-        KubernetesImportRoutes(engine: parts.engine, importer: parts.importer).register(on: router)
+        let limits = RouteLimits()
+        ConnectionRoutes(engine: parts.engine, limits: limits).register(on: router)
+        KubernetesImportRoutes(engine: parts.engine, importer: parts.importer, limits: limits).register(on: router)
         CredentialRoutes(credentials: CredentialService(store: parts.engine.store), engine: parts.engine).register(on: router)
         EnvironmentRoutes(environments: EnvironmentService(store: parts.engine.store), engine: parts.engine)
             .register(on: router)
@@ -173,8 +174,12 @@ public enum SwitchboardApp {
     public static func run(_ configuration: ServerConfiguration, logger: Logger,
                            onAdminToken: @escaping @Sendable (_ token: String, _ file: String) -> Void = { _, _ in },
                            onRunning: @escaping @Sendable (String) async -> Void = { _ in }) async throws {
-        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        let folder = try DataFolder.acquire(configuration.dataDirectory, logger: logger)
+        defer { folder.release() }
         let store = try SQLiteConnectionStore(path: configuration.databasePath, vault: vault(configuration, logger: logger))
+        // A damaged or unwritable database refuses to start (path and SQLite's words) rather
+        // than reporting ready and failing every write.
+        try await store.checkAtStart()
         let httpClient = makeHTTPClient()
         let parts = assemble(store: store, httpClient: httpClient, configuration: configuration, logger: logger)
         let app = Application(

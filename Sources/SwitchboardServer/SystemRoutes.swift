@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Prometheus
 import SwitchboardEngine
+import SwitchboardStorage
 
 /// Liveness, readiness, metrics and the API's own description.
 struct SystemRoutes<Context: RequestContext>: Sendable {
@@ -15,9 +16,14 @@ struct SystemRoutes<Context: RequestContext>: Sendable {
             Response(status: .ok, headers: [.contentType: "application/json"],
                      body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
         }
-        router.get("readyz") { _, _ in
+        router.get("readyz") { _, context in
             do {
                 try await engine.store.checkReadiness()
+            } catch let unavailable as StoreUnavailable {
+                // Public path: the file's location stays in the log.
+                context.logger.warning("not ready", metadata: ["error": "\(unavailable)"])
+                throw Problem("not-ready", title: "The store cannot \(unavailable.operation.rawValue)", status: .serviceUnavailable,
+                              detail: "the database cannot \(unavailable.operation.rawValue): \(unavailable.cause.rawValue); \(unavailable.remedy) (the server log names the file and SQLite's words)")
             } catch {
                 throw Problem("not-ready", title: "The store is not answering", status: .serviceUnavailable,
                               detail: "the connection store did not answer: \(error)")

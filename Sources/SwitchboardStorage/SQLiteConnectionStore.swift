@@ -8,27 +8,37 @@ import GRDB
 /// event append run in one transaction, so a crash keeps both or neither.
 public final class SQLiteConnectionStore: ConnectionStore {
     let pool: DatabasePool
+    let fileHealth: SQLiteStoreHealth
     private let vault: SecretsVault?
     private let detailsCache = ConnectionDetailsCache()
 
-    /// Opens (creating if needed) the database at `path` and migrates it to the latest schema.
-    /// Credentials are sealed with `vault`; without one, storing a credential fails.
+    /// Opens (creating if needed, mode 0600) the database at `path` and migrates it to the
+    /// latest schema. Credentials are sealed with `vault`; without one, storing a credential
+    /// fails. A file that cannot be opened or migrated throws `StoreUnavailable` naming it.
     public init(path: String, vault: SecretsVault? = nil) throws {
         self.vault = vault
+        fileHealth = SQLiteStoreHealth(path: path)
         var configuration = Configuration()
         // Readers and the writer wait for each other briefly instead of failing at once.
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
-        pool = try DatabasePool(path: path, configuration: configuration)
-        try SQLiteMigrations.migrator.migrate(pool)
+        do {
+            try PrivateDatabaseFiles.prepare(path)
+            pool = try DatabasePool(path: path, configuration: configuration)
+            // Runs before the server serves anything (and from the CLI), so blocking is fine here.
+            try SQLiteMigrations.migrator.migrate(pool)
+        } catch {
+            throw fileHealth.classify(error, .write) ?? error
+        }
+        PrivateDatabaseFiles.tighten(path)
         pool.add(transactionObserver: detailsCache, extent: .databaseLifetime)
     }
 
     public func insert(_ connection: Connection, event: LifecycleEvent, credential: Credential?) async throws {
         let sealed = try credential.map(seal)
-        try await pool.write { db in
+        try await write { db in
             try Self.insert(connection, db)
             if let credential, let sealed { try Self.saveAudited(credential, sealed: sealed, for: event, db) }
             try Self.append(event, db)
@@ -36,7 +46,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
     }
 
     public func insert(contentsOf items: [(Connection, LifecycleEvent)]) async throws {
-        try await pool.write { db in
+        try await write { db in
             for (connection, event) in items {
                 try Self.insert(connection, db)
                 try Self.append(event, db)
@@ -75,7 +85,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
 
     public func updateMany(_ moves: [StoredMove]) async throws -> [UUID: Connection] {
         guard !moves.isEmpty else { return [:] }
-        return try await pool.write { db in
+        return try await write { db in
             var stored: [UUID: Connection] = [:]
             for move in moves {
                 do {
@@ -110,7 +120,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
 
     public func connections(ids: [UUID]) async throws -> [UUID: Connection] {
         guard !ids.isEmpty else { return [:] }
-        return try await pool.read { db in
+        return try await read { db in
             var found: [UUID: Connection] = [:]
             // SQLite limits bound parameters; ask in slices.
             for start in stride(from: 0, to: ids.count, by: 500) {
@@ -128,11 +138,11 @@ public final class SQLiteConnectionStore: ConnectionStore {
     }
 
     public func liveConnection(owner: UUID?, fingerprint: String) async throws -> Connection? {
-        try await pool.read { db in try Self.liveConnection(owner: owner, fingerprint: fingerprint, db) }
+        try await read { db in try Self.liveConnection(owner: owner, fingerprint: fingerprint, db) }
     }
 
     public func connectionsWithoutFingerprint(after afterId: UUID?, limit: Int) async throws -> [Connection] {
-        try await pool.read { db in
+        try await read { db in
             try Row.fetchAll(db, sql: """
                 SELECT * FROM connections INDEXED BY connections_without_fingerprint
                 WHERE fingerprint IS NULL AND status <> 'deleted' AND id > ? ORDER BY id LIMIT ?
@@ -141,7 +151,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
     }
 
     public func children(of parentId: UUID) async throws -> [Connection] {
-        try await pool.read { db in
+        try await read { db in
             try Row.fetchAll(db, sql: """
                 SELECT * FROM connections
                 WHERE json_extract(metadata, '$.parentConnectionId') = ? AND status <> 'deleted'
@@ -151,7 +161,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
     }
 
     public func deletedParentsWithUnmarkedChildren() async throws -> [UUID] {
-        try await pool.read { db in
+        try await read { db in
             try String.fetchAll(db, sql: """
                 SELECT DISTINCT parent.id FROM connections child
                 JOIN connections parent ON parent.id = json_extract(child.metadata, '$.parentConnectionId')
@@ -197,22 +207,21 @@ public final class SQLiteConnectionStore: ConnectionStore {
     }
 
     public func credential(id: UUID) async throws -> Credential? {
-        guard let row = try await pool.read({ db in
+        guard let row = try await read({ db in
             try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM credentials WHERE id = ?"), arguments: [id.lowercasedString])
+                .map(SealedCredentialRow.init)
         }) else { return nil }
         guard let vault else { throw StoreError.noSecretsKey }
         return Credential(
-            id: id, name: row["name"], type: row["type"], owner: CredentialRow.owner(row),
-            secret: try vault.open(row["secret"], keyId: row["key_id"], credentialId: id),
-            ownedByConnection: row["owned_by_connection"],
-            createdAt: Date(storageMilliseconds: row["created_at"]),
-            updatedAt: Date(storageMilliseconds: row["updated_at"]))
+            id: id, name: row.name, type: row.type, owner: row.owner,
+            secret: try vault.open(row.secret, keyId: row.keyId, credentialId: id),
+            ownedByConnection: row.ownedByConnection, createdAt: row.createdAt, updatedAt: row.updatedAt)
     }
 
     public func credentials(_ query: CredentialQuery) async throws -> CredentialListing {
         guard let vault else { throw StoreError.noSecretsKey }
         var conditions: [String] = []
-        var arguments: [(any DatabaseValueConvertible)?] = []
+        var arguments: [String] = []
         if let owner = query.owner {
             conditions.append("owner = ?")
             arguments.append(owner.lowercasedString)
@@ -223,37 +232,37 @@ public final class SQLiteConnectionStore: ConnectionStore {
                 .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%")
         }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        let rows = try await pool.read { db in
+        let values = arguments
+        let rows = try await read { db in
             let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM credentials \(filter)",
-                                         arguments: StatementArguments(arguments)) ?? 0
+                                         arguments: StatementArguments(values)) ?? 0
             let rows = try Row.fetchAll(db, sql: "SELECT * FROM credentials \(filter) ORDER BY name, id LIMIT ? OFFSET ?",
-                                        arguments: StatementArguments(arguments) + [query.pageSize, query.page * query.pageSize])
-            return (total, rows)
+                                        arguments: StatementArguments(values) + [query.pageSize, query.page * query.pageSize])
+            return (total, try rows.map(SealedCredentialRow.init))
         }
-        return CredentialListing(credentials: try rows.1.map { try Self.summary($0, vault) }, totalCount: rows.0)
+        return CredentialListing(credentials: rows.1.map { Self.summary($0, vault) }, totalCount: rows.0)
     }
 
     public func credentialSummary(id: UUID) async throws -> CredentialSummary? {
         guard let vault else { throw StoreError.noSecretsKey }
-        return try await pool.read { db in
+        return try await read { db in
             try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM credentials WHERE id = ?"), arguments: [id.lowercasedString])
-        }.map { try Self.summary($0, vault) }
+                .map(SealedCredentialRow.init)
+        }.map { Self.summary($0, vault) }
     }
 
     /// Only the names of the secret's keys leave the store this way.
-    private static func summary(_ row: Row, _ vault: SecretsVault) throws -> CredentialSummary {
-        let id = try CredentialRow.id(row)
+    private static func summary(_ row: SealedCredentialRow, _ vault: SecretsVault) -> CredentialSummary {
         // One credential that no longer opens (a retired key, a damaged row) must not hide the others.
-        let secret = (try? vault.open(row["secret"], keyId: row["key_id"], credentialId: id)) ?? [:]
-        return CredentialSummary(id: id, name: row["name"], type: row["type"], owner: CredentialRow.owner(row),
-                                 secretKeys: secret.keys.sorted(), keyId: row["key_id"],
-                                 createdAt: Date(storageMilliseconds: row["created_at"]),
-                                 updatedAt: Date(storageMilliseconds: row["updated_at"]))
+        let secret = (try? vault.open(row.secret, keyId: row.keyId, credentialId: row.id)) ?? [:]
+        return CredentialSummary(id: row.id, name: row.name, type: row.type, owner: row.owner,
+                                 secretKeys: secret.keys.sorted(), keyId: row.keyId,
+                                 createdAt: row.createdAt, updatedAt: row.updatedAt)
     }
 
     public func insertCredential(_ credential: Credential, audit: AuditEvent) async throws {
         let sealed = try seal(credential)
-        try await pool.write { db in
+        try await write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM credentials WHERE id = ?",
                                  arguments: [credential.id.lowercasedString]) ?? false {
                 throw StoreError.duplicate(credential.id)
@@ -265,7 +274,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
 
     public func updateCredential(_ credential: Credential, expectedUpdatedAt: Date, audit: AuditEvent) async throws {
         let sealed = try seal(credential)
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: """
                 UPDATE credentials SET name = ?, type = ?, key_id = ?, secret = ?, updated_at = ? WHERE id = ? AND updated_at = ?
                 """, arguments: [credential.name, credential.type, sealed.keyId, sealed.secret,
@@ -280,7 +289,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
     }
 
     public func deleteCredential(id: UUID, audit: AuditEvent) async throws {
-        try await pool.write { db in
+        try await write { db in
             let key = id.lowercasedString
             let users = try String.fetchAll(db, sql: """
                 SELECT id FROM connections WHERE credential_id = ? AND status <> 'deleted' ORDER BY id
@@ -293,7 +302,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
     }
 
     public func auditEvents(subjectId: UUID) async throws -> [AuditEvent] {
-        try await pool.read { db in
+        try await read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM audit_events WHERE subject_id = ? ORDER BY sequence",
                              arguments: [subjectId.lowercasedString]).map(AuditRow.event(from:))
         }
@@ -302,7 +311,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
     public func resealCredentials(limit: Int) async throws -> Int {
         guard let vault else { throw StoreError.noSecretsKey }
         let current = vault.keyId
-        return try await pool.write { db in
+        return try await write { db in
             let rows = try Row.fetchAll(db, sql: "SELECT * FROM credentials WHERE key_id <> ? LIMIT ?",
                                         arguments: [current, limit])
             for row in rows {
@@ -317,7 +326,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
     }
 
     public func deleteCredentialIfUnused(id: UUID) async throws -> Bool {
-        try await pool.write { db in
+        try await write { db in
             let key = id.lowercasedString
             let used = try Bool.fetchOne(db, sql: """
                 SELECT 1 FROM connections WHERE credential_id = ? AND status <> 'deleted' LIMIT 1
@@ -339,7 +348,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
         case .failure(let generation): miss = generation
         }
         let key = id.lowercasedString
-        let details = try await pool.read { db -> ConnectionDetails? in
+        let details = try await read { db -> ConnectionDetails? in
             guard let row = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM connections WHERE id = ?"),
                                              arguments: [key]) else { return nil }
             let health = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM connection_health WHERE connection_id = ?"),
@@ -354,7 +363,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
     }
 
     public func connection(id: UUID) async throws -> Connection? {
-        try await pool.read { db in
+        try await read { db in
             try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM connections WHERE id = ?"), arguments: [id.lowercasedString])
                 .map(ConnectionRow.connection(from:))
         }
@@ -363,7 +372,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
     public func update(_ connection: Connection, expectedVersion: Int64, event: LifecycleEvent?,
                        credential: Credential?) async throws -> Connection {
         let sealed = try credential.map(seal)
-        return try await pool.write { db in
+        return try await write { db in
             let stored: Connection
             do {
                 guard let written = try Self.compareAndSet(connection, expectedVersion: expectedVersion, db) else {
@@ -388,7 +397,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
 
     public func list(_ query: ConnectionQuery) async throws -> ConnectionListing {
         let filter = ConnectionFilterSQL(query)
-        return try await pool.read { db in
+        return try await read { db in
             let arguments = StatementArguments(filter.arguments)
             let rows = try Row.fetchAll(db, sql: filter.pageSQL,
                                         arguments: arguments + [query.pageSize, query.page * query.pageSize])
@@ -405,7 +414,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
     }
 
     public func events(connectionId: UUID, page: Int, pageSize: Int) async throws -> EventPage {
-        try await pool.read { db in
+        try await read { db in
             let key = connectionId.lowercasedString
             let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM events WHERE connection_id = ?",
                                          arguments: [key]) ?? 0
@@ -416,13 +425,9 @@ public final class SQLiteConnectionStore: ConnectionStore {
         }
     }
 
-    public func checkReadiness() async throws {
-        _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
-    }
-
     public func saveHealth(_ records: [HealthRecord]) async throws {
         guard !records.isEmpty else { return }
-        try await pool.write { db in
+        try await write { db in
             let statement = try db.cachedStatement(sql: """
                 INSERT INTO connection_health (connection_id, state, checked_at, latency_ms, last_error,
                     consecutive_successes, consecutive_failures)
@@ -444,7 +449,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
 
     public func health(of ids: [UUID]) async throws -> [UUID: HealthRecord] {
         guard !ids.isEmpty else { return [:] }
-        return try await pool.read { db in
+        return try await read { db in
             var records: [UUID: HealthRecord] = [:]
             // SQLite limits bound parameters; ask in slices.
             for slice in stride(from: 0, to: ids.count, by: 500).map({ ids[$0..<min($0 + 500, ids.count)] }) {
@@ -461,7 +466,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
     }
 
     public func probeCandidates(after afterId: UUID?, limit: Int) async throws -> [Connection] {
-        try await pool.read { db in
+        try await read { db in
             try Row.fetchAll(db, sql: """
                 SELECT * FROM connections INDEXED BY connections_probed
                 WHERE status IN ('registered', 'connected', 'disconnected') AND id > ?
@@ -471,7 +476,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
     }
 
     public func saveCollectedData(connectionId: UUID, key: String, value: JSONValue, at date: Date) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: """
                 INSERT INTO collected_data (connection_id, key, value, collected_at) VALUES (?, ?, ?, ?)
                 ON CONFLICT (connection_id, key) DO UPDATE SET value = excluded.value, collected_at = excluded.collected_at
@@ -480,7 +485,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
     }
 
     public func collectedData(connectionId: UUID) async throws -> [String: CollectedItem] {
-        try await pool.read { db in
+        try await read { db in
             var items: [String: CollectedItem] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT * FROM collected_data WHERE connection_id = ?",
                                         arguments: [connectionId.lowercasedString]) {
@@ -492,13 +497,13 @@ public final class SQLiteConnectionStore: ConnectionStore {
     }
 
     public func purgeCollectedData(connectionId: UUID) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "DELETE FROM collected_data WHERE connection_id = ?", arguments: [connectionId.lowercasedString])
         }
     }
 
     public func countsByKindAndStatus() async throws -> [KindStatusCount] {
-        try await pool.read { db in
+        try await read { db in
             try Row.fetchAll(db, sql: """
                 SELECT kind, status, COUNT(*) AS count FROM connections WHERE status != 'deleted' GROUP BY kind, status
                 """).compactMap { row in
@@ -511,7 +516,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
     /// status), one line per step: lets tests and operators see which indexes they use.
     public func queryPlan(for query: ConnectionQuery) async throws -> (page: [String], summary: [String]) {
         let filter = ConnectionFilterSQL(query)
-        return try await pool.read { db in
+        return try await read { db in
             let arguments = StatementArguments(filter.arguments)
             let page = try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + filter.pageSQL,
                                         arguments: arguments + [query.pageSize, query.page * query.pageSize])

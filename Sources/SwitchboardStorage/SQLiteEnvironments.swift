@@ -4,7 +4,7 @@ import GRDB
 
 extension SQLiteConnectionStore {
     public func environment(id: UUID) async throws -> Environment? {
-        try await pool.read { db in
+        try await read { db in
             try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM environments WHERE id = ?"), arguments: [id.lowercasedString])
                 .map(EnvironmentRow.environment(from:))
         }
@@ -28,7 +28,7 @@ extension SQLiteConnectionStore {
         }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let values = arguments
-        return try await pool.read { db in
+        return try await read { db in
             let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM environments \(filter)",
                                          arguments: StatementArguments(values)) ?? 0
             let rows = try Row.fetchAll(db, sql: "SELECT * FROM environments \(filter) ORDER BY name, id LIMIT ? OFFSET ?",
@@ -38,7 +38,7 @@ extension SQLiteConnectionStore {
     }
 
     public func insertEnvironment(_ environment: Environment, members: [UUID], audit: AuditEvent) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: """
                 INSERT INTO environments (id, name, description, owner, metadata, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -53,7 +53,7 @@ extension SQLiteConnectionStore {
     }
 
     public func updateEnvironment(_ environment: Environment, expectedUpdatedAt: Date, audit: AuditEvent) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: """
                 UPDATE environments SET name = ?, description = ?, metadata = ?, updated_at = ? WHERE id = ? AND updated_at = ?
                 """, arguments: [environment.name, environment.description, JSONText.encode(environment.metadata),
@@ -69,7 +69,7 @@ extension SQLiteConnectionStore {
     }
 
     public func deleteEnvironment(id: UUID, audit: AuditEvent) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "DELETE FROM environment_connections WHERE environment_id = ?", arguments: [id.lowercasedString])
             try db.execute(sql: "DELETE FROM environment_shares WHERE environment_id = ?", arguments: [id.lowercasedString])
             try db.execute(sql: "DELETE FROM environments WHERE id = ?", arguments: [id.lowercasedString])
@@ -79,7 +79,7 @@ extension SQLiteConnectionStore {
     }
 
     public func addMember(_ connectionId: UUID, to environmentId: UUID, audit: AuditEvent) async throws -> Bool {
-        try await pool.write { db in
+        try await write { db in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM environments WHERE id = ?",
                                     arguments: [environmentId.lowercasedString]) ?? false else {
                 throw StoreError.environmentNotFound(environmentId)
@@ -91,7 +91,7 @@ extension SQLiteConnectionStore {
     }
 
     public func removeMember(_ connectionId: UUID, from environmentId: UUID, audit: AuditEvent) async throws {
-        try await pool.write { db in
+        try await write { db in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM environments WHERE id = ?",
                                     arguments: [environmentId.lowercasedString]) ?? false else {
                 throw StoreError.environmentNotFound(environmentId)
@@ -104,7 +104,7 @@ extension SQLiteConnectionStore {
     }
 
     public func share(_ environmentId: UUID, with userId: UUID, _ shared: Bool, audit: AuditEvent) async throws -> Bool {
-        try await pool.write { db in
+        try await write { db in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM environments WHERE id = ?",
                                     arguments: [environmentId.lowercasedString]) ?? false else {
                 throw StoreError.environmentNotFound(environmentId)
@@ -124,7 +124,7 @@ extension SQLiteConnectionStore {
     }
 
     public func isShared(_ connectionId: UUID, with userId: UUID) async throws -> Bool {
-        try await pool.read { db in
+        try await read { db in
             try Bool.fetchOne(try db.cachedStatement(sql: """
                 SELECT 1 FROM environment_connections ec JOIN environment_shares es ON es.environment_id = ec.environment_id
                 WHERE ec.connection_id = ? AND es.user_id = ? LIMIT 1
@@ -133,14 +133,14 @@ extension SQLiteConnectionStore {
     }
 
     public func isEnvironmentShared(_ environmentId: UUID, with userId: UUID) async throws -> Bool {
-        try await pool.read { db in
+        try await read { db in
             try Bool.fetchOne(db, sql: "SELECT 1 FROM environment_shares WHERE environment_id = ? AND user_id = ?",
                               arguments: [environmentId.lowercasedString, userId.lowercasedString]) ?? false
         }
     }
 
     public func sharedUsers(of environmentId: UUID) async throws -> [String] {
-        try await pool.read { db in
+        try await read { db in
             try String.fetchAll(db, sql: """
                 SELECT u.name FROM environment_shares es JOIN users u ON u.id = es.user_id WHERE es.environment_id = ? ORDER BY u.name
                 """, arguments: [environmentId.lowercasedString])
@@ -149,7 +149,7 @@ extension SQLiteConnectionStore {
 
     public func environmentIds(of connectionIds: [UUID]) async throws -> [UUID: [UUID]] {
         guard !connectionIds.isEmpty else { return [:] }
-        return try await pool.read { db in
+        return try await read { db in
             var memberships: [UUID: [UUID]] = [:]
             for slice in stride(from: 0, to: connectionIds.count, by: 500).map({ connectionIds[$0..<min($0 + 500, connectionIds.count)] }) {
                 let rows = try Row.fetchAll(try db.cachedStatement(sql: """

@@ -34,13 +34,13 @@ extension SQLiteConnectionStore {
             WHERE \(conditions.joined(separator: " AND ")) ORDER BY e.sequence LIMIT ?
             """
         let values = arguments
-        return try await pool.read { db in
+        return try await read { db in
             try Row.fetchAll(db, sql: sql, arguments: [query.after] + StatementArguments(values) + [query.limit])
                 .map(EventRow.event(from:))
         }
     }
 
     public func latestEventSequence() async throws -> Int64 {
-        try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(sequence) FROM events") ?? 0 }
+        try await read { db in try Int64.fetchOne(db, sql: "SELECT MAX(sequence) FROM events") ?? 0 }
     }
 }

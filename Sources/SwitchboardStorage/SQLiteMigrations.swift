@@ -209,6 +209,15 @@ enum SQLiteMigrations {
                     WHERE json_extract(metadata, '$.parentConnectionId') IS NOT NULL;
                 """)
         }
+        migrator.registerMigration("v11: store probe") { db in
+            try db.execute(sql: """
+                -- One row /readyz and every start rewrite: proves the file takes a write.
+                CREATE TABLE store_probe (
+                    id INTEGER PRIMARY KEY NOT NULL,
+                    written_at INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

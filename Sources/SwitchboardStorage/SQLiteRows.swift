@@ -83,6 +83,34 @@ enum CredentialRow {
     static func owner(_ row: Row) -> UUID? { (row["owner"] as String?).flatMap(UUID.init(uuidString:)) }
 }
 
+/// A credentials row with its secret still sealed. GRDB's `Row` is not `Sendable`, and an
+/// `await pool.read` whose closure returns one silently runs GRDB's *blocking* overload on
+/// a cooperative thread (issue 14: the server hung under concurrent pings); reads return
+/// this instead and open the secret afterwards.
+struct SealedCredentialRow: Sendable {
+    var id: UUID
+    var name: String
+    var type: String
+    var owner: UUID?
+    var keyId: String
+    var secret: Data
+    var ownedByConnection: Bool
+    var createdAt: Date
+    var updatedAt: Date
+
+    init(_ row: Row) throws {
+        id = try CredentialRow.id(row)
+        name = row["name"]
+        type = row["type"]
+        owner = CredentialRow.owner(row)
+        keyId = row["key_id"]
+        secret = row["secret"]
+        ownedByConnection = row["owned_by_connection"]
+        createdAt = Date(storageMilliseconds: row["created_at"])
+        updatedAt = Date(storageMilliseconds: row["updated_at"])
+    }
+}
+
 enum AuditRow {
     static func event(from row: Row) throws -> AuditEvent {
         AuditEvent(

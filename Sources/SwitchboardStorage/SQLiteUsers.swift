@@ -4,13 +4,13 @@ import GRDB
 
 extension SQLiteConnectionStore {
     public func user(named name: String) async throws -> User? {
-        try await pool.read { db in
+        try await read { db in
             try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM users WHERE name = ?"), arguments: [name]).map(UserRow.user(from:))
         }
     }
 
     public func insertUser(_ user: User) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "INSERT INTO users (id, name, role, created_at) VALUES (?, ?, ?, ?)",
                            arguments: [user.id.lowercasedString, user.name, user.role.rawValue,
                                        user.createdAt.storageMilliseconds])
@@ -18,7 +18,7 @@ extension SQLiteConnectionStore {
     }
 
     public func insertToken(_ token: APIToken) async throws {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: """
                 INSERT INTO api_tokens (id, user_id, name, hash, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [token.id.lowercasedString, token.userId.lowercasedString, token.name, token.hash,
@@ -28,7 +28,7 @@ extension SQLiteConnectionStore {
     }
 
     public func token(hash: String) async throws -> (APIToken, User)? {
-        try await pool.read { db in
+        try await read { db in
             try Row.fetchOne(try db.cachedStatement(sql: """
                 SELECT t.*, u.name AS user_name, u.role AS user_role, u.created_at AS user_created_at
                 FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = ?
@@ -37,7 +37,7 @@ extension SQLiteConnectionStore {
     }
 
     public func tokens() async throws -> [(APIToken, User)] {
-        try await pool.read { db in
+        try await read { db in
             try Row.fetchAll(db, sql: """
                 SELECT t.*, u.name AS user_name, u.role AS user_role, u.created_at AS user_created_at
                 FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.created_at DESC, t.id
@@ -46,7 +46,7 @@ extension SQLiteConnectionStore {
     }
 
     public func revokeToken(id: UUID, at date: Date) async throws -> Bool {
-        try await pool.write { db in
+        try await write { db in
             try db.execute(sql: "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?",
                            arguments: [date.storageMilliseconds, id.lowercasedString])
             return db.changesCount > 0
@@ -54,7 +54,7 @@ extension SQLiteConnectionStore {
     }
 
     public func adminCount() async throws -> Int {
-        try await pool.read { db in try Int.fetchOne(db, sql: """
+        try await read { db in try Int.fetchOne(db, sql: """
             SELECT COUNT(DISTINCT u.id) FROM users u JOIN api_tokens t ON t.user_id = u.id
             WHERE u.role = 'admin' AND t.revoked_at IS NULL
             """) ?? 0 }

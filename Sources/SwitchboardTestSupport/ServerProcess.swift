@@ -29,15 +29,13 @@ public final class ServerProcess: @unchecked Sendable {
 
     /// `arguments` are added to `serve`'s; `environment` to the inherited one. The
     /// machine's own kubeconfig is imported only when `environment` names one (`KUBECONFIG`).
+    /// `launcher` runs the server (e.g. `unshare` and a shell that mounts something first);
+    /// it must `exec` the binary and arguments it is given last, so the server keeps its pid.
     public init(dataDirectory: String, logPath: String, arguments: [String] = [],
-         environment: [String: String] = [:]) async throws {
+         environment: [String: String] = [:], launcher: [String] = []) async throws {
         self.logPath = logPath
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Self.binaryPath())
-        process.arguments = ["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDirectory,
-                             "--check-timeout", "2"]
-            + (environment["KUBECONFIG"] == nil ? ["--no-import-kubeconfig"] : []) + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let process = try Self.makeProcess(dataDirectory: dataDirectory, arguments: arguments,
+                                           environment: environment, launcher: launcher)
         let output = Pipe()
         process.standardOutput = output
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
@@ -68,9 +66,81 @@ public final class ServerProcess: @unchecked Sendable {
             throw ServerProcessError("switchboard did not report its address; output: \(line ?? "none"); log: \(log)")
         }
         address = String(line[range])
-        adminToken = (try? String(contentsOfFile: "\(dataDirectory)/admin-token", encoding: .utf8))?
+        // A server in its own mount namespace keeps its files where only its /proc root shows them.
+        let tokenFile = launcher.isEmpty ? "\(dataDirectory)/admin-token"
+            : MountNamespace.path("\(dataDirectory)/admin-token", seenBy: process.processIdentifier)
+        adminToken = (try? String(contentsOfFile: tokenFile, encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
     }
+
+    /// `switchboard serve` on `dataDirectory`, not started yet.
+    static func makeProcess(dataDirectory: String, arguments: [String], environment: [String: String],
+                            launcher: [String]) throws -> Process {
+        let process = Process()
+        let serve = ["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDirectory, "--check-timeout", "2"]
+            + (environment["KUBECONFIG"] == nil ? ["--no-import-kubeconfig"] : []) + arguments
+        if let program = launcher.first, let path = ExternalServer.locate(program) {
+            process.executableURL = URL(fileURLWithPath: path)
+            process.arguments = Array(launcher.dropFirst()) + [try binaryPath()] + serve
+        } else {
+            process.executableURL = URL(fileURLWithPath: try binaryPath())
+            process.arguments = serve
+        }
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        return process
+    }
+
+    /// Starts `switchboard serve` expecting it to refuse: answers its exit status and
+    /// everything it printed, or nil for the status when it was still running after
+    /// `timeout` (then it is killed).
+    public static func refusal(dataDirectory: String, arguments: [String] = [], environment: [String: String] = [:],
+                               launcher: [String] = [], timeout: Duration = .seconds(30)) async throws -> (status: Int32?, output: String) {
+        let process = try makeProcess(dataDirectory: dataDirectory, arguments: arguments, environment: environment,
+                                      launcher: launcher)
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let exited = await waitForExit(process, timeout: timeout)
+        if !exited {
+            Foundation.kill(process.processIdentifier, SIGKILL)
+        }
+        // Off the cooperative threads: reading to the end blocks until the process is gone.
+        let text = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                let data = output.fileHandleForReading.readDataToEndOfFile()
+                process.waitUntilExit()
+                continuation.resume(returning: String(decoding: data, as: UTF8.self))
+            }
+        }
+        return (exited ? process.terminationStatus : nil, text)
+    }
+
+    /// Polls (without blocking a thread) until `process` has exited or `timeout` passed.
+    static func waitForExit(_ process: Process, timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return true
+    }
+
+    /// Sends SIGTERM and waits up to `timeout` for a graceful end: the exit status, or nil
+    /// when the server ignored it (then it is killed, so a hung server fails a test instead
+    /// of hanging it).
+    public func stop(within timeout: Duration) async -> Int32? {
+        process.terminate()
+        guard await Self.waitForExit(process, timeout: timeout) else {
+            kill()
+            return nil
+        }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// The server's process id (for /proc/<pid>/root, signals).
+    public var pid: Int32 { process.processIdentifier }
 
     /// A test that failed before stopping its server must not leave it running.
     deinit {

@@ -1,0 +1,126 @@
+import Foundation
+import GRDB
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Whether the SQLite file can be written now: the last storage failure a write met (disk
+/// full, read-only, damaged, I/O error), cleared by the next write that succeeds — except
+/// damage, which stays until a restart.
+final class SQLiteStoreHealth: Sendable {
+    let path: String
+    private let failure = Mutex<StoreUnavailable?>(nil)
+
+    /// Below this much free space SQLite cannot grow its log: the store is not ready.
+    static let minimumFreeBytes: UInt64 = 64 * 1024
+
+    init(path: String) {
+        self.path = path
+    }
+
+    /// The storage failure `error` means, or nil when it is an ordinary error (a constraint,
+    /// a busy timeout, a bug) that says nothing about the file.
+    func classify(_ error: any Error, _ operation: StoreUnavailable.Operation) -> StoreUnavailable? {
+        guard let error = error as? DatabaseError else { return nil }
+        let cause: StoreUnavailable.Cause
+        switch error.resultCode {
+        case .SQLITE_FULL: cause = .full
+        case .SQLITE_READONLY, .SQLITE_PERM: cause = .readOnly
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB: cause = .damaged
+        case .SQLITE_IOERR: cause = .inputOutput
+        case .SQLITE_CANTOPEN: cause = .cannotOpen
+        default: return nil
+        }
+        let words = error.message ?? "SQLite error"
+        return StoreUnavailable(cause: cause, operation: operation, location: path,
+                                detail: "SQLite error \(error.extendedResultCode.rawValue): \(words)")
+    }
+
+    /// Records the outcome of a write or read that failed with `error`; answers the error to throw.
+    func failed(_ error: any Error, _ operation: StoreUnavailable.Operation) -> any Error {
+        guard let unavailable = classify(error, operation) else { return error }
+        failure.withLock { current in
+            if current?.isPermanent != true { current = unavailable }
+        }
+        return unavailable
+    }
+
+    func wrote() {
+        failure.withLock { current in
+            if current != nil, current?.isPermanent != true { current = nil }
+        }
+    }
+
+    var lastFailure: StoreUnavailable? { failure.withLock { $0 } }
+
+    /// Free bytes for the server on the file system that holds the database; nil when the
+    /// file system does not say (some FUSE and network file systems report no sizes at all).
+    func freeBytes() -> UInt64? {
+        var stats = statvfs()
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        guard statvfs(folder, &stats) == 0, stats.f_blocks > 0 else { return nil }
+        return UInt64(stats.f_bavail) * UInt64(stats.f_frsize)
+    }
+}
+
+extension SQLiteConnectionStore {
+    /// `pool.read`, always GRDB's asynchronous overload: `T: Sendable` is required here, so a
+    /// closure returning a `Row` fails to compile instead of silently blocking a cooperative
+    /// thread (issue 14). Storage failures become `StoreUnavailable`.
+    func read<T: Sendable>(_ value: @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await pool.read(value)
+        } catch {
+            throw fileHealth.failed(error, .read)
+        }
+    }
+
+    /// `pool.write` (one transaction), asynchronous only; see `read`.
+    func write<T: Sendable>(_ updates: @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            let value = try await pool.write(updates)
+            fileHealth.wrote()
+            return value
+        } catch {
+            throw fileHealth.failed(error, .write)
+        }
+    }
+
+    /// Ready when a read answers, a write lands, there is room to grow, and no damage was seen.
+    public func checkReadiness() async throws {
+        _ = try await read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+        if let failure = fileHealth.lastFailure, failure.isPermanent { throw failure }
+        try await probeWrite()
+        if let free = fileHealth.freeBytes(), free < SQLiteStoreHealth.minimumFreeBytes {
+            throw StoreUnavailable(cause: .full, operation: .write, location: fileHealth.path,
+                                   detail: "\(free) bytes free on its file system")
+        }
+    }
+
+    /// Checks at start that the file is whole and writable, so a broken store refuses to
+    /// start (with the path and SQLite's words) instead of reporting ready.
+    public func checkAtStart() async throws {
+        let problems = try await read { db in
+            try String.fetchAll(db, sql: "PRAGMA quick_check(20)")
+        }
+        guard problems == ["ok"] else {
+            throw StoreUnavailable(cause: .damaged, operation: .read, location: fileHealth.path,
+                                   detail: "PRAGMA quick_check: " + problems.joined(separator: "; "))
+        }
+        try await probeWrite()
+    }
+
+    /// Writes one row that nothing else reads: proves the file takes a write now.
+    private func probeWrite() async throws {
+        let now = Date().storageMilliseconds
+        try await write { db in
+            try db.execute(sql: """
+                INSERT INTO store_probe (id, written_at) VALUES (1, ?)
+                ON CONFLICT (id) DO UPDATE SET written_at = excluded.written_at
+                """, arguments: [now])
+        }
+    }
+}
