@@ -176,10 +176,15 @@ public enum SwitchboardApp {
                            onRunning: @escaping @Sendable (String) async -> Void = { _ in }) async throws {
         let folder = try DataFolder.acquire(configuration.dataDirectory, logger: logger)
         defer { folder.release() }
+        let cleanShutdown = CleanShutdown(databasePath: configuration.databasePath)
+        let unchanged = cleanShutdown.takeRecord()
         let store = try SQLiteConnectionStore(path: configuration.databasePath, vault: vault(configuration, logger: logger))
         // A damaged or unwritable database refuses to start (path and SQLite's words) rather
         // than reporting ready and failing every write.
-        try await store.checkAtStart()
+        try await store.checkAtStart(knownWhole: unchanged)
+        logger.info(unchanged ? "database unchanged since its clean shutdown; checked that it takes writes"
+                              : "database checked in full and takes writes",
+                    metadata: ["file": "\(configuration.databasePath)"])
         let httpClient = makeHTTPClient()
         let parts = assemble(store: store, httpClient: httpClient, configuration: configuration, logger: logger)
         let app = Application(
@@ -223,6 +228,13 @@ public enum SwitchboardApp {
         }
         await parts.engine.shutdown()
         try await httpClient.shutdown()
+        do {
+            try await store.close()
+            try cleanShutdown.record()
+        } catch {
+            logger.warning("could not close the database cleanly; the next start checks it in full",
+                           metadata: ["error": "\(error)"])
+        }
         logger.info("switchboard stopped")
     }
 }

@@ -101,16 +101,33 @@ extension SQLiteConnectionStore {
     }
 
     /// Checks at start that the file is whole and writable, so a broken store refuses to
-    /// start (with the path and SQLite's words) instead of reporting ready.
-    public func checkAtStart() async throws {
-        let problems = try await read { db in
-            try String.fetchAll(db, sql: "PRAGMA quick_check(20)")
-        }
-        guard problems == ["ok"] else {
-            throw StoreUnavailable(cause: .damaged, operation: .read, location: fileHealth.path,
-                                   detail: "PRAGMA quick_check: " + problems.joined(separator: "; "))
+    /// start (with the path and SQLite's words) instead of reporting ready. `whole`: the file
+    /// is unchanged since a clean shutdown (`CleanShutdown`), so reading every page again
+    /// can be skipped; the write is tried either way.
+    public func checkAtStart(knownWhole whole: Bool = false) async throws {
+        if !whole {
+            let problems = try await read { db in
+                try String.fetchAll(db, sql: "PRAGMA quick_check(20)")
+            }
+            guard problems == ["ok"] else {
+                throw StoreUnavailable(cause: .damaged, operation: .read, location: fileHealth.path,
+                                       detail: "PRAGMA quick_check: " + problems.joined(separator: "; "))
+            }
         }
         try await probeWrite()
+    }
+
+    /// Closes the database (folding its log into the file); nothing may use the store after.
+    /// GRDB's close waits for readers to finish: it waits on a dispatch thread, not a
+    /// cooperative one.
+    public func close() async throws {
+        // Fold the log in and empty it first: closing alone leaves it when anything (a
+        // statement GRDB keeps) holds the file open a moment longer.
+        try await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        let pool = pool
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            DispatchQueue.global().async { continuation.resume(with: Result { try pool.close() }) }
+        }
     }
 
     /// Writes one row that nothing else reads: proves the file takes a write now.

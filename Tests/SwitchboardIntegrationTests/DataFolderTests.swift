@@ -50,4 +50,39 @@ import Testing
         #expect(try await third.request(.GET, "/readyz").status == 200)
         #expect(await third.stop(within: .seconds(30)) == 0)
     }
+
+    /// A start after a clean shutdown skips reading every page again (the file is as the
+    /// server left it); a start after a crash, or after the file changed, checks it in full.
+    @Test func onlyACleanShutdownSparesTheFullCheck() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let data = folder.file("data")
+        func start(_ run: Int) async throws -> (ServerProcess, String) {
+            let log = folder.file("server-\(run).log")
+            let server = try await ServerProcess(dataDirectory: data, logPath: log)
+            return (server, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+        }
+        let full = "database checked in full"
+        let spared = "database unchanged since its clean shutdown"
+
+        let (first, firstLog) = try await start(1)
+        #expect(firstLog.contains(full), "\(firstLog)")
+        #expect(await first.stop() == 0)
+        let (second, secondLog) = try await start(2)
+        #expect(secondLog.contains(spared), "after a clean shutdown: \(secondLog)")
+        second.kill()
+        let (third, thirdLog) = try await start(3)
+        #expect(thirdLog.contains(full), "after a crash: \(thirdLog)")
+        #expect(await third.stop() == 0)
+        // Touched by something else after the clean shutdown.
+        try await Task.sleep(for: .milliseconds(20))
+        let database = "\(data)/switchboard.sqlite"
+        let handle = try #require(FileHandle(forUpdatingAtPath: database))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(count: 4096))
+        try handle.close()
+        let (fourth, fourthLog) = try await start(4)
+        #expect(fourthLog.contains(full), "after the file changed: \(fourthLog)")
+        #expect(await fourth.stop() == 0)
+    }
 }
