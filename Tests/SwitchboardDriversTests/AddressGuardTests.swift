@@ -105,24 +105,30 @@ import Testing
         await server.stop()
     }
 
-    /// Pinning keeps TLS checks on the name: a certificate for localhost and 127.0.0.1 is
-    /// accepted as localhost, and refused for a name it does not hold (`127.1`, which the
-    /// resolver reads as 127.0.0.1), so the pinned address is never what gets verified.
+    /// Pinning keeps TLS checks on the name. The server listens on 127.0.0.2 with a
+    /// certificate for localhost and 127.0.0.1; names reach it only through the guard's
+    /// resolver. As localhost it is accepted; as a name the certificate does not hold it is
+    /// refused, so neither the pinned address nor an IP match stands in for the name.
     @Test(.enabled(if: ExternalServer.shouldRun(needing: "openssl")))
     func tlsIsVerifiedAgainstTheHostName() async throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
-        let cluster = try await KubernetesStandIn.start(in: folder, tokens: ["t"])
+        let cluster = try await KubernetesStandIn.start(in: folder, tokens: ["t"], host: "127.0.0.2")
         let client = OutboundHTTP.makeClient()
         let http = OutboundHTTP(client: client)
+        let resolver: @Sendable (String) -> [IPAddress] = { _ in [IPAddress(literal: "127.0.0.2")].compactMap { $0 } }
         do {
             var tls = TLSConfiguration.makeClientConfiguration()
             tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(cluster.pki.caCertificate))
             let port = cluster.tokenPort
-            let byName = try await http.request("https://localhost:\(port)/version", timeout: .seconds(10), tls: tls)
-            #expect(byName.status < 500)
-            await #expect(throws: (any Error).self) {
-                _ = try await http.request("https://127.1:\(port)/version", timeout: .seconds(10), tls: tls)
+            try await AddressGuard.$resolverOverride.withValue(resolver) {
+                let byName = try await http.request("https://localhost:\(port)/version", timeout: .seconds(10), tls: tls)
+                #expect(byName.status < 500)
+                let refused = await #expect(throws: (any Error).self) {
+                    _ = try await http.request("https://other.test:\(port)/version", timeout: .seconds(10), tls: tls)
+                }
+                let reason = refused.map(OutboundHTTP.describe) ?? ""
+                #expect(reason.contains("TLS") && reason.contains("ertificate"), "\(reason)")
             }
         } catch {
             Issue.record("TLS by name failed: \(OutboundHTTP.describe(error))")
