@@ -101,6 +101,15 @@ final class PinnedClients: Sendable {
         finished.map(Self.shutDown)
     }
 
+    /// Shuts every client down, held or not: for caches that end before the process (tests).
+    func shutdown() async throws {
+        let clients = state.withLock { state in
+            defer { state = State() }
+            return state.entries.values.map(\.client)
+        }
+        for client in clients { try await client.shutdown() }
+    }
+
     /// Shuts a client down without waiting: nothing holds it any more.
     private static func shutDown(_ client: HTTPClient) {
         client.shutdown { _ in }

@@ -136,4 +136,31 @@ import Testing
         try await client.shutdown()
         await cluster.stop()
     }
+
+    /// The cache of pinned clients stays within its capacity, and a client evicted while a
+    /// request holds it keeps working until that request ends, then is shut down.
+    @Test func pinnedClientsAreBoundedAndOutliveEvictionWhileHeld() async throws {
+        let router = Router()
+        router.get("ok") { _, _ in "ok" }
+        let server = try await LiveServer.start(router: router)
+        let cache = PinnedClients(capacity: 1)
+        let loopback = try #require(IPAddress(literal: "127.0.0.1"))
+        do {
+            try await cache.withClient(host: "first.test", address: loopback) { first in
+                try await cache.withClient(host: "second.test", address: loopback) { _ in
+                    #expect(cache.openCount == 2)  // `first` is evicted but still held.
+                }
+                let response = try await first.execute(HTTPClientRequest(url: "http://first.test:\(server.port)/ok"),
+                                                       timeout: .seconds(10))
+                #expect(response.status == .ok)
+            }
+            #expect(cache.openCount == 1)
+            try await cache.withClient(host: "third.test", address: loopback) { _ in }
+            #expect(cache.openCount == 1)
+        } catch {
+            Issue.record("\(error)")
+        }
+        try await cache.shutdown()
+        await server.stop()
+    }
 }
