@@ -7,8 +7,9 @@ import NIOSSL
 /// Which targets outbound requests may reach.
 public struct OutboundPolicy: Sendable, Hashable {
     /// Allow link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10,
-    /// fd00:ec2::254). Off by default: a connection's url must not become a way to read a
-    /// cloud provider's instance credentials.
+    /// fd00:ec2::254, fd20:ce::254, 100.100.100.200, and IPv6 forms that carry them: see
+    /// `AddressGuard`). Off by default: a connection's url must not become a way to read a
+    /// cloud provider's instance credentials. Zone ids are refused either way.
     public var allowLinkLocal: Bool
 
     public init(allowLinkLocal: Bool = false) {
