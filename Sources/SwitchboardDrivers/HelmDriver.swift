@@ -78,8 +78,8 @@ public struct HelmDriver: ConnectionDriver {
 
     static func parseIndex(_ text: String) throws -> [Chart] {
         // A remote repository writes this file: a key made of aliases would keep a core busy
-        // for minutes while Yams hashes it (see YAMLAliasKeys). Chart indexes never need one.
-        if let (line, column) = YAMLAliasKeys.first(in: text) {
+        // for minutes while Yams hashes it (see YAMLAliases). Chart indexes never need one.
+        if let (line, column) = YAMLAliases.firstInKey(in: text) {
             throw IndexFailure(status: nil, message: "index.yaml has an alias (*name) as a key at line \(line), column \(column); a Helm index never does")
         }
         let document: Any?

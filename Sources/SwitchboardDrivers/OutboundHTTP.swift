@@ -7,8 +7,9 @@ import NIOSSL
 /// Which targets outbound requests may reach.
 public struct OutboundPolicy: Sendable, Hashable {
     /// Allow link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10,
-    /// fd00:ec2::254). Off by default: a connection's url must not become a way to read a
-    /// cloud provider's instance credentials.
+    /// fd00:ec2::254, fd20:ce::254, 100.100.100.200, and IPv6 forms that carry them: see
+    /// `AddressGuard`). Off by default: a connection's url must not become a way to read a
+    /// cloud provider's instance credentials. Zone ids are refused either way.
     public var allowLinkLocal: Bool
 
     public init(allowLinkLocal: Bool = false) {
@@ -42,9 +43,11 @@ public struct OutboundHTTP: Sendable {
     /// until the deadline (the monitor's damping absorbs one-off failures, and a refused
     /// target should say so quickly).
     /// `readTimeout`: how long a response may go without a byte (for streams that must notice a dead peer).
-    public static func makeClient(readTimeout: TimeAmount? = nil) -> HTTPClient {
+    /// `dnsOverride`: host names this client connects to a fixed address (see `PinnedClients`).
+    public static func makeClient(readTimeout: TimeAmount? = nil, dnsOverride: [String: String] = [:]) -> HTTPClient {
         var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
         if let readTimeout { configuration.timeout.read = readTimeout }
+        configuration.dnsOverride = dnsOverride
         configuration.connectionPool.retryConnectionEstablishment = false
         // Sessions hold watches open (three per Kubernetes connection): several connections
         // to one API server would use up AsyncHTTPClient's default of 8 per host and starve
@@ -65,13 +68,14 @@ public struct OutboundHTTP: Sendable {
                   scheme == "http" || scheme == "https" else {
                 throw OutboundError.invalidURL(current)
             }
-            try await AddressGuard.check(host: host, policy: policy)
             var request = HTTPClientRequest(url: current)
             request.method = method
             for (name, value) in headers { request.headers.add(name: name, value: value) }
             request.tlsConfiguration = tls
-            let response = try await client.execute(request, deadline: deadline)
-            let body = try await response.body.collect(upTo: maxBody)
+            let (response, body) = try await withCheckedClient(for: current) { client in
+                let response = try await client.execute(request, deadline: deadline)
+                return (response, try await response.body.collect(upTo: maxBody))
+            }
             let status = Int(response.status.code)
             guard (300..<400).contains(status), status != 304, let location = response.headers.first(name: "Location") else {
                 return OutboundResponse(status: status, headers: response.headers, body: body)
@@ -85,6 +89,22 @@ public struct OutboundHTTP: Sendable {
             current = next.absoluteString
         }
         throw OutboundError.tooManyRedirects(url)
+    }
+
+    /// Runs `body` with a client that may only reach `url`'s host at an address the guard
+    /// checked: a literal address goes through `client` as it is; a host name is resolved
+    /// once, every address checked, and the request pinned to the first (Host header, SNI and
+    /// certificate checks keep the name), so a second lookup cannot lead elsewhere.
+    public func withCheckedClient<T: Sendable>(for url: String, isolation: isolated (any Actor)? = #isolation,
+                                               _ body: (HTTPClient) async throws -> T) async throws -> T {
+        guard let target = URL(string: url), let host = target.host, !host.isEmpty,
+              let scheme = target.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
+            throw OutboundError.invalidURL(url)
+        }
+        switch try await AddressGuard.destination(host: host, policy: policy) {
+        case .literal, .unchecked: return try await body(client)
+        case .resolved(let address): return try await PinnedClients.shared.withClient(host: host, address: address, body)
+        }
     }
 
     /// A short reason a person can act on: refused, timed out, TLS, DNS, blocked address.
@@ -123,6 +143,7 @@ public enum OutboundError: Error, CustomStringConvertible, Sendable, Equatable {
     case tooManyRedirects(String)
     case invalidURL(String)
     case unresolvable(String)
+    case zoneIdentifier(String)
 
     public var description: String {
         switch self {
@@ -132,78 +153,8 @@ public enum OutboundError: Error, CustomStringConvertible, Sendable, Equatable {
         case .tooManyRedirects(let url): "\(url) redirected more than \(OutboundHTTP.maxRedirects) times"
         case .invalidURL(let url): "'\(url)' is not an http or https URL"
         case .unresolvable(let host): "name resolution failed for \(host)"
+        case .zoneIdentifier(let host):
+            "refused to contact \(host): IPv6 zone ids (%...) are not accepted in a target's address; use a routable address or a host name"
         }
     }
 }
-
-/// Keeps outbound requests away from link-local and cloud metadata addresses, whether the
-/// url names them directly or through a host name.
-enum AddressGuard {
-    static func check(host rawHost: String, policy: OutboundPolicy) async throws {
-        guard !policy.allowLinkLocal else { return }
-        let host = rawHost.hasPrefix("[") ? String(rawHost.dropFirst().dropLast()) : rawHost
-        let addresses: [String]
-        if isIPLiteral(host) {
-            addresses = [host]
-        } else {
-            addresses = await resolve(host)
-            guard !addresses.isEmpty else { throw OutboundError.unresolvable(host) }
-        }
-        if let blocked = addresses.first(where: isBlocked) {
-            throw OutboundError.blockedAddress(host: host, address: blocked)
-        }
-    }
-
-    static func isIPLiteral(_ host: String) -> Bool {
-        var v4 = in_addr()
-        var v6 = in6_addr()
-        return inet_pton(AF_INET, host, &v4) == 1 || inet_pton(AF_INET6, host, &v6) == 1
-    }
-
-    static func isBlocked(_ address: String) -> Bool {
-        var v4 = in_addr()
-        if inet_pton(AF_INET, address, &v4) == 1 {
-            let value = UInt32(bigEndian: v4.s_addr)
-            return value >> 16 == 0xA9FE  // 169.254.0.0/16
-        }
-        var v6 = in6_addr()
-        guard inet_pton(AF_INET6, address, &v6) == 1 else { return false }
-        let bytes = withUnsafeBytes(of: v6) { Array($0) }
-        if bytes[0] == 0xFE && bytes[1] & 0xC0 == 0x80 { return true }  // fe80::/10
-        let metadata: [UInt8] = [0xFD, 0x00, 0x0E, 0xC2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54]  // fd00:ec2::254
-        if bytes == metadata { return true }
-        // IPv4-mapped (::ffff:a.b.c.d) link-local.
-        if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
-            return bytes[12] == 169 && bytes[13] == 254
-        }
-        return false
-    }
-
-    /// The host's addresses through the system resolver, off the cooperative pool.
-    static func resolve(_ host: String) async -> [String] {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                var hints = addrinfo()
-                hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-                var result: UnsafeMutablePointer<addrinfo>?
-                guard getaddrinfo(host, nil, &hints, &result) == 0, let first = result else {
-                    continuation.resume(returning: [])
-                    return
-                }
-                defer { freeaddrinfo(first) }
-                var addresses: [String] = []
-                var cursor: UnsafeMutablePointer<addrinfo>? = first
-                while let entry = cursor {
-                    var buffer = [CChar](repeating: 0, count: Int(NI_MAXHOST))
-                    if getnameinfo(entry.pointee.ai_addr, entry.pointee.ai_addrlen, &buffer, socklen_t(buffer.count),
-                                   nil, 0, NI_NUMERICHOST) == 0 {
-                        addresses.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
-                    }
-                    cursor = entry.pointee.ai_next
-                }
-                continuation.resume(returning: addresses)
-            }
-        }
-    }
-}
-

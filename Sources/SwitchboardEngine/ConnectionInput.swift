@@ -94,9 +94,22 @@ public enum ConnectionRules {
         if let description { try check(description, field: "description", limit: maxDescription) }
         if let url, !url.isEmpty {
             try check(url, field: "url", limit: maxURL)
-            guard let parsed = URL(string: url), parsed.scheme != nil, parsed.host != nil else {
+            guard let parsed = URL(string: url), parsed.scheme != nil, let host = parsed.host else {
                 throw EngineError.invalid(field: "url", detail: "'\(url)' is not an absolute URL such as https://prometheus.example:9090")
             }
+            try checkTarget(parsed, host: host)
+        }
+    }
+
+    /// A url's user info would be stored and shown in clear, and a zone id (`[fe80::1%25eth0]`)
+    /// names a link-local target, which is how the metadata-address guard was once bypassed.
+    private static func checkTarget(_ url: URL, host: String) throws {
+        if url.user != nil || url.password != nil {
+            throw EngineError.invalid(field: "url", detail: "must not hold a user name or password (user:password@): it would be stored and shown in clear; put the secret in a credential and give the connection its credentialId")
+        }
+        // `host` is percent-decoded: `%25` spells the `%` that starts an IPv6 zone id.
+        if host.contains("%") {
+            throw EngineError.invalid(field: "url", detail: "'\(host)' holds an IPv6 zone id (%...) or a percent-encoded host name; give the address without the zone, or the host name spelled out")
         }
     }
 

@@ -21,6 +21,8 @@ import Synchronization
 /// rejects anything else). A real API server accepts both on one port.
 public final class KubernetesStandIn: Sendable {
     public let pki: TestPKI
+    /// The loopback address both servers listen on.
+    public let host: String
     public let tokenPort: Int
     public let certificatePort: Int
     private let servers: [LiveServer]
@@ -28,7 +30,7 @@ public final class KubernetesStandIn: Sendable {
     private let tokens: TokenSet
     private let proxies: ProxyPersonas
 
-    public var tokenServerURL: String { "https://127.0.0.1:\(tokenPort)" }
+    public var tokenServerURL: String { "https://\(host):\(tokenPort)" }
 
     /// A kubeconfig as a person would upload it, with two contexts for this cluster: `lab`
     /// signs in with `token`, `lab-cloud` uses an auth-provider (which uploads may not).
@@ -46,9 +48,10 @@ public final class KubernetesStandIn: Sendable {
         - {name: lab-cloud, context: {cluster: lab, user: cloud}}
         """
     }
-    public var certificateServerURL: String { "https://127.0.0.1:\(certificatePort)" }
+    public var certificateServerURL: String { "https://\(host):\(certificatePort)" }
 
-    public static func start(in folder: TemporaryDirectory, tokens: Set<String>) async throws -> KubernetesStandIn {
+    public static func start(in folder: TemporaryDirectory, tokens: Set<String>,
+                             host: String = "127.0.0.1") async throws -> KubernetesStandIn {
         // Its own folder: two stand-ins in one test must not share (and overwrite) a CA.
         let pki = try TestPKI(in: folder.file("pki-\(UUID().lowercasedString)"))
         let state = ClusterState()
@@ -68,19 +71,20 @@ public final class KubernetesStandIn: Sendable {
                 let token = String(header.dropFirst("Bearer ".count))
                 return valid.contains(token)
             }),
-            server: try .tls(.http1(), tlsConfiguration: tokenTLS))
+            server: try .tls(.http1(), tlsConfiguration: tokenTLS), host: host)
         // The TLS layer has verified the client certificate before any request arrives.
         let certificateServer = try await LiveServer.start(
             router: Self.router(state: state, proxies: proxies, authenticate: { _ in true }),
-            server: try .tls(.http1(), tlsConfiguration: certificateTLS))
-        return KubernetesStandIn(pki: pki, tokenPort: tokenServer.port, certificatePort: certificateServer.port,
+            server: try .tls(.http1(), tlsConfiguration: certificateTLS), host: host)
+        return KubernetesStandIn(pki: pki, host: host, tokenPort: tokenServer.port, certificatePort: certificateServer.port,
                                  servers: [tokenServer, certificateServer], state: state, tokens: valid, proxies: proxies)
     }
 
-    private init(pki: TestPKI, tokenPort: Int, certificatePort: Int, servers: [LiveServer], state: ClusterState,
+    private init(pki: TestPKI, host: String, tokenPort: Int, certificatePort: Int, servers: [LiveServer], state: ClusterState,
                  tokens: TokenSet, proxies: ProxyPersonas) {
         self.proxies = proxies
         self.pki = pki
+        self.host = host
         self.tokenPort = tokenPort
         self.certificatePort = certificatePort
         self.servers = servers

@@ -129,8 +129,10 @@ public struct LiveServer: Sendable {
     public let services: ServiceGroup
     let running: Task<Void, any Error>
 
-    public static func start<Builder: HTTPResponderBuilder>(router: Builder,
-                                                           server: HTTPServerBuilder = .http1()) async throws -> LiveServer
+    /// `host`: the loopback address to listen on (another than 127.0.0.1 for tests that
+    /// need an address a certificate does not name).
+    public static func start<Builder: HTTPResponderBuilder>(router: Builder, server: HTTPServerBuilder = .http1(),
+                                                           host: String = "127.0.0.1") async throws -> LiveServer
     where Builder.Responder.Context: RequestContext, Builder.Responder.Context.Source == ApplicationRequestContextSource {
         var logger = Logger(label: "stand-in")
         logger.logLevel = .warning
@@ -138,7 +140,7 @@ public struct LiveServer: Sendable {
         let app = Application(
             router: router,
             server: server,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            configuration: .init(address: .hostname(host, port: 0)),
             onServerRunning: { channel in
                 continuation.yield(channel.localAddress?.port ?? 0)
                 continuation.finish()

@@ -39,6 +39,22 @@ import Testing
              body: #"{"name": "x", "kind": "helm", "credentialId": "not-a-uuid"}"#, field: "credentialId"),
         Case(description: "relative url", method: .post, path: "/api/integrations/connections",
              body: #"{"name": "x", "kind": "helm", "url": "charts/index.yaml"}"#, field: "url"),
+        // The metadata-address bypass: a zone id kept the literal from being recognized.
+        Case(description: "url with an IPv6 zone id", method: .post, path: "/api/integrations/connections",
+             body: #"{"name": "x", "kind": "prometheus", "url": "http://[fe80::254%25lo]/"}"#, field: "url"),
+        Case(description: "url with a zone id on a mapped IPv4 address", method: .post, path: "/api/integrations/connections",
+             body: #"{"name": "x", "kind": "prometheus", "url": "http://[::ffff:a9fe:a9fe%251]/latest/meta-data/iam/security-credentials/"}"#,
+             field: "url"),
+        Case(description: "url with a raw zone id", method: .post, path: "/api/integrations/connections",
+             body: #"{"name": "x", "kind": "http", "url": "http://[fe80::1%eth0]:9090/"}"#, field: "url"),
+        Case(description: "PUT url with a zone id", method: .put, path: "/api/integrations/connections/{id}",
+             body: #"{"url": "http://[fe80::254%25lo]/"}"#, field: "url"),
+        Case(description: "url with user and password", method: .post, path: "/api/integrations/connections",
+             body: #"{"name": "x", "kind": "prometheus", "url": "http://admin:hunter2@prometheus.example:9090/"}"#, field: "url"),
+        Case(description: "url with a user name only", method: .post, path: "/api/integrations/connections",
+             body: #"{"name": "x", "kind": "grafana", "url": "https://token@grafana.example/"}"#, field: "url"),
+        Case(description: "PUT url with user info", method: .put, path: "/api/integrations/connections/{id}",
+             body: #"{"url": "http://admin:hunter2@charts.example/"}"#, field: "url"),
         Case(description: "unknown status on transition", method: .post, path: "/api/integrations/connections/{id}/transitions",
              body: #"{"status": "notfound"}"#, field: "status"),
         Case(description: "transition without status", method: .post, path: "/api/integrations/connections/{id}/transitions",
@@ -99,6 +115,19 @@ import Testing
             #expect(try await harness.history(existing.uuid).count == 1)
             let listing = try await harness.store.list(.init(statuses: ConnectionStatus.allCases))
             #expect(listing.totalCount == 1)
+        }
+    }
+
+    /// The answer says where the secret belongs, and does not repeat it.
+    @Test func userInfoInAURLPointsToACredential() async throws {
+        try await ServerHarness.run { harness in
+            let response = try await harness.request(
+                .post, "/api/integrations/connections",
+                json: #"{"name": "x", "kind": "prometheus", "url": "http://admin:hunter2@prometheus.example:9090/"}"#)
+            let problem = try expectProblem(response, .badRequest)
+            #expect(problem.detail.contains("credential"), "\(problem.detail)")
+            #expect(!String(buffer: response.body).contains("hunter2"))
+            #expect(try await harness.store.list(.init(statuses: ConnectionStatus.allCases)).totalCount == 0)
         }
     }
 

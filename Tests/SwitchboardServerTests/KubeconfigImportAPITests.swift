@@ -385,4 +385,30 @@ struct KubeconfigImportAPITests {
             #expect(try await Self.kubernetesConnections(harness).isEmpty)
         }
     }
+
+    /// The upload that once produced 203 credentials and 178 MB of sealed secrets and never
+    /// answered: 880 KB named by alias from 256 users. Now a quick 400 that stores nothing.
+    @Test(.timeLimit(.minutes(1)))
+    func anAliasAmplifiedUploadIsRefusedQuicklyAndStoresNothing() async throws {
+        var lines = ["apiVersion: v1", "kind: Config", "preferences: {big: &big \(String(repeating: "t", count: 880_000))}",
+                     "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]", "users:"]
+        lines += (0..<256).map { "- {name: u\($0), user: {token: *big}}" }
+        lines.append("contexts:")
+        lines += (0..<256).map { "- {name: x\($0), context: {cluster: c, user: u\($0)}}" }
+        let upload = lines.joined(separator: "\n")
+        #expect(upload.utf8.count > 900_000 && upload.utf8.count < 1_000_000)
+        try await ServerHarness.run { harness in
+            for path in ["/api/system/kubernetes", "/api/system/kubernetes/contexts"] {
+                let started = ContinuousClock.now
+                let response = try await Self.post(harness, ["k8sfile": upload], to: path)
+                let elapsed = ContinuousClock.now - started
+                let problem = try expectProblem(response, .badRequest, path)
+                #expect(problem.field == "k8sfile")
+                #expect(problem.detail.contains("line 6, column 28 is an alias"), "\(problem.detail)")
+                #expect(elapsed < .seconds(5), "\(path) took \(elapsed)")
+            }
+            #expect(try await Self.kubernetesConnections(harness).isEmpty)
+            #expect(try await harness.store.credentials(.init()).totalCount == 0)
+        }
+    }
 }

@@ -30,7 +30,7 @@ public struct Kubeconfig: Sendable, Hashable, Codable {
 
     /// Parses kubeconfig YAML; the error says what is wrong in terms of the file.
     public static func parse(_ yaml: String) throws -> Kubeconfig {
-        if let (line, column) = YAMLAliasKeys.first(in: yaml) {
+        if let (line, column) = YAMLAliases.firstInKey(in: yaml) {
             throw DriverError("the kubeconfig is not valid: a key at line \(line), column \(column) is an alias (*name), which a kubeconfig never needs")
         }
         do {

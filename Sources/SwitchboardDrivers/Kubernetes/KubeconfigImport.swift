@@ -37,8 +37,13 @@ public enum KubeconfigImport {
     /// Every context of the kubeconfig, in file order, each either ready or with a problem.
     /// Throws only when the text is not a kubeconfig at all.
     public static func contexts(in text: String, origin: KubeconfigOrigin) throws -> [KubeconfigContextImport] {
+        // Before Yams expands anything: an alias is copied wherever it is used.
+        if case .uploaded = origin, let (line, column) = YAMLAliases.first(in: text) {
+            throw DriverError("the kubeconfig is not valid: line \(line), column \(column) is an alias (*name); uploaded kubeconfigs may not use YAML aliases (kubectl config view --flatten writes none), so write the value out")
+        }
         let config = try Kubeconfig.parse(text)
         guard !config.contexts.isEmpty else { throw DriverError("the kubeconfig defines no contexts") }
+        try KubeconfigLimits.check(config)
         return config.contexts.map { named in prepare(named, in: config, origin: origin) }
     }
 

@@ -133,40 +133,44 @@ public struct KubernetesDriver: ConnectionDriver {
                 var request = HTTPClientRequest(url: endpoint.server + resource.path + query)
                 for (name, value) in endpoint.headers { request.headers.add(name: name, value: value) }
                 request.tlsConfiguration = endpoint.tls
-                try await AddressGuardCheck.check(endpoint.server, http.policy)
-                let response = try await http.client.execute(request, deadline: .now() + .seconds(300))
-                if response.status.code == 410 { break watching }
-                guard (200..<300).contains(response.status.code) else {
-                    throw DriverError("watching \(resource.key) answered HTTP \(response.status.code)")
-                }
-                var pending = ByteBuffer()
-                for try await chunk in response.body {
-                    pending.writeImmutableBuffer(chunk)
-                    while let newline = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
-                        let length = newline - pending.readerIndex
-                        guard let line = pending.readSlice(length: length) else { break }
-                        pending.moveReaderIndex(forwardBy: 1)
-                        guard line.readableBytes > 0,
-                              let event = try? JSONDecoder().decode(WatchEvent.self, from: Data(line.readableBytesView)) else {
-                            continue
-                        }
-                        if event.type == "ERROR" {
-                            if event.object.code == 410 { break watching }
-                            throw DriverError("watch of \(resource.key) failed: \(event.object.message ?? "unknown error")")
-                        }
-                        guard let meta = event.object.metadata else { continue }
-                        if let next = meta.resourceVersion { version = next }
-                        guard let name = meta.name else { continue }
-                        let key = meta.namespace.map { "\($0)/\(name)" } ?? name
-                        switch event.type {
-                        case "ADDED", "MODIFIED": objects.insert(key)
-                        case "DELETED": objects.remove(key)
-                        default: continue  // BOOKMARK: only the version moves.
-                        }
-                        try await save(objects, resource.key, connection, sink)
-                        changed()
+                // The checked address is held for the whole watch; true: the version is gone (410).
+                let gone = try await http.withCheckedClient(for: request.url) { client -> Bool in
+                    let response = try await client.execute(request, deadline: .now() + .seconds(300))
+                    if response.status.code == 410 { return true }
+                    guard (200..<300).contains(response.status.code) else {
+                        throw DriverError("watching \(resource.key) answered HTTP \(response.status.code)")
                     }
+                    var pending = ByteBuffer()
+                    for try await chunk in response.body {
+                        pending.writeImmutableBuffer(chunk)
+                        while let newline = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
+                            let length = newline - pending.readerIndex
+                            guard let line = pending.readSlice(length: length) else { break }
+                            pending.moveReaderIndex(forwardBy: 1)
+                            guard line.readableBytes > 0,
+                                  let event = try? JSONDecoder().decode(WatchEvent.self, from: Data(line.readableBytesView)) else {
+                                continue
+                            }
+                            if event.type == "ERROR" {
+                                if event.object.code == 410 { return true }
+                                throw DriverError("watch of \(resource.key) failed: \(event.object.message ?? "unknown error")")
+                            }
+                            guard let meta = event.object.metadata else { continue }
+                            if let next = meta.resourceVersion { version = next }
+                            guard let name = meta.name else { continue }
+                            let key = meta.namespace.map { "\($0)/\(name)" } ?? name
+                            switch event.type {
+                            case "ADDED", "MODIFIED": objects.insert(key)
+                            case "DELETED": objects.remove(key)
+                            default: continue  // BOOKMARK: only the version moves.
+                            }
+                            try await save(objects, resource.key, connection, sink)
+                            changed()
+                        }
+                    }
+                    return false
                 }
+                if gone { break watching }
                 // The server ended the watch (its timeout): resume, but never in a hot loop.
                 try await Task.sleep(for: .milliseconds(200))
             }
@@ -194,10 +198,3 @@ public struct KubernetesDriver: ConnectionDriver {
     private struct Version: Decodable { var gitVersion: String }
 }
 
-/// The address guard for requests that do not go through `OutboundHTTP.request`.
-enum AddressGuardCheck {
-    static func check(_ url: String, _ policy: OutboundPolicy) async throws {
-        guard let host = URL(string: url)?.host else { throw OutboundError.invalidURL(url) }
-        try await AddressGuard.check(host: host, policy: policy)
-    }
-}
