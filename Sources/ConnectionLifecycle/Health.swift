@@ -87,8 +87,8 @@ public struct HealthPolicy: Sendable, Hashable {
     }
 
     /// This policy with the overrides a connection's metadata carries (`ConnectionSettings`:
-    /// numbers in range only, as every way in has checked since they were refused; anything
-    /// else, stored before, is ignored).
+    /// numbers in range only, as the API checks them; anything else, stored before that
+    /// check, is ignored).
     public func overridden(by metadata: [String: JSONValue]) -> HealthPolicy {
         var policy = self
         if let value = ConnectionSettings.healthInterval.value(in: metadata) { policy.interval = .seconds(value) }

@@ -73,14 +73,15 @@ enum AddressGuard {
     enum Destination: Equatable {
         /// The url names this address itself: nothing to resolve.
         case literal(IPAddress)
-        /// The host name's addresses were all allowed: connect to this one.
-        case resolved(IPAddress)
+        /// The host name's addresses, all allowed, in the resolver's order (duplicates
+        /// dropped): connect to the first that answers.
+        case resolved([IPAddress])
         /// Link-local targets are allowed: the name is resolved when connecting.
         case unchecked
     }
 
     /// Where a request to `host` (as a URL spells it, brackets allowed) may connect: the
-    /// literal itself, or the first of the host name's addresses when every one is allowed.
+    /// literal itself, or the host name's addresses when every one is allowed.
     static func destination(host rawHost: String, policy: OutboundPolicy) async throws -> Destination {
         let host = rawHost.hasPrefix("[") && rawHost.hasSuffix("]") ? String(rawHost.dropFirst().dropLast()) : rawHost
         // A zone only makes sense for link-local targets, and `%` is how the first bypass
@@ -94,11 +95,12 @@ enum AddressGuard {
         }
         guard !policy.allowLinkLocal else { return .unchecked }
         let addresses = await resolve(host)
-        guard let first = addresses.first else { throw OutboundError.unresolvable(host) }
+        guard !addresses.isEmpty else { throw OutboundError.unresolvable(host) }
         if let blocked = addresses.first(where: isBlocked) {
             throw OutboundError.blockedAddress(host: host, address: blocked.description)
         }
-        return .resolved(first)
+        var seen = Set<IPAddress>()
+        return .resolved(addresses.filter { seen.insert($0).inserted })
     }
 
     /// Whether `text` (a numeric address, zone allowed) is refused: for tests and callers
@@ -124,10 +126,11 @@ enum AddressGuard {
         [0xFD, 0x20, 0x00, 0xCE, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54],
     ]
 
-    /// 169.254.0.0/16 (link-local: AWS, Azure, GCP, OpenStack metadata) and 100.100.100.200
-    /// (Alibaba Cloud's metadata, outside the link-local range).
+    /// 169.254.0.0/16 (link-local: AWS, Azure, GCP, OpenStack metadata), 100.100.100.200
+    /// (Alibaba Cloud's metadata) and 168.63.129.16 (Azure's WireServer, which hands a VM
+    /// its configuration), both outside the link-local range.
     static func isBlockedIPv4(_ bytes: [UInt8]) -> Bool {
-        (bytes[0] == 169 && bytes[1] == 254) || bytes == [100, 100, 100, 200]
+        (bytes[0] == 169 && bytes[1] == 254) || bytes == [100, 100, 100, 200] || bytes == [168, 63, 129, 16]
     }
 
     /// Answers in place of the system resolver: tests use it to show that a request goes to

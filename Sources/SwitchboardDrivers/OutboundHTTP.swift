@@ -7,7 +7,7 @@ import NIOSSL
 /// Which targets outbound requests may reach.
 public struct OutboundPolicy: Sendable, Hashable {
     /// Allow link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10,
-    /// fd00:ec2::254, fd20:ce::254, 100.100.100.200, and IPv6 forms that carry them: see
+    /// fd00:ec2::254, fd20:ce::254, 100.100.100.200, 168.63.129.16, and IPv6 forms that carry them: see
     /// `AddressGuard`). Off by default: a connection's url must not become a way to read a
     /// cloud provider's instance credentials. Zone ids are refused either way.
     public var allowLinkLocal: Bool
@@ -93,8 +93,11 @@ public struct OutboundHTTP: Sendable {
 
     /// Runs `body` with a client that may only reach `url`'s host at an address the guard
     /// checked: a literal address goes through `client` as it is; a host name is resolved
-    /// once, every address checked, and the request pinned to the first (Host header, SNI and
-    /// certificate checks keep the name), so a second lookup cannot lead elsewhere.
+    /// once, every address checked, and the request pinned to one of them (Host header, SNI
+    /// and certificate checks keep the name), so a second lookup cannot lead elsewhere. When
+    /// an address cannot be connected to, the next is tried, as a client without the guard
+    /// would: `localhost` resolves to ::1 first, and a target listening on 127.0.0.1 only
+    /// must still answer.
     public func withCheckedClient<T: Sendable>(for url: String, isolation: isolated (any Actor)? = #isolation,
                                                _ body: (HTTPClient) async throws -> T) async throws -> T {
         guard let target = URL(string: url), let host = target.host, !host.isEmpty,
@@ -103,8 +106,26 @@ public struct OutboundHTTP: Sendable {
         }
         switch try await AddressGuard.destination(host: host, policy: policy) {
         case .literal, .unchecked: return try await body(client)
-        case .resolved(let address): return try await PinnedClients.shared.withClient(host: host, address: address, body)
+        case .resolved(let addresses):
+            for (index, address) in addresses.enumerated() {
+                do {
+                    return try await PinnedClients.shared.withClient(host: host, address: address, body)
+                } catch where index < addresses.count - 1 && Self.neverConnected(error) {
+                    continue
+                }
+            }
+            throw OutboundError.unresolvable(host)  // Not reached: the last address's error is thrown.
         }
+    }
+
+    /// Whether the request failed before a connection was made (nothing was sent), so
+    /// another address of the same host may be tried.
+    static func neverConnected(_ error: any Error) -> Bool {
+        if let error = error as? HTTPClientError, error == .connectTimeout { return true }
+        let text = String(describing: error)
+        return ["connectionRefused", "Connection refused", "ECONNREFUSED", "Network is unreachable", "ENETUNREACH",
+                "No route to host", "EHOSTUNREACH", "Cannot assign requested address", "EADDRNOTAVAIL"]
+            .contains { text.contains($0) }
     }
 
     /// A short reason a person can act on: refused, timed out, TLS, DNS, blocked address.

@@ -247,8 +247,6 @@ public final class ConnectionEngine: Sendable {
     @discardableResult
     public func change(_ id: UUID, to status: ConnectionStatus?, patch: ConnectionPatch, by principal: Principal,
                        reason: String? = nil, correlationId: UUID = UUID()) async throws -> Connection {
-        try ConnectionRules.check(name: patch.name, description: patch.description, url: patch.url)
-        if let metadata = patch.metadata { try ConnectionRules.check(settings: metadata, by: principal) }
         try ConnectionRules.check(reason: reason)
         for _ in 1...Self.maxAttempts {
             let current = try await connection(id: id)
@@ -269,6 +267,14 @@ public final class ConnectionEngine: Sendable {
         var updated = current
         patch.apply(to: &updated)
         let changedFields = patch.changedFields(of: current)
+        // Only what changes is checked: a client that sends the whole connection back (the
+        // web page, GET then PUT) can still edit a row stored before a rule existed.
+        try ConnectionRules.check(name: changedFields.contains("name") ? patch.name : nil,
+                                  description: changedFields.contains("description") ? patch.description : nil,
+                                  url: changedFields.contains("url") ? patch.url : nil)
+        if let metadata = patch.metadata {
+            try ConnectionRules.check(settings: metadata.filter { current.metadata[$0.key] != $0.value }, by: principal)
+        }
         let at = now().truncatedToMilliseconds
         updated.updatedAt = at
         if !Set(changedFields).isDisjoint(with: ["url", "metadata", "credentialId"]) {

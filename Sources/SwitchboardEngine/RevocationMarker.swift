@@ -23,6 +23,8 @@ public struct RevocationMarker: Sendable {
     }
 
     /// The file's identity now (nil while there is none): its inode and modification time.
+    /// A `stat` in the data folder on every request: a local disk's cached metadata answers
+    /// it in about a microsecond, so it runs inline rather than on another thread.
     func stamp() -> Stamp? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }

@@ -104,14 +104,18 @@ public struct TokenService: Sendable {
         try await store.tokens()
     }
 
-    public func revoke(_ id: UUID) async throws {
+    /// Revokes the token; answers a warning when it is revoked but a running server could
+    /// not be told at once (it then refuses the token within `recheckAfter`).
+    @discardableResult
+    public func revoke(_ id: UUID) async throws -> String? {
         guard try await store.revokeToken(id: id, at: now().truncatedToMilliseconds) else {
             throw EngineError.invalid(field: "id", detail: "there is no token \(id.lowercasedString)")
         }
         do {
             try revocations?.signal()
+            return nil
         } catch {
-            throw EngineError.invalid(field: "id", detail: "token \(id.lowercasedString) is revoked, but a running server could not be told at once (\(error)); it refuses the token within \(Int(Self.recheckAfter)) s")
+            return "token \(id.lowercasedString) is revoked, but a running server could not be told at once (\(error)); it refuses the token within \(Int(Self.recheckAfter)) s"
         }
     }
 

@@ -8,18 +8,37 @@ import SwitchboardEngine
 /// nobody: it owns nothing and sees nothing, so a path that skips the middleware fails
 /// closed.
 enum RequestPrincipal {
-    @TaskLocal static var current: Principal = .nobody
+    /// Who signed in, and with which token (nil without sign-in): one task-local value a
+    /// request, as every request sets it.
+    struct SignIn: Sendable {
+        var principal: Principal
+        var token: String?
+        var tokens: TokenService?
+    }
+
+    @TaskLocal static var signIn = SignIn(principal: .nobody, token: nil, tokens: nil)
+
+    static var current: Principal { signIn.principal }
+
     /// Asks again whether the request's sign-in still stands: `nil` while it does, else why
     /// not. For answers that outlive the moment they were authorised (the change stream):
     /// a token revoked or expired meanwhile must end them.
-    @TaskLocal static var recheck: @Sendable () async -> String? = { "nobody signed in" }
+    static func recheck(_ signIn: SignIn) async -> String? {
+        guard let token = signIn.token, let tokens = signIn.tokens else {
+            return signIn.principal == .nobody ? "nobody signed in" : nil
+        }
+        // A check that cannot be made ends the answer too: the client signs in again.
+        guard let result = try? await tokens.authenticate(token) else { return "the token could not be checked" }
+        if case .failure(let refusal) = result { return refusal.description }
+        return nil
+    }
 }
 
 /// For servers embedded without sign-in: every request acts as the anonymous admin.
 struct NoSignInMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        try await RequestPrincipal.$current.withValue(.anonymousUser) {
-            try await RequestPrincipal.$recheck.withValue({ nil }) { try await next(request, context) }
+        try await RequestPrincipal.$signIn.withValue(.init(principal: .anonymousUser, token: nil, tokens: nil)) {
+            try await next(request, context)
         }
     }
 }
@@ -42,15 +61,8 @@ struct AuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         switch try await tokens.authenticate(token) {
         case .success(let principal):
-            let tokens = tokens
-            let recheck: @Sendable () async -> String? = {
-                // A check that cannot be made ends the answer too: the client signs in again.
-                guard let result = try? await tokens.authenticate(token) else { return "the token could not be checked" }
-                if case .failure(let refusal) = result { return refusal.description }
-                return nil
-            }
-            return try await RequestPrincipal.$current.withValue(principal) {
-                try await RequestPrincipal.$recheck.withValue(recheck) { try await next(request, context) }
+            return try await RequestPrincipal.$signIn.withValue(.init(principal: principal, token: token, tokens: tokens)) {
+                try await next(request, context)
             }
         case .failure(let refusal):
             throw Self.unauthorized("\(refusal)")

@@ -54,7 +54,7 @@ struct EventStreamRoutes<Context: RequestContext>: Sendable {
         let store = engine.store
         let (body, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingOldest(4096))
         let startQuery = query
-        let recheck = RequestPrincipal.recheck
+        let signIn = RequestPrincipal.signIn
         let producer = Task {
             var query = startQuery
             var quiet = ContinuousClock.now
@@ -65,7 +65,7 @@ struct EventStreamRoutes<Context: RequestContext>: Sendable {
             while !Task.isCancelled {
                 guard let batch = try? await store.eventLog(query) else { break }
                 if !batch.isEmpty || ContinuousClock.now - checked >= Self.recheckInterval {
-                    if let refusal = await recheck() {
+                    if let refusal = await RequestPrincipal.recheck(signIn) {
                         continuation.yield(Self.ended(refusal))
                         break
                     }

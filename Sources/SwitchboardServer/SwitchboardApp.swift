@@ -185,6 +185,17 @@ public enum SwitchboardApp {
         logger.info(unchanged ? "database unchanged since its clean shutdown; checked that it takes writes"
                               : "database checked in full and takes writes",
                     metadata: ["file": "\(configuration.databasePath)"])
+        let wholeCheck = unchanged ? Task {
+            do {
+                try await store.checkWhole()
+            } catch let damage as StoreUnavailable {
+                logger.critical("the database is damaged; the server is not ready until it is restored",
+                                metadata: ["error": "\(damage)"])
+            } catch {
+                // Cancelled by the shutdown, or the read itself failed: nothing was found.
+            }
+        } : nil
+        defer { wholeCheck?.cancel() }
         let httpClient = makeHTTPClient()
         let parts = assemble(store: store, httpClient: httpClient, configuration: configuration, logger: logger)
         let app = Application(
@@ -230,7 +241,8 @@ public enum SwitchboardApp {
         try await httpClient.shutdown()
         do {
             try await store.close()
-            try cleanShutdown.record()
+            // A file found damaged is checked in full again at the next start.
+            if !store.isKnownDamaged { try cleanShutdown.record() }
         } catch {
             logger.warning("could not close the database cleanly; the next start checks it in full",
                            metadata: ["error": "\(error)"])

@@ -1,3 +1,5 @@
+import ConnectionLifecycle
+import Foundation
 import GRDB
 
 /// The SQLite schema, as versioned migrations. Never edit a shipped migration: add one.
@@ -217,6 +219,31 @@ enum SQLiteMigrations {
                     written_at INTEGER NOT NULL
                 );
                 """)
+        }
+        migrator.registerMigration("v12: members' intervals at their floor") { db in
+            // Every way in now refuses a member's probe or session interval under the floor
+            // (issue 14: one member's 0.05 s made 975 probes in 10 s); the monitor and the
+            // drivers use stored settings as they are, so rows stored before are raised to it,
+            // each with a system event saying so.
+            let correlationId = UUID().uuidString.lowercased()
+            let at = Date().storageMilliseconds
+            for setting in ConnectionSettings.all {
+                guard let floor = setting.memberMinimum else { continue }
+                let path = "$.\"\(setting.key)\""
+                let below = """
+                    owner IN (SELECT id FROM users WHERE role != 'admin')
+                    AND json_type(metadata, ?) IN ('integer', 'real') AND json_extract(metadata, ?) < ?
+                    """
+                try db.execute(sql: """
+                    INSERT INTO events (connection_id, from_status, to_status, actor, actor_role, reason, correlation_id, at)
+                    SELECT id, status, status, 'system', 'system', ?, ?, ? FROM connections WHERE \(below)
+                    """, arguments: ["raised metadata.\(setting.key) to \(Int(floor)) s, the least a member may set",
+                                     correlationId, at, path, path, floor])
+                try db.execute(sql: """
+                    UPDATE connections SET metadata = json_set(metadata, ?, ?), version = version + 1, updated_at = ?
+                    WHERE \(below)
+                    """, arguments: [path, floor, at, path, path, floor])
+            }
         }
         return migrator
     }

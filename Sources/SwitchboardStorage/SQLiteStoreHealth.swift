@@ -13,6 +13,9 @@ import Darwin
 final class SQLiteStoreHealth: Sendable {
     let path: String
     private let failure = Mutex<StoreUnavailable?>(nil)
+    /// When a write last landed: readiness needs no probe write of its own while writes
+    /// land anyway (a probe would queue behind a long bulk write and time the probe out).
+    private let lastWrite = Mutex<ContinuousClock.Instant?>(nil)
 
     /// Below this much free space SQLite cannot grow its log: the store is not ready.
     static let minimumFreeBytes: UInt64 = 64 * 1024
@@ -52,6 +55,17 @@ final class SQLiteStoreHealth: Sendable {
         failure.withLock { current in
             if current != nil, current?.isPermanent != true { current = nil }
         }
+        lastWrite.withLock { $0 = .now }
+    }
+
+    /// Whether a write landed within `interval`.
+    func wroteRecently(within interval: Duration) -> Bool {
+        lastWrite.withLock { $0.map { ContinuousClock.now - $0 < interval } ?? false }
+    }
+
+    /// Damage found outside a failed statement (the background check): permanent.
+    func recordDamage(_ damage: StoreUnavailable) {
+        failure.withLock { $0 = damage }
     }
 
     var lastFailure: StoreUnavailable? { failure.withLock { $0 } }
@@ -92,8 +106,10 @@ extension SQLiteConnectionStore {
     /// Ready when a read answers, a write lands, there is room to grow, and no damage was seen.
     public func checkReadiness() async throws {
         _ = try await read { db in try Int.fetchOne(db, sql: "SELECT 1") }
-        if let failure = fileHealth.lastFailure, failure.isPermanent { throw failure }
-        try await probeWrite()
+        let failure = fileHealth.lastFailure
+        if let failure, failure.isPermanent { throw failure }
+        // A write landed a moment ago and none failed since: that is the proof.
+        if failure != nil || !fileHealth.wroteRecently(within: .seconds(5)) { try await probeWrite() }
         if let free = fileHealth.freeBytes(), free < SQLiteStoreHealth.minimumFreeBytes {
             throw StoreUnavailable(cause: .full, operation: .write, location: fileHealth.path,
                                    detail: "\(free) bytes free on its file system")
@@ -105,16 +121,27 @@ extension SQLiteConnectionStore {
     /// is unchanged since a clean shutdown (`CleanShutdown`), so reading every page again
     /// can be skipped; the write is tried either way.
     public func checkAtStart(knownWhole whole: Bool = false) async throws {
-        if !whole {
-            let problems = try await read { db in
-                try String.fetchAll(db, sql: "PRAGMA quick_check(20)")
-            }
-            guard problems == ["ok"] else {
-                throw StoreUnavailable(cause: .damaged, operation: .read, location: fileHealth.path,
-                                       detail: "PRAGMA quick_check: " + problems.joined(separator: "; "))
-            }
-        }
+        if !whole { try await checkWhole() }
         try await probeWrite()
+    }
+
+    /// Whether damage was found since the start (it stays until a restart).
+    public var isKnownDamaged: Bool { fileHealth.lastFailure?.isPermanent == true }
+
+    /// Reads every page (`PRAGMA quick_check`); throws `.damaged` with SQLite's findings.
+    /// After a start that skipped it, this runs once in the background: damage that left the
+    /// file's size and time alone (a failing disk) then makes the store unready, as damage a
+    /// statement meets does.
+    public func checkWhole() async throws {
+        let problems = try await read { db in
+            try String.fetchAll(db, sql: "PRAGMA quick_check(20)")
+        }
+        guard problems == ["ok"] else {
+            let damage = StoreUnavailable(cause: .damaged, operation: .read, location: fileHealth.path,
+                                          detail: "PRAGMA quick_check: " + problems.joined(separator: "; "))
+            fileHealth.recordDamage(damage)
+            throw damage
+        }
     }
 
     /// Closes the database (folding its log into the file); nothing may use the store after.

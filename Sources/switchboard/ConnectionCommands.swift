@@ -280,6 +280,7 @@ struct EventStreamReader {
         var pending: [UInt8] = []
         var data: [String] = []
         var id: String?
+        var kind: String?
         for try await chunk in response.body {
             pending += chunk.readableBytesView
             while let end = pending.firstIndex(of: UInt8(ascii: "\n")) {
@@ -288,11 +289,19 @@ struct EventStreamReader {
                 let line = String(decoding: lineBytes, as: UTF8.self)
                 pending.removeSubrange(...end)
                 if line.isEmpty {
+                    // The server ends a stream whose token was revoked or expired with the
+                    // 401 problem: stop, as a new request would be refused too.
+                    if kind == "unauthorized" {
+                        try APIClient.check(.unauthorized, Data(data.joined(separator: "\n").utf8))
+                    }
                     // A blank line ends an event; its id counts only now.
                     if !data.isEmpty { onEvent(data.joined(separator: "\n")) }
                     if let id { lastEventId = id }
                     data = []
                     id = nil
+                    kind = nil
+                } else if line.hasPrefix("event:") {
+                    kind = String(line.dropFirst(6)).trimmingCharacters(in: .whitespaces)
                 } else if line.hasPrefix("data:") {
                     var value = line.dropFirst(5)
                     if value.first == " " { value = value.dropFirst() }

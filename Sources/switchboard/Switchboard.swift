@@ -283,8 +283,9 @@ struct Token: AsyncParsableCommand {
 
         func run() async throws {
             guard let uuid = UUID(uuidString: id) else { throw ValidationError("\(id) is not a token id") }
-            try await folder.tokens().revoke(uuid)
+            let warning = try await folder.tokens().revoke(uuid)
             print("revoked \(uuid.lowercasedString)")
+            if let warning { FileHandle.standardError.write(Data("switchboard: warning: \(warning)\n".utf8)) }
         }
     }
 

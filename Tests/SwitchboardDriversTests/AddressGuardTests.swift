@@ -11,7 +11,7 @@ import Testing
 /// the address that was checked.
 @Suite struct AddressGuardTests {
     static let blocked = [
-        "169.254.169.254", "169.254.0.1", "169.254.255.255", "100.100.100.200",
+        "169.254.169.254", "169.254.0.1", "169.254.255.255", "100.100.100.200", "168.63.129.16",
         // IPv4-mapped, in every notation, with and without a zone.
         "::ffff:169.254.169.254", "::ffff:a9fe:a9fe", "::FFFF:A9FE:A9FE", "0:0:0:0:0:ffff:a9fe:a9fe",
         "::ffff:a9fe:a9fe%1", "[::ffff:a9fe:a9fe%1]", "::ffff:a9fe:a9fe%eth0",
@@ -56,7 +56,7 @@ import Testing
         let resolver: @Sendable (String) -> [IPAddress] = { table[$0, default: []].compactMap(IPAddress.init(literal:)) }
         try await AddressGuard.$resolverOverride.withValue(resolver) {
             let good = try await AddressGuard.destination(host: "good.test", policy: OutboundPolicy())
-            #expect(good == .resolved(try #require(IPAddress(literal: "127.0.0.1"))))
+            #expect(good == .resolved([try #require(IPAddress(literal: "127.0.0.1"))]))
             for host in ["mixed.test", "mapped.test", "nat64.test"] {
                 await #expect(throws: OutboundError.self, "\(host)") {
                     _ = try await AddressGuard.destination(host: host, policy: OutboundPolicy())
@@ -100,6 +100,30 @@ import Testing
             #expect(String(buffer: response.body) == "rebind.test:\(server.port)")
         } catch {
             Issue.record("the pinned request failed: \(OutboundHTTP.describe(error))")
+        }
+        try await client.shutdown()
+        await server.stop()
+    }
+
+    /// A name's addresses are tried in turn while none can be connected to, as an unguarded
+    /// client would: `localhost` resolves to ::1 first, and a target on 127.0.0.1 only must
+    /// still answer. (127.0.0.3 listens on nothing, so it refuses.)
+    @Test func aNameFallsBackToItsNextCheckedAddress() async throws {
+        let router = Router()
+        router.get("host") { request, _ in request.head.authority ?? "" }
+        let server = try await LiveServer.start(router: router)
+        let client = OutboundHTTP.makeClient()
+        let http = OutboundHTTP(client: client)
+        let resolver: @Sendable (String) -> [IPAddress] = { _ in
+            ["127.0.0.3", "127.0.0.1"].compactMap(IPAddress.init(literal:))
+        }
+        do {
+            let response = try await AddressGuard.$resolverOverride.withValue(resolver) {
+                try await http.request("http://twice.test:\(server.port)/host", timeout: .seconds(10))
+            }
+            #expect(response.status == 200 && String(buffer: response.body) == "twice.test:\(server.port)")
+        } catch {
+            Issue.record("the second address was not tried: \(OutboundHTTP.describe(error))")
         }
         try await client.shutdown()
         await server.stop()

@@ -34,6 +34,11 @@ struct TokenRevocationTests {
         let stream = try await HTTPClient.shared.execute(streamRequest, timeout: .seconds(60))
         #expect(stream.status == .ok)
         #expect(try await status().0 == 200)
+        // And `connection watch` follows the same stream in another process.
+        let watch = try SwitchboardCLI(server: server.address, token: token, config: folder.file("eve.yaml"))
+            .launch(["connection", "watch"])
+        defer { if watch.isRunning { watch.terminate() } }
+        try await Task.sleep(for: .milliseconds(500))
         let revoked = try await cli("token", "revoke", "--data-dir", data, id)
         #expect(revoked.status == 0, "\(revoked.errors)")
         let after = try await status()
@@ -43,6 +48,11 @@ struct TokenRevocationTests {
         let ended = await readUntilEnd(stream.body, timeout: .seconds(20))
         let text = try #require(ended, "the stream was still open 20 s after its token was revoked")
         #expect(text.contains("event: unauthorized") && text.contains("the token was revoked"), "\(text)")
+        // The watch stops with the reason instead of reconnecting for ever.
+        try await waitUntil(timeout: .seconds(20), "the watch ends") { !watch.isRunning }
+        let watchErrors = String(decoding: (watch.standardError as? Pipe)?.fileHandleForReading.readDataToEndOfFile() ?? Data(),
+                                 as: UTF8.self)
+        #expect(watch.terminationStatus == 1 && watchErrors.contains("the token was revoked"), "\(watchErrors)")
         #expect(await server.stop() == 0)
     }
 }
