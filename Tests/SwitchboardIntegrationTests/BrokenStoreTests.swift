@@ -91,6 +91,39 @@ import Testing
                 "gives SQLite's words: \(refused.output)")
     }
 
+    /// Damage that leaves the file's size and times as a clean shutdown recorded them (a
+    /// failing disk, an in-place restore that keeps times) skips the check at start, but the
+    /// check then runs in the background and the server turns unready.
+    @Test func damageHiddenFromTheStartCheckIsFoundInTheBackground() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let data = try await Self.madeDatabase(in: folder, connections: 120)
+        let database = "\(data)/switchboard.sqlite"
+        let times = folder.file("times")
+        #expect(FileManager.default.createFile(atPath: times, contents: nil))
+        #expect(try Program.run("touch", ["-r", database, times]).status == 0)
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: database)[.size] as? Int)
+        let handle = try #require(FileHandle(forUpdatingAtPath: database))
+        try handle.seek(toOffset: UInt64(size / 4096 / 2 * 4096))
+        try handle.write(contentsOf: Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }))
+        try handle.close()
+        #expect(try Program.run("touch", ["-r", times, database]).status == 0)
+
+        let log = folder.file("server.log")
+        let server = try await ServerProcess(dataDirectory: data, logPath: log)
+        #expect(((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("unchanged since its clean shutdown"),
+                "the start check was skipped, as the file looks untouched")
+        try await waitUntil(timeout: .seconds(20), "/readyz fails once the background check finds the damage") {
+            try await server.request(.GET, "/readyz").status == 503
+        }
+        let logged = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(logged.contains("the database is damaged"), "\(logged)")
+        _ = await server.stop(within: .seconds(30))
+        // Found damaged, so the next start checks in full and refuses.
+        let refused = try await ServerProcess.refusal(dataDirectory: data, timeout: .seconds(20))
+        #expect(refused.status != nil && refused.status != 0, "\(refused.output)")
+    }
+
     @Test func fullDiskAnswers503AndIsNotReadyUntilSpaceIsFreed() async throws {
         guard MountNamespace.isAvailable() else {
             if ProcessInfo.processInfo.environment["CI"] != nil {

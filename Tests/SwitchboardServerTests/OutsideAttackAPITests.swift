@@ -1,5 +1,6 @@
 import ConnectionLifecycle
 import Foundation
+import GRDB
 import HTTPTypes
 import HummingbirdTesting
 import SwitchboardTestSupport
@@ -128,6 +129,25 @@ struct OutsideAttackAPITests {
             // The page has no inline script or style for the policy to block.
             let page = String(buffer: try await harness.request(.get, "/", anonymous: true).body)
             #expect(!page.contains("<script>") && !page.contains(" style=") && !page.contains("<style"))
+        }
+    }
+
+    /// A PUT checks only what it changes: a client that sends the whole connection back can
+    /// still edit a row stored before a rule existed (here a name with a tab in it).
+    @Test func aPutChecksOnlyTheFieldsItChanges() async throws {
+        try await ServerHarness.run { harness in
+            let id = try decode(IdJSON.self, try await harness.request(.post, "/api/integrations/connections",
+                json: #"{"name": "old name", "kind": "http", "url": "http://127.0.0.1:1/old"}"#)).id
+            let database = try DatabaseQueue(path: harness.databasePath)
+            try await database.write { db in
+                try db.execute(sql: "UPDATE connections SET name = ? WHERE id = ?", arguments: ["old\tname", id])
+            }
+            let edited = try await harness.request(.put, "/api/integrations/connections/\(id)", json: """
+                {"name": "old\\tname", "url": "http://127.0.0.1:1/old", "description": "edited"}
+                """)
+            #expect(edited.status == .ok, "\(String(buffer: edited.body))")
+            _ = try expectProblem(try await harness.request(.put, "/api/integrations/connections/\(id)",
+                                                            json: #"{"name": "new\u0007name"}"#), .badRequest)
         }
     }
 }
