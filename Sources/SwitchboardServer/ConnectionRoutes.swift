@@ -12,7 +12,6 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
     let limits: RouteLimits
     let shown = ConnectionJSONCache()
 
-    static var maxPageSize: Int { 100 }
     static var maxBulkIds: Int { 1000 }
 
     func register(on router: Router<Context>) {
@@ -33,16 +32,12 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
 
     @Sendable func list(_ request: Request, context: Context) async throws -> Response {
         let parameters = try QueryValue.parameters(request)
-        let page = try QueryValue.integer(QueryValue.one(parameters, "page"), name: "page", default: 0, range: 0...Int(Int32.max))
-        let pageSize = try QueryValue.integer(QueryValue.one(parameters, "pageSize"), name: "pageSize", default: 10,
-                                              range: 1...Self.maxPageSize)
-        let statuses = try parameters.getAll("status").flatMap(QueryValue.pieces).map {
-            try QueryValue.status($0, field: "status")
-        }
+        let (page, pageSize) = try QueryValue.paging(parameters)
+        let statuses = try QueryValue.filter(parameters, "status").map { try QueryValue.status($0, field: "status") }
         var order = ConnectionOrder.default
         if let text = try QueryValue.one(parameters, "order"), !text.isEmpty {
             guard let parsed = ConnectionOrder(parsing: text) else {
-                throw Problem.badRequest("order '\(text)' is not valid; use a field (\(ConnectionOrder.Field.allCases.map(\.rawValue).joined(separator: ", "))) and optionally asc or desc, e.g. 'name asc'", field: "order")
+                throw Problem.badRequest("order '\(text)' is not valid; use a field (\(ConnectionOrder.Field.allCases.map(\.rawValue).joined(separator: ", "))), in camelCase or snake_case, and optionally asc or desc, e.g. 'name asc'", field: "order")
             }
             order = parsed
         }
@@ -50,13 +45,11 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
             kinds: try QueryValue.list(parameters, name: "kind", limit: 255),
             statuses: statuses,
             types: try QueryValue.list(parameters, name: "type", limit: 255),
-            environments: try parameters.getAll("environment").flatMap(QueryValue.pieces).map {
-                try QueryValue.uuid($0, name: "environment")
-            },
+            environments: try QueryValue.filter(parameters, "environment").map { try QueryValue.uuid($0, name: "environment") },
             owner: RequestPrincipal.current.ownerScope,
             sharedWith: RequestPrincipal.current.isAdmin ? nil : RequestPrincipal.current.userId,
             name: try QueryValue.text(QueryValue.one(parameters, "name"), name: "name", limit: 255),
-            search: try QueryValue.text(QueryValue.one(parameters, "search"), name: "search", limit: 255),
+            search: try QueryValue.search(parameters),
             order: order, page: page, pageSize: pageSize
         )
         let listing = try await engine.list(query)
@@ -211,9 +204,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
     @Sendable func events(_ request: Request, context: Context) async throws -> Response {
         let id = try await visibleConnection(context).id
         let parameters = try QueryValue.parameters(request)
-        let page = try QueryValue.integer(QueryValue.one(parameters, "page"), name: "page", default: 0, range: 0...Int(Int32.max))
-        let pageSize = try QueryValue.integer(QueryValue.one(parameters, "pageSize"), name: "pageSize", default: 25,
-                                              range: 1...Self.maxPageSize)
+        let (page, pageSize) = try QueryValue.paging(parameters, defaultSize: 25)
         let events = try await engine.events(connectionId: id, page: page, pageSize: pageSize)
         return try JSONBody.response(EventPageResource(events: events.events.map(EventResource.init),
                                                        totalCount: events.totalCount, page: page, pageSize: pageSize))
@@ -268,13 +259,39 @@ extension HTTPField.Name {
 
 /// Query string values, checked: anything out of range is a 400 that names the parameter.
 enum QueryValue {
-    /// `page` (from 0) and `pageSize` (1 to 100; Meshery's older `pagesize` too, checked the same
-    /// way even when `pageSize` wins).
-    static func paging(_ parameters: Parameters) throws -> (page: Int, pageSize: Int) {
+    /// The largest page any list gives.
+    static var maxPageSize: Int { 100 }
+
+    /// `page` (from 0) and the page size, `pageSize` or Meshery's `pagesize` (`pageSize` wins when
+    /// both are given; both are checked). See `pageSize(_:name:default:)`.
+    static func paging(_ parameters: Parameters, defaultSize: Int = 10) throws -> (page: Int, pageSize: Int) {
         let page = try integer(one(parameters, "page"), name: "page", default: 0, range: 0...Int(Int32.max))
-        let alias = try integer(one(parameters, "pagesize"), name: "pagesize", default: 10, range: 1...100)
-        let pageSize = try integer(one(parameters, "pageSize"), name: "pageSize", default: alias, range: 1...100)
-        return (page, pageSize)
+        let alias = try pageSize(one(parameters, "pagesize"), name: "pagesize", default: defaultSize)
+        // Left out or empty, `pageSize` yields to `pagesize`; given, it wins (`pageSize=0` is the default).
+        guard let given = try one(parameters, "pageSize"), !given.isEmpty else { return (page, alias) }
+        return (page, try pageSize(given, name: "pageSize", default: defaultSize))
+    }
+
+    /// A page size read as Meshery's server reads it (`GetConnections` in its
+    /// `server/handlers/connections_handlers.go`), so its clients' requests work: left out or
+    /// empty, the default; `all`, the largest page; a whole number above the largest page is
+    /// clamped to it, one below 1 means the default. Anything else is a 400: a typo should not
+    /// silently become a page size.
+    static func pageSize(_ text: String?, name: String, default value: Int) throws -> Int {
+        guard let text, !text.isEmpty else { return value }
+        if text == "all" { return maxPageSize }
+        if let number = Int(text) { return number > maxPageSize ? maxPageSize : (number < 1 ? value : number) }
+        // A whole number too long for Int is still one: clamped like the others.
+        let digits = text.first == "-" || text.first == "+" ? text.dropFirst() : Substring(text)
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            throw Problem.badRequest("\(name) must be a whole number (1 to \(maxPageSize); larger ones are taken as \(maxPageSize)) or 'all', not '\(text)'", field: name)
+        }
+        return text.first == "-" ? value : maxPageSize
+    }
+
+    /// `search`, up to 500 characters as Meshery's schema allows; empty is no search.
+    static func search(_ parameters: Parameters) throws -> String? {
+        try text(one(parameters, "search"), name: "search", limit: 500)
     }
 
     /// The query string's parameters, decoded as an HTML form encodes them: `+` is a space (a
@@ -344,16 +361,46 @@ enum QueryValue {
         return value
     }
 
-    /// A repeatable filter whose every value is at most `limit` characters.
+    /// A repeatable filter of names (`kind`, `type`) read as `filter` reads it, whose every value
+    /// is at most `limit` characters: a comma-separated one as a whole, as the API document's
+    /// `maxLength` counts it, a JSON array's one by one. Empty names are dropped.
     static func list(_ parameters: Parameters, name: String, limit: Int) throws -> [String] {
-        try parameters.getAll(name).flatMap { value in
-            _ = try text(value, name: name, limit: limit)
-            return commaSeparated(value)
+        try parameters.getAll(name).flatMap { value -> [String] in
+            guard value.unicodeScalars.first == "[" else {
+                _ = try text(value, name: name, limit: limit)
+                return commaSeparated(value)
+            }
+            return try jsonArray(value, name: name).compactMap {
+                try text($0.trimmingCharacters(in: .whitespaces), name: name, limit: limit)
+            }
         }
     }
 
+    /// The values of a repeatable filter: `kind=a&kind=b`, `kind=a,b` and the JSON array Meshery's
+    /// UI sends and its server reads, `kind=["a","b"]`, all mean a or b. An empty value (`status=`,
+    /// `status=[]`) is no filter: Meshery's UI sends `status=&kind=` when nothing is chosen.
+    /// Inside a comma-separated list an empty piece (`environment=a,,b`) is kept, for the caller
+    /// to refuse as no status or id.
+    static func filter(_ parameters: Parameters, _ name: String) throws -> [String] {
+        try parameters.getAll(name).flatMap { value -> [String] in
+            if value.isEmpty { return [] }
+            if value.unicodeScalars.first == "[" { return try jsonArray(value, name: name) }
+            return pieces(value)
+        }
+    }
+
+    /// A filter written as a JSON array of strings; anything else that starts with `[` is a 400,
+    /// not a value to match (which would silently match nothing).
+    private static func jsonArray(_ value: String, name: String) throws -> [String] {
+        guard let values = try? JSONDecoder().decode([String].self, from: Data(value.utf8)) else {
+            throw Problem.badRequest("\(name) starts with '[' but is not a JSON array of strings; write it as [\"a\",\"b\"], as a,b, or repeat \(name)=", field: name)
+        }
+        if values.contains(where: { $0.contains("\0") }) { throw Problem.badRequest(JSONBody.nulDetail, field: name) }
+        return values
+    }
+
     /// The comma-separated values of a list of statuses or ids, exactly as given: an empty one
-    /// (`status=`, `environment=a,,b`) is kept, to be refused as no status or id.
+    /// (`environment=a,,b`) is kept, to be refused as no status or id.
     static func pieces(_ value: String) -> [String] {
         value.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
     }

@@ -30,7 +30,7 @@ struct CredentialRoutes<Context: RequestContext>: Sendable {
     @Sendable func list(_ request: Request, context: Context) async throws -> Response {
         let parameters = try QueryValue.parameters(request)
         let (page, pageSize) = try QueryValue.paging(parameters)
-        let search = try QueryValue.text(QueryValue.one(parameters, "search"), name: "search", limit: 255)
+        let search = try QueryValue.search(parameters)
         let listing = try await credentials.list(CredentialQuery(owner: RequestPrincipal.current.ownerScope, search: search,
                                                                  page: page, pageSize: pageSize))
         return try JSONBody.response(CredentialPageResource(

@@ -38,7 +38,7 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
     @Sendable func list(_ request: Request, context: Context) async throws -> Response {
         let parameters = try QueryValue.parameters(request)
         let (page, pageSize) = try QueryValue.paging(parameters)
-        let search = try QueryValue.text(QueryValue.one(parameters, "search"), name: "search", limit: 255)
+        let search = try QueryValue.search(parameters)
         let principal = RequestPrincipal.current
         let listing = try await environments.list(EnvironmentQuery(
             owner: principal.ownerScope, sharedWith: principal.isAdmin ? nil : principal.userId, search: search,
@@ -86,7 +86,7 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
         _ = try await visible(id, toChange: false)
         let parameters = try QueryValue.parameters(request)
         let (page, pageSize) = try QueryValue.paging(parameters)
-        let search = try QueryValue.text(QueryValue.one(parameters, "search"), name: "search", limit: 255)
+        let search = try QueryValue.search(parameters)
         // Shared with the caller: all its connections are theirs to see. Otherwise only what
         // they may see anyway (an admin may have added others' connections to it).
         let principal = RequestPrincipal.current

@@ -69,6 +69,7 @@ struct ConnectionFilterSQL {
         case .subType: "sub_type"
         case .createdAt: "created_at"
         case .updatedAt: "updated_at"
+        case .id: "id"
         }
     }
 

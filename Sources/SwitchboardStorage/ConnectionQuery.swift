@@ -44,15 +44,22 @@ public struct ConnectionQuery: Sendable, Hashable {
 /// A sort order such as `name asc` or `updatedAt desc`.
 public struct ConnectionOrder: Sendable, Hashable {
     public enum Field: String, Sendable, CaseIterable {
-        case name, kind, status, type, subType, createdAt, updatedAt
+        case name, kind, status, type, subType, createdAt, updatedAt, id
 
-        /// The name as written here (`updatedAt`) or Meshery's snake_case spelling (`updated_at`),
-        /// exactly: what the API document's pattern for `order` allows.
+        /// The name as written here (`updatedAt`) or in Meshery's snake_case (`updated_at`), in any
+        /// case, or the name of a column of Meshery UI's connection table that sorts by it
+        /// (`ConnectionID`; see `ui/components/connections/ConnectionTable.columns.tsx`): what the
+        /// API document's pattern for `order` allows.
         init?(spelling: String) {
-            guard let field = Field.allCases.first(where: { $0.rawValue == spelling || $0.snakeCase == spelling }) else {
+            // ASCII only: a Unicode lowercasing would let the Kelvin sign spell `kind`.
+            let key = String(spelling.map { $0.isASCII ? Character($0.lowercased()) : $0 })
+            if let field = Field.allCases.first(where: { $0.rawValue.lowercased() == key || $0.snakeCase == key }) {
+                self = field
+            } else if key == "connectionid" || key == "connection_id" {
+                self = .id
+            } else {
                 return nil
             }
-            self = field
         }
 
         var snakeCase: String {

@@ -74,15 +74,15 @@ enum JSONBodyTarget {
             return requireThat(false, "a query string threw \(error), not a problem")
         }
         _ = try? QueryValue.paging(parameters)
-        _ = try? QueryValue.integer(QueryValue.one(parameters, "pageSize"), name: "pageSize", default: 10, range: 1...100)
-        _ = try? QueryValue.text(QueryValue.one(parameters, "search"), name: "search", limit: 255)
+        _ = try? QueryValue.paging(parameters, defaultSize: 25)
+        _ = try? QueryValue.search(parameters)
         _ = try? QueryValue.uuid(QueryValue.one(parameters, "credentialId"), name: "credentialId")
         _ = try? QueryValue.list(parameters, name: "kind", limit: 255)
         if let order = try? QueryValue.one(parameters, "order") { _ = ConnectionOrder(parsing: order) }
-        for value in parameters.getAll("status").flatMap(QueryValue.pieces) {
+        for value in (try? QueryValue.filter(parameters, "status")) ?? [] {
             _ = try? QueryValue.status(value, field: "status")
         }
-        for value in parameters.getAll("environment").flatMap(QueryValue.pieces) {
+        for value in (try? QueryValue.filter(parameters, "environment")) ?? [] {
             _ = try? QueryValue.uuid(value, name: "environment")
         }
     }

@@ -94,7 +94,7 @@ struct EnvironmentAPITests {
                 (.post, "/api/environments", #"{"name": "x", "connections": ["\#(a.id)", "\#(missing)"]}"#, "connections"),
                 (.post, "/api/environments", #"{"name": "x", "connections": ["nope"]}"#, "connections[1]"),
                 (.get, "/api/environments/nope", nil, "environmentId"),
-                (.get, "/api/environments?pageSize=0", nil, "pageSize"),
+                (.get, "/api/environments?pageSize=zero", nil, "pageSize"),
                 (.get, "/api/integrations/connections?environment=nope", nil, "environment"),
             ]
             for (method, uri, body, field) in cases {
