@@ -15,8 +15,8 @@ enum ClientExit {
     static let unreachable = ExitCode(3)
 }
 
-/// Why a client command failed: `main` prints the message (the server's problem detail, or
-/// why it could not be reached) and exits with the code.
+/// Why a command failed: `main` prints the message (the server's problem detail, why it
+/// could not be reached, why `serve` could not listen) and exits with the code.
 struct ClientFailure: Error {
     var exitCode: ExitCode
     var message: String
@@ -51,7 +51,8 @@ struct ClientOptions: ParsableArguments {
 }
 
 /// The file `switchboard login` writes: the server and a token, readable only by its owner.
-/// `SWITCHBOARD_CONFIG` names another file.
+/// `$SWITCHBOARD_CONFIG`, else `$XDG_CONFIG_HOME/switchboard/config.yaml`, else
+/// `$HOME/.config/switchboard/config.yaml`.
 struct ClientConfig: Codable, Equatable {
     var server: String
     var token: String
@@ -59,8 +60,9 @@ struct ClientConfig: Codable, Equatable {
     static var path: String {
         let environment = ProcessInfo.processInfo.environment
         if let path = environment["SWITCHBOARD_CONFIG"], !path.isEmpty { return path }
-        let base = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (NSHomeDirectory() + "/.config")
+        // $HOME first, as the XDG rules say; the account's home only when it is unset.
+        let home = environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
+        let base = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (home + "/.config")
         return base + "/switchboard/config.yaml"
     }
 
@@ -131,7 +133,7 @@ struct APIClient {
             try? await client.shutdown()
             throw unreachable(error)
         }
-        try Self.check(response.status, data)
+        try check(response.status, data)
         return data
     }
 
@@ -140,10 +142,20 @@ struct APIClient {
     }
 
     /// A refusal carries the problem's detail and ends the command with exit code 1.
-    static func check(_ status: HTTPResponseStatus, _ data: Data) throws {
+    func check(_ status: HTTPResponseStatus, _ data: Data) throws {
         guard !(200..<300).contains(status.code) else { return }
-        let problem = try? JSONDecoder().decode(ProblemText.self, from: data)
-        throw ClientFailure(exitCode: ClientExit.rejected, message: problem?.detail ?? "HTTP \(status.code)")
+        let detail = (try? JSONDecoder().decode(ProblemText.self, from: data))?.detail ?? "HTTP \(status.code)"
+        guard status == .unauthorized else { throw ClientFailure(exitCode: ClientExit.rejected, message: detail) }
+        // The server's words are for any HTTP client; a person at the CLI needs the command.
+        guard token == nil else {
+            throw ClientFailure(exitCode: ClientExit.rejected,
+                                message: "\(detail); run `switchboard login` with a valid token (or give one with --token or SWITCHBOARD_TOKEN)")
+        }
+        var message = "\(server) needs a token: run `switchboard login --server \(server)` (or give one with --token or SWITCHBOARD_TOKEN)"
+        if let saved = ClientConfig.load(), ClientConfig.normalized(saved.server) != server {
+            message += "; the saved login is for \(saved.server), and its token is sent only there"
+        }
+        throw ClientFailure(exitCode: ClientExit.rejected, message: message)
     }
 
     struct ProblemText: Decodable { var detail: String }
@@ -290,7 +302,14 @@ enum Output {
         }
     }
 
-    /// JSON numbers as YAML should show them: whole numbers as integers, flags as booleans.
+    /// "1 connection", "2 connections": a count (a JSON number, or 0) with its noun.
+    static func counted(_ count: Any?, _ noun: String) -> String {
+        let number = (count as? Int) ?? 0
+        return "\(number) \(noun)\(number == 1 ? "" : "s")"
+    }
+
+    /// JSON numbers as YAML should show them: whole numbers as integers, flags as booleans,
+    /// fractions as plain decimals.
     static func plain(_ value: Any) -> Any {
         switch value {
         case let object as [String: Any]: return object.mapValues(plain)
@@ -298,7 +317,9 @@ enum Output {
         case let number as NSNumber:
             switch String(cString: number.objCType) {
             case "c", "B": return number.boolValue
-            case "d", "f": return number.doubleValue
+            // Yams writes a Double in scientific notation (2.834176e+0); Swift's shortest
+            // round-trip text (2.834176) is a YAML float too.
+            case "d", "f": return Node.scalar(.init(number.doubleValue.description, Tag(.float)))
             default: return number.int64Value
             }
         default: return value

@@ -38,7 +38,7 @@ struct ConnectionCommand: AsyncParsableCommand {
             try Output.print(data, as: output, rows: "connections", columns: ConnectionCommand.columns) { value in
                 guard let page = value as? [String: Any], let summary = page["statusSummary"] as? [String: Any] else { return nil }
                 let counts = summary.keys.sorted().map { "\($0) \(summary[$0] ?? 0)" }.joined(separator: ", ")
-                return "\(page["totalCount"] ?? 0) connections: \(counts.isEmpty ? "none" : counts)"
+                return "\(Output.counted(page["totalCount"], "connection")): \(counts.isEmpty ? "none" : counts)"
             }
         }
 
@@ -192,7 +192,7 @@ struct ConnectionCommand: AsyncParsableCommand {
                 ("SEQUENCE", "sequence"), ("FROM", "from"), ("TO", "to"), ("ACTOR", "actor"), ("REASON", "reason"), ("AT", "createdAt"),
             ]) { value in
                 guard let total = (value as? [String: Any])?["totalCount"] as? Int, total > (page + 1) * pageSize else { return nil }
-                return "(\(total) events; more with --page \(page + 1))"
+                return "(\(Output.counted(total, "event")); more with --page \(page + 1))"
             }
         }
     }
@@ -272,7 +272,7 @@ struct EventStreamReader {
         let response = try await client.execute(request, timeout: .hours(24 * 365))
         guard response.status == .ok else {
             let data = Data(try await response.body.collect(upTo: 1 << 20).readableBytesView)
-            try APIClient.check(response.status, data)
+            try api.check(response.status, data)
             return
         }
         onOpen()

@@ -34,7 +34,7 @@ struct CredentialCommand: AsyncParsableCommand {
         func run() async throws {
             let data = try await APIClient(options: client).call(.GET, path + URLText.query(paging.items))
             try Output.print(data, as: output, rows: "credentials", columns: columns) { value in
-                "\((value as? [String: Any])?["totalCount"] ?? 0) credentials"
+                Output.counted((value as? [String: Any])?["totalCount"], "credential")
             }
         }
     }

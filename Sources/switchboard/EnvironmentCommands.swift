@@ -22,7 +22,7 @@ struct EnvironmentCommand: AsyncParsableCommand {
         func run() async throws {
             let data = try await APIClient(options: client).call(.GET, path + URLText.query(paging.items))
             try Output.print(data, as: output, rows: "environments", columns: columns) { value in
-                "\((value as? [String: Any])?["totalCount"] ?? 0) environments"
+                Output.counted((value as? [String: Any])?["totalCount"], "environment")
             }
         }
     }
@@ -47,7 +47,7 @@ struct EnvironmentCommand: AsyncParsableCommand {
             print("")
             try Output.print(members, as: .table, rows: "connections",
                              columns: [("CONNECTION", "id"), ("NAME", "name"), ("KIND", "kind"), ("STATUS", "status")]) { value in
-                "\((value as? [String: Any])?["totalCount"] ?? 0) connections"
+                Output.counted((value as? [String: Any])?["totalCount"], "connection")
             }
         }
 

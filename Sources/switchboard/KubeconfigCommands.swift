@@ -18,7 +18,7 @@ struct KubeconfigCommand: AsyncParsableCommand {
         @Argument(help: "The kubeconfig file (- for standard input).") var file: String
         @Option(help: "Only this context (repeatable; default every context).") var context: [String] = []
         @Flag(help: "Connect the contexts that answer (else they are registered or discovered).") var connect = false
-        @Flag(help: "Show what an import would do; store nothing.") var dryRun = false
+        @Flag(help: "Show what an import would do; store nothing (exit code 1 when a context would fail).") var dryRun = false
 
         struct Form: Encodable {
             var k8sfile: String
@@ -45,8 +45,8 @@ struct KubeconfigCommand: AsyncParsableCommand {
             }
             let failed = ((try JSONSerialization.jsonObject(with: data) as? [String: Any])?["contexts"] as? [[String: Any]] ?? [])
                 .contains { $0["outcome"] as? String == "failed" }
-            // A dry run stores nothing, so only a real import that failed somewhere exits 1.
-            if failed && !dryRun { throw ClientExit.rejected }
+            // A dry run too: a context it reports failed would fail the real import.
+            if failed { throw ClientExit.rejected }
         }
     }
 }

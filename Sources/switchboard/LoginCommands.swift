@@ -5,7 +5,7 @@ import Foundation
 struct Login: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a token against a server and save both for the other commands.",
-        discussion: "The token is read from --token-file, SWITCHBOARD_TOKEN, or standard input (asked for on a terminal, not echoed). It is saved, readable only by you, in $SWITCHBOARD_CONFIG or ~/.config/switchboard/config.yaml, and sent only to the server it was saved with.")
+        discussion: "The token is read from --token-file, SWITCHBOARD_TOKEN, or standard input (asked for on a terminal, not echoed). It is saved, readable only by you, in $SWITCHBOARD_CONFIG, else $XDG_CONFIG_HOME/switchboard/config.yaml, else $HOME/.config/switchboard/config.yaml, and sent only to the server it was saved with.")
     @Option(help: "The server (env SWITCHBOARD_SERVER).") var server: String?
     @Option(help: "A file holding the token (- for standard input).") var tokenFile: String?
 
@@ -46,6 +46,6 @@ struct Logout: AsyncParsableCommand {
         let path = ClientConfig.path
         guard FileManager.default.fileExists(atPath: path) else { return print("Not signed in.") }
         try FileManager.default.removeItem(atPath: path)
-        print("Signed out; removed \(path)")
+        print("Signed out; removed \(path). `switchboard login` signs in again.")
     }
 }

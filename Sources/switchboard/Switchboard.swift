@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
 import ConnectionLifecycle
 import SwitchboardDrivers
 import SwitchboardEngine
@@ -34,9 +35,11 @@ struct Switchboard: AsyncParsableCommand {
 
     static let configuration = CommandConfiguration(
         abstract: "Track and manage connections: Kubernetes clusters, Prometheus, Grafana, Helm repositories and peers.",
+        version: VersionCommand.text,
+        // No default subcommand: a bare `switchboard` prints this help instead of starting a
+        // server in whatever folder it was typed in.
         subcommands: [Serve.self, ConnectionCommand.self, EnvironmentCommand.self, CredentialCommand.self,
-                      KubeconfigCommand.self, Login.self, Logout.self, Token.self, Secrets.self],
-        defaultSubcommand: Serve.self
+                      KubeconfigCommand.self, Login.self, Logout.self, Token.self, Secrets.self, VersionCommand.self]
     )
 }
 
@@ -159,13 +162,20 @@ struct Serve: AsyncParsableCommand {
         if let connectionsFile, !FileManager.default.isReadableFile(atPath: connectionsFile) {
             throw ValidationError("--connections-file \(connectionsFile) cannot be read")
         }
-        try await SwitchboardApp.run(configuration, logger: logger, onAdminToken: { token, file in
-            let text = "First start: created the user admin and this API token (shown once; also saved in \(file), mode 0600):\n  \(token)\n"
-            FileHandle.standardOutput.write(Data(text.utf8))
-        }) { address in
-            // The one line a person starting the server needs; logs go to standard error.
-            let line = "Switchboard is running: web page and API at \(address)/ (API under \(address)/api, OpenAPI at \(address)/api/openapi.yaml)\n"
-            FileHandle.standardOutput.write(Data(line.utf8))
+        do {
+            try await SwitchboardApp.run(configuration, logger: logger, onAdminToken: { token, file in
+                let text = "First start: created the user admin and this API token (shown once; also saved in \(file), mode 0600):\n  \(token)\n"
+                FileHandle.standardOutput.write(Data(text.utf8))
+            }) { address in
+                // The one line a person starting the server needs; logs go to standard error.
+                let line = "Switchboard is running: web page and API at \(address)/ (API under \(address)/api, OpenAPI at \(address)/api/openapi.yaml)\n"
+                FileHandle.standardOutput.write(Data(line.utf8))
+            }
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            // NIO's own words ("bind(descriptor:ptr:bytes:): Address already in use") name neither
+            // the address nor a way out.
+            let address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+            throw ClientFailure(exitCode: .failure, message: "cannot listen on \(address): another program is using it (an earlier switchboard serve?); stop it, or start with another --port (--port 0 picks a free one)")
         }
     }
 
@@ -212,7 +222,7 @@ struct Secrets: AsyncParsableCommand {
                 keyFile: keyFile, databasePath: data.appendingPathComponent("switchboard.sqlite").path,
                 retireOldKeys: retireOldKeys)
             let retired = report.retired ? "old keys retired" : "old keys kept in \(keyFile) (--retire-old-keys drops them)"
-            print("new key \(report.newKeyId); re-sealed \(report.resealed) credential(s); \(retired)")
+            print("new key \(report.newKeyId); re-sealed \(Output.counted(report.resealed, "credential")); \(retired)")
         }
     }
 }

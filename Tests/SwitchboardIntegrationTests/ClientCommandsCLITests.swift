@@ -63,7 +63,7 @@ struct ClientCommandsCLITests {
         // gets no token (and says so).
         let port = try #require(server.address.split(separator: ":").last)
         let elsewhere = try await anonymous("connection", "list", "--server", "http://localhost:\(port)")
-        #expect(elsewhere.status == 1 && elsewhere.errors.contains("Authorization: Bearer"), "\(elsewhere.errors)")
+        #expect(elsewhere.status == 1 && elsewhere.errors.contains("switchboard login"), "\(elsewhere.errors)")
         #expect(try await anonymous("connection", "list", "--server", "127.0.0.1:\(port)").status == 2, "no scheme is a usage error")
         #expect(try await anonymous("logout").status == 0)
         let signedOut = try await anonymous("connection", "list", "--server", server.address)
@@ -135,7 +135,7 @@ struct ClientCommandsCLITests {
         #expect(jsonField(credential.output, "secretKeys") as? [String] == ["password", "username"])
         #expect(try await cli("credential", "create", "--name", "no secret", "--type", "basic").status == 2)
         let listed = try await cli("credential", "list")
-        #expect(listed.output.contains("basic") && listed.output.contains("password,username") && listed.output.hasSuffix("1 credentials\n"))
+        #expect(listed.output.contains("basic") && listed.output.contains("password,username") && listed.output.hasSuffix("1 credential\n"))
         let updated = try await cli("credential", "update", credentialId, "--name", "renamed", "--secret-key", "token",
                               "--secret-file", "-", "-o", "yaml", input: "tok-secret\n")
         #expect(updated.status == 0 && updated.output.contains("name: renamed") && updated.output.contains("- token"), "\(updated.errors)")
@@ -177,8 +177,9 @@ struct ClientCommandsCLITests {
         let cli = SwitchboardCLI(server: server.address, token: server.adminToken, config: folder.file("config.yaml"))
         try cluster.uploadableKubeconfig(token: "cli-token").write(toFile: folder.file("kubeconfig"), atomically: true, encoding: .utf8)
 
+        // lab-cloud would fail, so the dry run ends 1 (FirstHourCLITests has the details).
         let preview = try await cli("kubeconfig", "import", folder.file("kubeconfig"), "--dry-run")
-        #expect(preview.status == 0, "\(preview.errors)")
+        #expect(preview.status == 1, "\(preview.errors)")
         #expect(try await cli("connection", "list", "-o", "json").output.contains("\"totalCount\" : 0"))
 
         let imported = try await cli("kubeconfig", "import", folder.file("kubeconfig"), "--connect")

@@ -79,7 +79,7 @@ struct KeyRotationTests {
         }
 
         let output = try Self.rotate(data)
-        #expect(output.contains("re-sealed 5 credential(s)"), "\(output)")
+        #expect(output.contains("re-sealed 5 credentials"), "\(output)")
         let keyLines = try String(contentsOfFile: "\(data)/secrets.key", encoding: .utf8).split(separator: "\n")
         #expect(keyLines.count == 2)
 
