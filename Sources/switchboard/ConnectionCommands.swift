@@ -292,7 +292,7 @@ struct EventStreamReader {
                     // The server ends a stream whose token was revoked or expired with the
                     // 401 problem: stop, as a new request would be refused too.
                     if kind == "unauthorized" {
-                        try APIClient.check(.unauthorized, Data(data.joined(separator: "\n").utf8))
+                        try api.check(.unauthorized, Data(data.joined(separator: "\n").utf8))
                     }
                     // A blank line ends an event; its id counts only now.
                     if !data.isEmpty { onEvent(data.joined(separator: "\n")) }
