@@ -196,3 +196,18 @@ extension ServerProcess {
         return (response.status.code, Data(try await response.body.collect(upTo: 64 << 20).readableBytesView))
     }
 }
+
+/// Meshery's kubeconfig import as a browser sends it: a multipart form with the file as
+/// `k8sfile`. Answers the status and the body.
+public func uploadKubeconfig(_ kubeconfig: String, to address: String, token: String, client: HTTPClient,
+                             timeout: TimeAmount) async throws -> (status: UInt, body: Data) {
+    let boundary = "switchboard-\(UUID().uuidString)"
+    let body = "--\(boundary)\r\nContent-Disposition: form-data; name=\"k8sfile\"; filename=\"config\"\r\n\r\n\(kubeconfig)\r\n--\(boundary)--\r\n"
+    var request = HTTPClientRequest(url: "\(address)/api/system/kubernetes")
+    request.method = .POST
+    request.headers.add(name: "Authorization", value: "Bearer \(token)")
+    request.headers.add(name: "Content-Type", value: "multipart/form-data; boundary=\(boundary)")
+    request.body = .bytes(ByteBuffer(string: body))
+    let response = try await client.execute(request, timeout: timeout)
+    return (response.status.code, Data(try await response.body.collect(upTo: 10 << 20).readableBytesView))
+}

@@ -169,16 +169,7 @@ import Testing
     }
 
     static func importKubeconfig(_ client: HTTPClient, _ token: String, _ address: String, _ kubeconfig: String) async throws -> UInt {
-        let boundary = "load-\(UUID().uuidString)"
-        let body = "--\(boundary)\r\nContent-Disposition: form-data; name=\"k8sfile\"; filename=\"config\"\r\n\r\n\(kubeconfig)\r\n--\(boundary)--\r\n"
-        var request = HTTPClientRequest(url: "\(address)/api/system/kubernetes")
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        request.headers.add(name: "Content-Type", value: "multipart/form-data; boundary=\(boundary)")
-        request.body = .bytes(ByteBuffer(string: body))
-        let response = try await client.execute(request, timeout: requestTimeout)
-        _ = try await response.body.collect(upTo: 10 << 20)
-        return response.status.code
+        try await uploadKubeconfig(kubeconfig, to: address, token: token, client: client, timeout: requestTimeout).status
     }
 
     static func send(_ client: HTTPClient, _ token: String?, _ method: HTTPMethod, _ url: String, _ body: String? = nil,

@@ -211,16 +211,8 @@ import Testing
             users: [{name: u, user: {token: t\(index)}}]
             contexts: [{name: ctx-\(index), context: {cluster: c\(index), user: u}}]
             """
-        let boundary = "crash-\(UUID().uuidString)"
-        let body = "--\(boundary)\r\nContent-Disposition: form-data; name=\"k8sfile\"; filename=\"config\"\r\n\r\n\(kubeconfig)\r\n--\(boundary)--\r\n"
-        var request = HTTPClientRequest(url: "\(address)/api/system/kubernetes")
-        request.method = .POST
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
-        request.headers.add(name: "Content-Type", value: "multipart/form-data; boundary=\(boundary)")
-        request.body = .bytes(ByteBuffer(string: body))
-        let response = try await client.execute(request, timeout: .seconds(10))
-        let bytes = try await response.body.collect(upTo: 10 << 20)
-        return (response.status.code, Data(bytes.readableBytesView))
+        let (status, body) = try await uploadKubeconfig(kubeconfig, to: address, token: token, client: client, timeout: .seconds(10))
+        return (status, body)
     }
 
     private static func send(_ client: HTTPClient, _ token: String, _ method: HTTPMethod, _ url: String,
