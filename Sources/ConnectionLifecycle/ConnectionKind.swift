@@ -9,16 +9,33 @@ public struct ConnectionKind: Sendable, Hashable {
     /// Whether discovery moves a reachable `discovered` connection of this kind on to
     /// `registered` by itself (actor `system`).
     public var autoRegisters: Bool
+    /// What a connection of this kind cannot work without; a create that lacks one is
+    /// refused then, instead of the connection failing every check later.
+    public var requirements: [KindRequirement]
 
     public init(name: String, type: String, subType: String,
                 initialStatus: ConnectionStatus = .discovered, table: TransitionTable = .standard,
-                autoRegisters: Bool = true) {
+                autoRegisters: Bool = true, requirements: [KindRequirement] = []) {
         self.name = name
         self.type = type
         self.subType = subType
         self.initialStatus = initialStatus
         self.table = table
         self.autoRegisters = autoRegisters
+        self.requirements = requirements
+    }
+
+    /// The first requirement none of whose sources the connection has.
+    public func unmetRequirement(url: String?, secretKeys: Set<String>, metadataKeys: Set<String>) -> KindRequirement? {
+        requirements.first { requirement in
+            !requirement.sources.contains { source in
+                switch source {
+                case .url: url.map { !$0.isEmpty } ?? false
+                case .secretKey(let key): secretKeys.contains(key)
+                case .metadataKey(let key): metadataKeys.contains(key)
+                }
+            }
+        }
     }
 
     /// Meshery's `transitionMap`: for every status, the moves a user may request from it.
@@ -62,7 +79,8 @@ public struct KindCatalog: Sendable {
 
     /// Built-in kinds of DESIGN section 3 plus a generic `http` kind.
     public static let builtIn = KindCatalog([
-        ConnectionKind(name: "kubernetes", type: "platform", subType: "orchestration"),
+        ConnectionKind(name: "kubernetes", type: "platform", subType: "orchestration",
+                       requirements: [.kubeconfig]),
         ConnectionKind(name: "prometheus", type: "telemetry", subType: "metrics"),
         ConnectionKind(name: "grafana", type: "telemetry", subType: "metrics"),
         ConnectionKind(name: "helm", type: "platform", subType: "registry"),
@@ -76,4 +94,36 @@ public struct KindCatalog: Sendable {
         ),
         ConnectionKind(name: "http", type: "platform", subType: "http"),
     ])
+}
+
+/// One thing a kind needs, met by any of several sources (data, so a kind declares it
+/// instead of routes testing kinds).
+public struct KindRequirement: Sendable, Hashable {
+    public enum Source: Sendable, Hashable {
+        case url
+        case secretKey(String)
+        case metadataKey(String)
+    }
+
+    /// What is needed, for the refusal: "a kubeconfig (the API server and how to sign in)".
+    public var what: String
+    public var sources: [Source]
+    /// The request field to fix.
+    public var field: String
+    /// How to supply it.
+    public var hint: String
+
+    public init(what: String, sources: [Source], field: String, hint: String) {
+        self.what = what
+        self.sources = sources
+        self.field = field
+        self.hint = hint
+    }
+
+    /// A cluster's API server address, CA and user all come from a kubeconfig.
+    public static let kubeconfig = KindRequirement(
+        what: "a kubeconfig (its API server address and how to sign in)",
+        sources: [.secretKey("kubeconfig"), .metadataKey("kubeconfigPath")],
+        field: "credentialSecret",
+        hint: "send credentialSecret {\"kubeconfig\": \"<YAML>\", \"context\": \"<name>\"}, or a credentialId whose secret holds kubeconfig, or (admins) metadata kubeconfigPath naming a file on the server")
 }

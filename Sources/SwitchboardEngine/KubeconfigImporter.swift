@@ -91,9 +91,11 @@ public struct KubeconfigImporter: Sendable {
 
     /// Parses `text` and checks each context's reachability with its own credentials,
     /// storing nothing. `already known` names the owner's connection to the same target.
-    public func preview(_ text: String, origin: KubeconfigOrigin, owner: UUID? = nil) async throws -> [ContextImportResult] {
+    /// `selectedContexts` limits it as it limits the import: others are `skipped`, unchecked.
+    public func preview(_ text: String, origin: KubeconfigOrigin, selectedContexts: Set<String>? = nil,
+                        owner: UUID? = nil) async throws -> [ContextImportResult] {
         let driver = engine.drivers.driver(for: "kubernetes")
-        return try await each(try contexts(text, origin), selectedContexts: nil) { prepared, secret, fingerprint, server in
+        return try await each(try contexts(text, origin), selectedContexts: selectedContexts) { prepared, secret, fingerprint, server in
             var result = ContextImportResult(prepared, outcome: .created)  // What an import would do.
             let credentialId = UUID()
             let transient = Connection(name: prepared.context, url: server, kind: "kubernetes", type: "platform",

@@ -119,11 +119,24 @@ public struct TokenService: Sendable {
         }
     }
 
-    /// On a server's first start (no admin yet): an admin and a token, written to `file`
-    /// (mode 0600, replacing any left from an earlier attempt) and returned so it can be
-    /// shown once. `nil` when an admin exists.
-    public func bootstrapAdmin(tokenFile file: String) async throws -> String? {
-        guard try await store.adminCount() == 0 else { return nil }
+    /// What `bootstrapAdmin` found and did.
+    public enum AdminBootstrap: Sendable, Equatable {
+        /// First start: the user admin and this token (also written to the file).
+        case created(token: String)
+        /// An admin has a token that is not revoked.
+        case present
+        /// Not a first start, but no admin has a token that is not revoked (the last one
+        /// was revoked). Nothing is made: a server that minted itself a new admin token at
+        /// every start would undo the revocation; `switchboard token create` makes one.
+        case noAdminToken
+    }
+
+    /// On a server's first start (no token was ever issued): an admin and a token, written
+    /// to `file` (mode 0600, replacing any left from an earlier attempt) and returned so it
+    /// can be shown once.
+    public func bootstrapAdmin(tokenFile file: String) async throws -> AdminBootstrap {
+        guard try await store.adminCount() == 0 else { return .present }
+        guard try await store.tokens().isEmpty else { return .noAdminToken }
         let issued = try await issue(for: "admin", role: .admin, name: "first start")
         do {
             try PrivateFile.replace(file, contents: issued.token + "\n")
@@ -131,7 +144,7 @@ public struct TokenService: Sendable {
             try? await store.revokeToken(id: issued.record.id, at: now())
             throw error
         }
-        return issued.token
+        return .created(token: issued.token)
     }
 
     static func hash(_ token: String) -> String {

@@ -44,7 +44,7 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
             owner: principal.ownerScope, sharedWith: principal.isAdmin ? nil : principal.userId, search: search,
             page: page, pageSize: pageSize))
         return try JSONBody.response(EnvironmentPageResource(
-            environments: listing.environments.map { EnvironmentResource($0) }, totalCount: listing.totalCount,
+            environments: try await resources(listing.environments), totalCount: listing.totalCount,
             page: page, pageSize: pageSize))
     }
 
@@ -55,11 +55,11 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
         let environment = try await environments.create(
             name: name, description: payload.description, metadata: payload.metadata ?? [:],
             members: payload.connections ?? [], owner: RequestPrincipal.current.userId, by: RequestPrincipal.current)
-        return try JSONBody.response(EnvironmentResource(environment), status: .created)
+        return try JSONBody.response(try await resource(environment), status: .created)
     }
 
     @Sendable func show(_ request: Request, context: Context) async throws -> Response {
-        try JSONBody.response(EnvironmentResource(try await visible(try Self.environmentId(context), toChange: false)))
+        try JSONBody.response(try await resource(try await visible(try Self.environmentId(context), toChange: false)))
     }
 
     @Sendable func update(_ request: Request, context: Context) async throws -> Response {
@@ -72,7 +72,7 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
         }
         let environment = try await environments.update(id, name: payload.name, description: payload.description,
                                                         metadata: payload.metadata, by: RequestPrincipal.current)
-        return try JSONBody.response(EnvironmentResource(environment))
+        return try JSONBody.response(try await resource(environment))
     }
 
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
@@ -192,6 +192,16 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
         return connection
     }
 
+    /// Environments on the wire with their owners' names (people read names, not ids).
+    private func resources(_ list: [ConnectionLifecycle.Environment]) async throws -> [EnvironmentResource] {
+        let names = try await engine.store.userNames(ids: Set(list.compactMap(\.owner)))
+        return list.map { EnvironmentResource($0, ownerName: $0.owner.flatMap { names[$0] }) }
+    }
+
+    private func resource(_ environment: ConnectionLifecycle.Environment) async throws -> EnvironmentResource {
+        try await resources([environment])[0]
+    }
+
     static func environmentId(_ context: Context) throws -> UUID {
         try QueryValue.uuid(try context.parameters.require("environmentId"), name: "environmentId")
     }
@@ -207,16 +217,19 @@ struct EnvironmentResource: Encodable {
     var name: String
     @NullWhenAbsent var description: String?
     @NullWhenAbsent var owner: String?
+    /// The owner's user name.
+    @NullWhenAbsent var ownerName: String?
     var metadata: [String: JSONValue]
     var createdAt: Date
     var updatedAt: Date
     @NullWhenAbsent var deletedAt: Date?
 
-    init(_ environment: ConnectionLifecycle.Environment) {
+    init(_ environment: ConnectionLifecycle.Environment, ownerName: String?) {
         id = environment.id.lowercasedString
         name = environment.name
         description = environment.description
         owner = environment.owner?.lowercasedString
+        self.ownerName = ownerName
         metadata = environment.metadata
         createdAt = environment.createdAt
         updatedAt = environment.updatedAt

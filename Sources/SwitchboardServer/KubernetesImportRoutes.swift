@@ -43,9 +43,11 @@ struct KubernetesImportRoutes<Context: RequestContext>: Sendable {
     @Sendable func previewContexts(_ request: Request, context: Context) async throws -> Response {
         let form = try await Self.readForm(request)
         let kubeconfig = try Self.kubeconfig(form)
+        // The preview covers what the import would: only the selected contexts.
+        let selection = try Self.selection(form)
         let owner = RequestPrincipal.current.userId
         let results = try await limits.kubeconfigImports.run {
-            try await importer.preview(kubeconfig, origin: .uploaded, owner: owner)
+            try await importer.preview(kubeconfig, origin: .uploaded, selectedContexts: selection, owner: owner)
         }
         return try JSONBody.response(ImportResponse(results, kinds: engine.kinds))
     }

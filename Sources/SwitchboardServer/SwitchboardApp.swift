@@ -173,6 +173,7 @@ public enum SwitchboardApp {
     /// receives the address once the server listens.
     public static func run(_ configuration: ServerConfiguration, logger: Logger,
                            onAdminToken: @escaping @Sendable (_ token: String, _ file: String) -> Void = { _, _ in },
+                           onNoAdminToken: @escaping @Sendable () -> Void = {},
                            onRunning: @escaping @Sendable (String) async -> Void = { _ in }) async throws {
         let folder = try DataFolder.acquire(configuration.dataDirectory, logger: logger)
         defer { folder.release() }
@@ -225,9 +226,10 @@ public enum SwitchboardApp {
         let group = ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
-            if let tokens = parts.tokens,
-               let token = try await tokens.bootstrapAdmin(tokenFile: configuration.adminTokenPath) {
-                onAdminToken(token, configuration.adminTokenPath)
+            switch try await parts.tokens?.bootstrapAdmin(tokenFile: configuration.adminTokenPath) {
+            case .created(let token)?: onAdminToken(token, configuration.adminTokenPath)
+            case .noAdminToken?: onNoAdminToken()
+            case .present?, nil: break
             }
             try await parts.engine.backfillFingerprints()
             try await parts.engine.resumeSessions()

@@ -53,6 +53,20 @@ extension SQLiteConnectionStore {
         }
     }
 
+    public func userNames(ids: Set<UUID>) async throws -> [UUID: String] {
+        guard !ids.isEmpty else { return [:] }
+        let list = ids.map(\.lowercasedString)
+        return try await read { db in
+            var names: [UUID: String] = [:]
+            let marks = Array(repeating: "?", count: list.count).joined(separator: ", ")
+            for row in try Row.fetchAll(db, sql: "SELECT id, name FROM users WHERE id IN (\(marks))",
+                                        arguments: StatementArguments(list)) {
+                if let id = UUID(uuidString: row["id"]) { names[id] = row["name"] }
+            }
+            return names
+        }
+    }
+
     public func adminCount() async throws -> Int {
         try await read { db in try Int.fetchOne(db, sql: """
             SELECT COUNT(DISTINCT u.id) FROM users u JOIN api_tokens t ON t.user_id = u.id

@@ -12,6 +12,8 @@ public protocol UserStore: Sendable {
     func tokens() async throws -> [(APIToken, User)]
     /// Marks a token revoked; false when there is no such token.
     func revokeToken(id: UUID, at: Date) async throws -> Bool
+    /// The names of the users with these ids (ids of no user are left out).
+    func userNames(ids: Set<UUID>) async throws -> [UUID: String]
     /// How many admins have a token that is not revoked (none: the server needs a first one).
     func adminCount() async throws -> Int
 }

@@ -12,6 +12,9 @@ public final class ServerProcess: @unchecked Sendable {
     public let logPath: String
     /// The admin token the server's first start wrote into its data folder.
     public let adminToken: String
+    /// What the server printed on standard output up to its address line (the first
+    /// start's token, or the hint when no admin token is left).
+    public let startupOutput: String
 
     /// The binary SwiftPM built next to this test bundle (or benchmark program), or `SWITCHBOARD_BINARY`.
     public static func binaryPath() throws -> String {
@@ -66,6 +69,7 @@ public final class ServerProcess: @unchecked Sendable {
             throw ServerProcessError("switchboard did not report its address; output: \(line ?? "none"); log: \(log)")
         }
         address = String(line[range])
+        startupOutput = line
         // A server in its own mount namespace keeps its files where only its /proc root shows them.
         let tokenFile = launcher.isEmpty ? "\(dataDirectory)/admin-token"
             : MountNamespace.path("\(dataDirectory)/admin-token", seenBy: process.processIdentifier)

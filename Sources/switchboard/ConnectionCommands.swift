@@ -2,6 +2,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import ConnectionLifecycle
 import SwitchboardDrivers
 
 struct ConnectionCommand: AsyncParsableCommand {
@@ -52,62 +53,96 @@ struct ConnectionCommand: AsyncParsableCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add a connection; registered or connected are verified first.",
-            discussion: "Secrets come from a file or standard input, never an argument: --secret-file creds.yaml, or --secret-key token --secret-file - to read one value.")
+            discussion: """
+                Secrets come from a file or standard input, never an argument: --secret-file creds.yaml, or --secret-key token --secret-file - to read one value.
+
+                A Kubernetes cluster: --kubeconfig FILE (or - for standard input) with --context NAME (default: its current context); or --url https://API-SERVER:6443 --token-file FILE (a service account's token) and --ca-file FILE (the cluster's CA; default: the system's). Files the kubeconfig names are read here and sent embedded; exec plugins and auth-provider are refused by the server.
+
+                Metadata values are read as JSON reads them: port=8080 is a number, tls=true a boolean, anything else text; quote a value to keep it text (--metadata 'port="8080"').
+                """)
         @OptionGroup var client: ClientOptions
         @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
         @Option(help: "Its kind (kubernetes, prometheus, grafana, helm, http, …).") var kind: String
         @Option(help: "Its name.") var name: String
-        @Option(help: "Where it is.") var url: String?
+        @Option(help: "Where it is (for kubernetes: the API server, with --token-file).") var url: String?
         @Option(help: "What it is for.") var description: String?
         @Option(help: "The status to start in (discovered, registered or connected).") var status: String?
-        @Option(help: "A stored credential's id to use.") var credential: String?
+        @Option(help: "A stored credential's id or name to use.") var credential: String?
         @Option(help: "A file (or - for standard input) with a secret of its own, kept as its credential.") var secretFile: String?
         @Option(help: "With --secret-file: the file's whole text is this one key's value.") var secretKey: String?
-        @Option(help: "Metadata as key=value (repeatable).") var metadata: [String] = []
+        @Option(help: "Metadata as key=value (repeatable); numbers and true/false are stored as such.") var metadata: [String] = []
+        @Option(help: "Kubernetes: a kubeconfig file (- for standard input).") var kubeconfig: String?
+        @Option(help: "Kubernetes: the kubeconfig's context (default: its current context).") var context: String?
+        @Option(help: "Kubernetes: a file (- for standard input) holding a bearer token, with --url.") var tokenFile: String?
+        @Option(help: "Kubernetes: the cluster's CA certificate (PEM), with --token-file.") var caFile: String?
 
         func validate() throws {
             if secretKey != nil && secretFile == nil { throw ValidationError("--secret-key needs --secret-file") }
-            if secretFile != nil && credential != nil { throw ValidationError("use --credential or --secret-file, not both") }
-            for entry in metadata where !entry.contains("=") {
-                throw ValidationError("metadata must be key=value, not '\(entry)'")
+            let sources = [secretFile != nil, credential != nil, kubeconfig != nil, tokenFile != nil].filter { $0 }.count
+            if sources > 1 { throw ValidationError("give one of --credential, --secret-file, --kubeconfig or --token-file") }
+            if context != nil && kubeconfig == nil { throw ValidationError("--context needs --kubeconfig") }
+            if caFile != nil && tokenFile == nil { throw ValidationError("--ca-file goes with --token-file (a kubeconfig carries its own CA)") }
+            if (kubeconfig != nil || tokenFile != nil) && kind != "kubernetes" {
+                throw ValidationError("--kubeconfig and --token-file are for --kind kubernetes")
             }
+            if tokenFile != nil && url == nil {
+                throw ValidationError("--token-file needs --url, the cluster's API server (e.g. https://10.0.0.1:6443)")
+            }
+            for entry in metadata { _ = try MetadataValue.parse(entry) }
         }
 
         func run() async throws {
             struct Body: Encodable {
                 var name: String, kind: String, url: String?, description: String?, status: String?
-                var credentialId: String?, credentialSecret: [String: String]?, metadata: [String: String]?
+                var credentialId: String?, credentialSecret: [String: String]?, metadata: [String: JSONValue]?
             }
-            let pairs = metadata.map { entry in
-                let parts = entry.split(separator: "=", maxSplits: 1)
-                return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
+            var url = url
+            var secret = try secretFile.map { try SecretInput.read($0, key: secretKey) }
+            if let kubeconfig {
+                let cluster = try KubernetesInput.fromKubeconfig(kubeconfig, context: context)
+                secret = cluster.secret
+                url = url ?? cluster.server
+            } else if let tokenFile, let server = url {
+                secret = try KubernetesInput.fromToken(server: server, tokenFile: tokenFile, caFile: caFile).secret
             }
+            let api = try APIClient(options: client)
+            var credentialId: String?
+            if let credential { credentialId = try await NameLookup.credential.id(credential, api) }
             let body = Body(name: name, kind: kind, url: url, description: description, status: status,
-                            credentialId: credential, credentialSecret: try secretFile.map { try SecretInput.read($0, key: secretKey) },
-                            metadata: pairs.isEmpty ? nil : Dictionary(pairs) { $1 })
+                            credentialId: credentialId, credentialSecret: secret, metadata: try MetadataValue.dictionary(metadata))
             let data = try await Progress.whileWaiting("creating \(name)") {
-                try await APIClient(options: client).call(.POST, "/api/integrations/connections", json: body)
+                try await api.call(.POST, "/api/integrations/connections", json: body)
             }
             try Output.print(data, as: output, columns: ConnectionCommand.columns + [("URL", "url")])
         }
     }
 
     struct View: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "One connection.")
+        static let configuration = CommandConfiguration(
+            abstract: "One connection: its row, then its last check, last error and last move.")
         @OptionGroup var client: ClientOptions
         @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
-        @Argument(help: "The connection's id.") var id: String
+        @Argument(help: "The connection's id, or its name when no other connection has it.") var id: String
 
         func run() async throws {
-            let data = try await APIClient(options: client).call(.GET, "/api/integrations/connections/\(URLText.segment(id))")
+            let api = try APIClient(options: client)
+            let id = try await NameLookup.connection.id(id, api)
+            let path = "/api/integrations/connections/\(URLText.segment(id))"
+            let data = try await api.call(.GET, path)
             try Output.print(data, as: output, columns: ConnectionCommand.columns + [("URL", "url")])
+            guard output == .table else { return }
+            // The history's newest event is the last move and why it was made.
+            let events = try await api.call(.GET, path + "/events" + URLText.query([("page", "0"), ("pageSize", "1")]))
+            let connection = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+            let last = ((try JSONSerialization.jsonObject(with: events) as? [String: Any])?["events"] as? [[String: Any]])?.first
+            for line in ConnectionDetails.lines(connection, lastEvent: last) { print(line) }
         }
     }
 
     struct Transition: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Move one or many connections; one line per id.")
         @OptionGroup var client: ClientOptions
-        @Argument(help: "Connection ids.") var ids: [String]
+        @Argument(help: "Connection ids (or unique names).") var ids: [String]
         @Option(help: "The status to move to.") var to: String
         @Option(help: "Why (kept in the history).") var reason: String?
 
@@ -121,6 +156,7 @@ struct ConnectionCommand: AsyncParsableCommand {
         func run() async throws {
             struct Body: Encodable { var ids: [String]; var status: String; var reason: String? }
             let api = try APIClient(options: client)
+            let ids = try await NameLookup.connection.ids(ids, api)
             let progress = Progress(label: "moving to \(to)", total: ids.count)
             var failed = false
             var done = 0
@@ -154,11 +190,13 @@ struct ConnectionCommand: AsyncParsableCommand {
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete connections (they stay as tombstones).")
         @OptionGroup var client: ClientOptions
-        @Argument(help: "Connection ids.") var ids: [String]
+        @Argument(help: "Connection ids (or unique names).") var ids: [String]
 
         func run() async throws {
-            try await eachId(ids, label: "deleting") { id in
-                _ = try await APIClient(options: client).call(.DELETE, "/api/integrations/connections/\(URLText.segment(id))")
+            try await eachId(ids, label: "deleting") { text in
+                let api = try APIClient(options: client)
+                let id = try await NameLookup.connection.id(text, api)
+                _ = try await api.call(.DELETE, "/api/integrations/connections/\(URLText.segment(id))")
                 return "\(id)  deleted"
             }
         }
@@ -168,10 +206,12 @@ struct ConnectionCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Check a connection now (its status does not change).")
         @OptionGroup var client: ClientOptions
         @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
-        @Argument(help: "The connection's id.") var id: String
+        @Argument(help: "The connection's id, or its name when no other connection has it.") var id: String
 
         func run() async throws {
-            let data = try await APIClient(options: client).call(.POST, "/api/integrations/connections/\(URLText.segment(id))/ping")
+            let api = try APIClient(options: client)
+            let id = try await NameLookup.connection.id(id, api)
+            let data = try await api.call(.POST, "/api/integrations/connections/\(URLText.segment(id))/ping")
             try Output.print(data, as: output, columns: [("ID", "connectionId"), ("STATUS", "status"), ("HEALTH", "health"),
                                                         ("REACHABLE", "reachable"), ("LATENCY MS", "latencyMs"), ("ERROR", "error")])
         }
@@ -181,12 +221,14 @@ struct ConnectionCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "A connection's history, newest first.")
         @OptionGroup var client: ClientOptions
         @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
-        @Argument(help: "The connection's id.") var id: String
+        @Argument(help: "The connection's id, or its name when no other connection has it.") var id: String
         @Option(help: "Page, from 0.") var page: Int = 0
         @Option(help: "Events per page (1 to 100).") var pageSize: Int = 100
 
         func run() async throws {
-            let data = try await APIClient(options: client).call(
+            let api = try APIClient(options: client)
+            let id = try await NameLookup.connection.id(id, api)
+            let data = try await api.call(
                 .GET, "/api/integrations/connections/\(URLText.segment(id))/events" + URLText.query([("page", "\(page)"), ("pageSize", "\(pageSize)")]))
             try Output.print(data, as: output, rows: "events", columns: [
                 ("SEQUENCE", "sequence"), ("FROM", "from"), ("TO", "to"), ("ACTOR", "actor"), ("REASON", "reason"), ("AT", "createdAt"),

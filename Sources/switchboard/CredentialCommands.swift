@@ -43,10 +43,12 @@ struct CredentialCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "One credential (its secret's keys, not their values).")
         @OptionGroup var client: ClientOptions
         @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
-        @Argument(help: "The credential's id.") var id: String
+        @Argument(help: "The credential's id or name.") var id: String
 
         func run() async throws {
-            let data = try await APIClient(options: client).call(.GET, "\(path)/\(URLText.segment(id))")
+            let api = try APIClient(options: client)
+            let id = try await NameLookup.credential.id(id, api)
+            let data = try await api.call(.GET, "\(path)/\(URLText.segment(id))")
             try Output.print(data, as: output, columns: columns + [("KEY ID", "keyId")])
         }
     }
@@ -75,7 +77,7 @@ struct CredentialCommand: AsyncParsableCommand {
         @OptionGroup var client: ClientOptions
         @OptionGroup var secret: SecretOptions
         @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
-        @Argument(help: "The credential's id.") var id: String
+        @Argument(help: "The credential's id or name.") var id: String
         @Option(help: "A new name.") var name: String?
 
         func validate() throws {
@@ -84,7 +86,9 @@ struct CredentialCommand: AsyncParsableCommand {
 
         func run() async throws {
             struct Body: Encodable { var id: String; var name: String?; var secret: [String: String]? }
-            let data = try await APIClient(options: client).call(.PUT, path, json: Body(id: id, name: name, secret: try secret.read()))
+            let api = try APIClient(options: client)
+            let id = try await NameLookup.credential.id(id, api)
+            let data = try await api.call(.PUT, path, json: Body(id: id, name: name, secret: try secret.read()))
             try Output.print(data, as: output, columns: columns)
         }
     }
@@ -92,12 +96,13 @@ struct CredentialCommand: AsyncParsableCommand {
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete credentials no connection uses.")
         @OptionGroup var client: ClientOptions
-        @Argument(help: "Credential ids.") var ids: [String]
+        @Argument(help: "Credential ids or names.") var ids: [String]
 
         func run() async throws {
-            try await eachId(ids, label: "deleting") { id in
-                let query = URLComponents(string: "?credentialId=\(id)")?.percentEncodedQuery ?? ""
-                _ = try await APIClient(options: client).call(.DELETE, "\(path)?\(query)")
+            try await eachId(ids, label: "deleting") { text in
+                let api = try APIClient(options: client)
+                let id = try await NameLookup.credential.id(text, api)
+                _ = try await api.call(.DELETE, "\(path)" + URLText.query([("credentialId", id)]))
                 return "\(id)  deleted"
             }
         }

@@ -9,7 +9,7 @@ struct EnvironmentCommand: AsyncParsableCommand {
     )
 
     static let columns: [(title: String, key: String)] = [
-        ("ID", "id"), ("NAME", "name"), ("DESCRIPTION", "description"), ("OWNER", "owner"), ("UPDATED", "updatedAt"),
+        ("ID", "id"), ("NAME", "name"), ("DESCRIPTION", "description"), ("OWNER", "ownerName"), ("UPDATED", "updatedAt"),
     ]
     static let path = "/api/environments"
 
@@ -31,12 +31,13 @@ struct EnvironmentCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "One environment and its connections.")
         @OptionGroup var client: ClientOptions
         @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
-        @Argument(help: "The environment's id.") var id: String
+        @Argument(help: "The environment's id or name.") var id: String
 
         func run() async throws {
             let api = try APIClient(options: client)
+            let id = try await NameLookup.environment.id(id, api)
             let environment = try await api.call(.GET, "\(path)/\(URLText.segment(id))")
-            let members = try await everyMember(api)
+            let members = try await everyMember(api, id)
             guard output == .table else {
                 // One document: the environment with its connections.
                 var object = try JSONSerialization.jsonObject(with: environment) as? [String: Any] ?? [:]
@@ -52,7 +53,7 @@ struct EnvironmentCommand: AsyncParsableCommand {
         }
 
         /// Every member, a page of 100 at a time, as one page.
-        func everyMember(_ api: APIClient) async throws -> Data {
+        func everyMember(_ api: APIClient, _ id: String) async throws -> Data {
             try await api.everyPage({ page in
                 "\(path)/\(URLText.segment(id))/connections" + URLText.query([
                     ("page", "\(page)"), ("pageSize", "100"), ("order", "createdAt asc")])
@@ -66,12 +67,14 @@ struct EnvironmentCommand: AsyncParsableCommand {
         @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
         @Option(help: "Its name.") var name: String
         @Option(help: "What it is for.") var description: String?
-        @Option(help: "A connection to put in it (repeatable; all or none are added).") var connection: [String] = []
+        @Option(help: "A connection (id or unique name) to put in it (repeatable; all or none are added).") var connection: [String] = []
 
         func run() async throws {
             struct Body: Encodable { var name: String; var description: String?; var connections: [String]? }
-            let data = try await APIClient(options: client).call(
-                .POST, path, json: Body(name: name, description: description, connections: connection.isEmpty ? nil : connection))
+            let api = try APIClient(options: client)
+            let connections = try await NameLookup.connection.ids(connection, api)
+            let data = try await api.call(
+                .POST, path, json: Body(name: name, description: description, connections: connections.isEmpty ? nil : connections))
             try Output.print(data, as: output, columns: columns)
         }
     }
@@ -80,7 +83,7 @@ struct EnvironmentCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Rename or describe an environment.")
         @OptionGroup var client: ClientOptions
         @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
-        @Argument(help: "The environment's id.") var id: String
+        @Argument(help: "The environment's id or name.") var id: String
         @Option(help: "A new name.") var name: String?
         @Option(help: "A new description.") var description: String?
 
@@ -90,7 +93,9 @@ struct EnvironmentCommand: AsyncParsableCommand {
 
         func run() async throws {
             struct Body: Encodable { var name: String?; var description: String? }
-            let data = try await APIClient(options: client).call(.PUT, "\(path)/\(URLText.segment(id))", json: Body(name: name, description: description))
+            let api = try APIClient(options: client)
+            let id = try await NameLookup.environment.id(id, api)
+            let data = try await api.call(.PUT, "\(path)/\(URLText.segment(id))", json: Body(name: name, description: description))
             try Output.print(data, as: output, columns: columns)
         }
     }
@@ -98,11 +103,13 @@ struct EnvironmentCommand: AsyncParsableCommand {
     struct Delete: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete environments (their connections stay).")
         @OptionGroup var client: ClientOptions
-        @Argument(help: "Environment ids.") var ids: [String]
+        @Argument(help: "Environment ids or names.") var ids: [String]
 
         func run() async throws {
-            try await eachId(ids, label: "deleting") { id in
-                _ = try await APIClient(options: client).call(.DELETE, "\(path)/\(URLText.segment(id))")
+            try await eachId(ids, label: "deleting") { text in
+                let api = try APIClient(options: client)
+                let id = try await NameLookup.environment.id(text, api)
+                _ = try await api.call(.DELETE, "\(path)/\(URLText.segment(id))")
                 return "\(id)  deleted"
             }
         }
@@ -111,12 +118,15 @@ struct EnvironmentCommand: AsyncParsableCommand {
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Put connections into an environment.")
         @OptionGroup var client: ClientOptions
-        @Argument(help: "The environment's id.") var environment: String
-        @Argument(help: "Connection ids.") var connections: [String]
+        @Argument(help: "The environment's id or name.") var environment: String
+        @Argument(help: "Connection ids (or unique names).") var connections: [String]
 
         func run() async throws {
-            try await eachId(connections, label: "adding") { id in
-                _ = try await APIClient(options: client).call(.POST, "\(path)/\(URLText.segment(environment))/connections/\(URLText.segment(id))")
+            let api = try APIClient(options: client)
+            let environment = try await NameLookup.environment.id(environment, api)
+            try await eachId(connections, label: "adding") { text in
+                let id = try await NameLookup.connection.id(text, api)
+                _ = try await api.call(.POST, "\(path)/\(URLText.segment(environment))/connections/\(URLText.segment(id))")
                 return "\(id)  added"
             }
         }
@@ -125,12 +135,15 @@ struct EnvironmentCommand: AsyncParsableCommand {
     struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Take connections out of an environment.")
         @OptionGroup var client: ClientOptions
-        @Argument(help: "The environment's id.") var environment: String
-        @Argument(help: "Connection ids.") var connections: [String]
+        @Argument(help: "The environment's id or name.") var environment: String
+        @Argument(help: "Connection ids (or unique names).") var connections: [String]
 
         func run() async throws {
-            try await eachId(connections, label: "removing") { id in
-                _ = try await APIClient(options: client).call(.DELETE, "\(path)/\(URLText.segment(environment))/connections/\(URLText.segment(id))")
+            let api = try APIClient(options: client)
+            let environment = try await NameLookup.environment.id(environment, api)
+            try await eachId(connections, label: "removing") { text in
+                let id = try await NameLookup.connection.id(text, api)
+                _ = try await api.call(.DELETE, "\(path)/\(URLText.segment(environment))/connections/\(URLText.segment(id))")
                 return "\(id)  removed"
             }
         }

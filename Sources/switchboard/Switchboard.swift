@@ -14,7 +14,16 @@ struct Switchboard: AsyncParsableCommand {
     /// (ArgumentParser's own is 64), 1 and 3 from the commands.
     static func main() async {
         do {
-            var command = try await asyncParseAsRoot(nil)
+            var command: ParsableCommand
+            do {
+                command = try await asyncParseAsRoot(nil)
+            } catch where VersionCommand.isAsked(in: Array(CommandLine.arguments.dropFirst())) {
+                // ArgumentParser knows --version only right after the program's name; after a
+                // subcommand (`switchboard serve --version`) it is an unknown option, though
+                // the person asked the same thing.
+                print(VersionCommand.text)
+                Foundation.exit(0)
+            }
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -165,6 +174,10 @@ struct Serve: AsyncParsableCommand {
         do {
             try await SwitchboardApp.run(configuration, logger: logger, onAdminToken: { token, file in
                 let text = "First start: created the user admin and this API token (shown once; also saved in \(file), mode 0600):\n  \(token)\n"
+                FileHandle.standardOutput.write(Data(text.utf8))
+            }, onNoAdminToken: { [dataDirectory] in
+                // Said where the first-start token would be: the person starting the server reads it.
+                let text = "No admin has a token that is not revoked, and none is made by itself (that would undo the revocation). Make one, on this machine, while the server runs or not:\n  switchboard token create --data-dir \(dataDirectory) --user admin --role admin --name recovery\n"
                 FileHandle.standardOutput.write(Data(text.utf8))
             }) { address in
                 // The one line a person starting the server needs; logs go to standard error.

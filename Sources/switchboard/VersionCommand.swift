@@ -12,6 +12,11 @@ struct VersionCommand: ParsableCommand {
     /// build says that it carries none rather than guess one.
     static let text = "switchboard \(number) (development build)"
 
+    /// Whether `arguments` ask for the version: `--version` before any `--`.
+    static func isAsked(in arguments: [String]) -> Bool {
+        arguments.prefix { $0 != "--" }.contains("--version")
+    }
+
     func run() {
         print(Self.text)
     }

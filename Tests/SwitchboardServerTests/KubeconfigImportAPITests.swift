@@ -296,6 +296,26 @@ struct KubeconfigImportAPITests {
         }
     }
 
+    /// The preview covers what the import would: with `selectedContexts`, only those are
+    /// checked; the others are `skipped`, as the import reports them.
+    @Test func thePreviewCoversOnlyTheSelectedContexts() async throws {
+        try await Clusters.with { clusters in
+        try await ServerHarness.run { harness in
+            let response = try await Self.post(harness, ["k8sfile": try clusters.kubeconfig(), "selectedContexts": #"["alpha"]"#],
+                                               to: "/api/system/kubernetes/contexts")
+            #expect(response.status == .ok)
+            let preview = try decode(ImportJSON.self, response)
+            #expect(try preview.result("alpha").outcome == "created")
+            #expect(try preview.result("alpha").reachable == true)
+            for other in ["beta", "bad-ca", "gone", "gcp"] {
+                #expect(try preview.result(other).outcome == "skipped", "\(other)")
+                #expect(try preview.result(other).reachable == nil, "\(other) was checked")
+            }
+            #expect(try await Self.kubernetesConnections(harness).isEmpty)
+        }
+        }
+    }
+
     @Test func selectedContextsAndConnectReachable() async throws {
         try await Clusters.with { clusters in
         try await ServerHarness.run { harness in
