@@ -23,19 +23,21 @@ struct ConnectionCommand: AsyncParsableCommand {
         @Option(name: .shortAndLong, help: "table, json or yaml.") var output: OutputFormat = .table
         @Option(help: "Only these kinds (repeatable).") var kind: [String] = []
         @Option(help: "Only these statuses (repeatable).") var status: [String] = []
-        @Option(help: "Only members of these environments (repeatable).") var environment: [String] = []
+        @Option(help: "Only members of these environments, by id or name (repeatable).") var environment: [String] = []
         @OptionGroup var paging: PageOptions
         @Flag(help: "Every page, not just one.") var all = false
 
-        func path(_ paging: [(String, String?)], order: String? = nil) -> String {
+        func path(_ paging: [(String, String?)], order: String? = nil, environments: [String]) -> String {
             "/api/integrations/connections" + URLText.query(
                 paging + [("order", order)] + kind.map { ("kind", $0) } + status.map { ("status", $0) }
-                    + environment.map { ("environment", $0) })
+                    + environments.map { ("environment", $0) })
         }
 
         func run() async throws {
             let api = try APIClient(options: client)
-            let data = all ? try await everyPage(api) : try await api.call(.GET, path(paging.items))
+            let environments = try await NameLookup.environment.ids(environment, api)
+            let data = all ? try await everyPage(api, environments)
+                : try await api.call(.GET, path(paging.items, environments: environments))
             try Output.print(data, as: output, rows: "connections", columns: ConnectionCommand.columns) { value in
                 guard let page = value as? [String: Any], let summary = page["statusSummary"] as? [String: Any] else { return nil }
                 let counts = summary.keys.sorted().map { "\($0) \(summary[$0] ?? 0)" }.joined(separator: ", ")
@@ -43,9 +45,10 @@ struct ConnectionCommand: AsyncParsableCommand {
             }
         }
 
-        func everyPage(_ api: APIClient) async throws -> Data {
+        func everyPage(_ api: APIClient, _ environments: [String]) async throws -> Data {
             try await api.everyPage({ page in
-                path([("page", "\(page)"), ("pageSize", "100"), ("search", paging.search)], order: "createdAt asc")
+                path([("page", "\(page)"), ("pageSize", "100"), ("search", paging.search)], order: "createdAt asc",
+                     environments: environments)
             }, rows: "connections")
         }
     }
@@ -110,8 +113,15 @@ struct ConnectionCommand: AsyncParsableCommand {
             if let credential { credentialId = try await NameLookup.credential.id(credential, api) }
             let body = Body(name: name, kind: kind, url: url, description: description, status: status,
                             credentialId: credentialId, credentialSecret: secret, metadata: try MetadataValue.dictionary(metadata))
-            let data = try await Progress.whileWaiting("creating \(name)") {
-                try await api.call(.POST, "/api/integrations/connections", json: body)
+            let data: Data
+            do {
+                data = try await Progress.whileWaiting("creating \(name)") {
+                    try await api.call(.POST, "/api/integrations/connections", json: body)
+                }
+            } catch var failure as ClientFailure where kind == "kubernetes" && failure.message.contains("needs a kubeconfig") {
+                // The server names the API's fields; a person here needs this command's flags.
+                failure.message += "; with this command: --kubeconfig FILE [--context NAME], or --url https://API-SERVER:6443 --token-file FILE [--ca-file FILE]"
+                throw failure
             }
             try Output.print(data, as: output, columns: ConnectionCommand.columns + [("URL", "url")])
         }
@@ -245,9 +255,9 @@ struct ConnectionCommand: AsyncParsableCommand {
             discussion: "Follows the server's change stream; when it is lost, reconnects and resumes after the last event seen, so nothing is missed or printed twice.")
         @OptionGroup var client: ClientOptions
         @Option(name: .shortAndLong, help: "table (a line per event) or json (an object per line).") var output: OutputFormat = .table
-        @Option(help: "Only this connection (repeatable).") var connection: [String] = []
+        @Option(help: "Only this connection, by id or unique name (repeatable).") var connection: [String] = []
         @Option(help: "Only connections of this kind (repeatable).") var kind: [String] = []
-        @Option(help: "Only members of this environment (repeatable).") var environment: [String] = []
+        @Option(help: "Only members of this environment, by id or name (repeatable).") var environment: [String] = []
         @Option(help: "Start after this event sequence (replays what came since).") var after: Int64?
 
         func validate() throws {
@@ -257,9 +267,11 @@ struct ConnectionCommand: AsyncParsableCommand {
         func run() async throws {
             // Ctrl-C ends a watch normally (_exit: the only safe call in a signal handler).
             signal(SIGINT) { _ in _exit(0) }
-            let path = "/api/events/stream" + URLText.query(
-                connection.map { ("connection", $0) } + kind.map { ("kind", $0) } + environment.map { ("environment", $0) })
             let api = try APIClient(options: client)
+            let connections = try await NameLookup.connection.ids(connection, api)
+            let environments = try await NameLookup.environment.ids(environment, api)
+            let path = "/api/events/stream" + URLText.query(
+                connections.map { ("connection", $0) } + kind.map { ("kind", $0) } + environments.map { ("environment", $0) })
             var stream = EventStreamReader(lastEventId: after.map(String.init))
             var everConnected = false
             var backoff = 1.0

@@ -87,6 +87,8 @@ struct OperatorFirstHourCLITests {
         #expect(row.contains("  admin  ") && !row.contains("-  20"), "\(environmentView.output)")
         #expect(environmentView.output.contains(oneId))
         #expect(try await cli("environment", "list").output.contains("  admin  "))
+        let members = try await cli("connection", "list", "--environment", "prod")
+        #expect(members.status == 0 && members.output.contains(oneId) && !members.output.contains("someone"), "\(members.output)\(members.errors)")
 
         try "token: t\n".write(toFile: folder.file("secret.yaml"), atomically: true, encoding: .utf8)
         #expect(try await cli("credential", "create", "--name", "prom-reader", "--type", "token", "--secret-file", folder.file("secret.yaml")).status == 0)
@@ -227,7 +229,8 @@ struct OperatorFirstHourCLITests {
         let before = jsonField(try await cli("connection", "list", "-o", "json").output, "totalCount") as? Int
         let bare = try await cli("connection", "create", "--kind", "kubernetes", "--name", "bare", "--url", cluster.tokenServerURL)
         #expect(bare.status == 1, "\(bare.output)")
-        #expect(bare.errors.contains("a kubernetes connection needs a kubeconfig"), "\(bare.errors)")
+        #expect(bare.errors.contains("a kubernetes connection needs a kubeconfig")
+            && bare.errors.contains("with this command: --kubeconfig FILE"), "\(bare.errors)")
         #expect(jsonField(try await cli("connection", "list", "-o", "json").output, "totalCount") as? Int == before)
         // The API's answer: 400 problem+json naming the field.
         let api = try await server.request(.POST, "/api/integrations/connections",
