@@ -177,7 +177,11 @@ struct Serve: AsyncParsableCommand {
                 FileHandle.standardOutput.write(Data(text.utf8))
             }, onNoAdminToken: { [dataDirectory] in
                 // Said where the first-start token would be: the person starting the server reads it.
-                let text = "No admin has a token that is not revoked, and none is made by itself (that would undo the revocation). Make one, on this machine, while the server runs or not:\n  switchboard token create --data-dir \(dataDirectory) --user admin --role admin --name recovery\n"
+                // The folder is quoted for a shell when it needs to be, so the line can be pasted.
+                let safe = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "/._-+,:@%="))
+                let folder = dataDirectory.unicodeScalars.allSatisfy(safe.contains) ? dataDirectory
+                    : "'" + dataDirectory.replacingOccurrences(of: "'", with: "'\\''") + "'"
+                let text = "No admin has a token that is not revoked, and none is made by itself (that would undo the revocation). Make one, on this machine, while the server runs or not:\n  switchboard token create --data-dir \(TerminalText.escaped(folder)) --user admin --role admin --name recovery\n"
                 FileHandle.standardOutput.write(Data(text.utf8))
             }) { address in
                 // The one line a person starting the server needs; logs go to standard error.
