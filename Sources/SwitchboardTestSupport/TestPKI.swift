@@ -30,6 +30,28 @@ public struct TestPKI: Sendable {
         }
     }
 
+    /// Another server certificate for 127.0.0.1 from the same authority, with its own
+    /// common name (to tell which one a server presents): `<name>.crt` and `<name>.key`.
+    @discardableResult
+    public func issueServerCertificate(name: String, commonName: String) throws -> (certificate: String, key: String) {
+        let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        try Self.openssl(["req"] + key + ["-keyout", "\(name).key", "-out", "\(name).csr", "-subj", "/CN=\(commonName)"], in: folder)
+        try Self.openssl(["x509", "-req", "-in", "\(name).csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                          "-out", "\(name).crt", "-days", "2", "-extfile", "server.ext"], in: folder)
+        return ("\(folder)/\(name).crt", "\(folder)/\(name).key")
+    }
+
+    /// The subject of the certificate a TLS server on `port` presents now (a new connection),
+    /// as `openssl s_client` prints it, e.g. `CN=kube-apiserver` or `CN = kube-apiserver`.
+    public static func presentedSubject(port: Int) throws -> String {
+        let run = try Program.run("openssl", ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "localhost"],
+                                  inputFile: "/dev/null")
+        guard let line = run.text.split(separator: "\n").first(where: { $0.hasPrefix("subject=") }) else {
+            throw ExternalServerError("openssl s_client showed no certificate: \(run.text)")
+        }
+        return String(line.dropFirst("subject=".count))
+    }
+
     public func base64(_ path: String) throws -> String {
         try Data(contentsOf: URL(fileURLWithPath: path)).base64EncodedString()
     }
