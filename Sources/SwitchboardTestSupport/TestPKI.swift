@@ -41,6 +41,28 @@ public struct TestPKI: Sendable {
         return ("\(folder)/\(name).crt", "\(folder)/\(name).key")
     }
 
+    /// A server certificate signed by an intermediate authority that the test authority
+    /// signed: `<name>-chain.crt` holds the server's certificate then the intermediate's, as
+    /// a server must present them to a client that trusts only the root.
+    public func issueChainedServerCertificate(name: String, commonName: String) throws -> (chain: String, key: String) {
+        let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        try "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n"
+            .write(toFile: "\(folder)/intermediate.ext", atomically: true, encoding: .utf8)
+        try Self.openssl(["req"] + key + ["-keyout", "\(name)-intermediate.key", "-out", "\(name)-intermediate.csr",
+                                         "-subj", "/CN=switchboard-test-intermediate"], in: folder)
+        try Self.openssl(["x509", "-req", "-in", "\(name)-intermediate.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                          "-CAcreateserial", "-out", "\(name)-intermediate.crt", "-days", "2", "-extfile", "intermediate.ext"],
+                         in: folder)
+        try Self.openssl(["req"] + key + ["-keyout", "\(name).key", "-out", "\(name).csr", "-subj", "/CN=\(commonName)"], in: folder)
+        try Self.openssl(["x509", "-req", "-in", "\(name).csr", "-CA", "\(name)-intermediate.crt",
+                          "-CAkey", "\(name)-intermediate.key", "-CAcreateserial", "-out", "\(name).crt", "-days", "2",
+                          "-extfile", "server.ext"], in: folder)
+        let chain = try String(contentsOfFile: "\(folder)/\(name).crt", encoding: .utf8)
+            + String(contentsOfFile: "\(folder)/\(name)-intermediate.crt", encoding: .utf8)
+        try chain.write(toFile: "\(folder)/\(name)-chain.crt", atomically: true, encoding: .utf8)
+        return ("\(folder)/\(name)-chain.crt", "\(folder)/\(name).key")
+    }
+
     /// The subject of the certificate a TLS server on `port` presents now (a new connection),
     /// as `openssl s_client` prints it, e.g. `CN=kube-apiserver` or `CN = kube-apiserver`.
     public static func presentedSubject(port: Int) throws -> String {

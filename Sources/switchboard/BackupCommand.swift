@@ -29,6 +29,6 @@ struct Backup: AsyncParsableCommand {
             throw ClientFailure(exitCode: .failure, message: error.description)
         }
         print("backed up \(source) to \(to): \(report.bytes) bytes, \(Output.counted(report.connections, "connection")), \(Output.counted(report.credentials, "credential"))")
-        FileHandle.standardError.write(Data("switchboard: the secrets key is not in the backup; keep it as well (default \(URL(fileURLWithPath: dataDirectory).appendingPathComponent("secrets.key").path))\n".utf8))
+        FileHandle.standardError.write(Data("switchboard: the secrets key is not in the backup; keep it as well (\(URL(fileURLWithPath: dataDirectory).appendingPathComponent("secrets.key").path), or the server's --secrets-key-file)\n".utf8))
     }
 }

@@ -98,6 +98,30 @@ struct ServerTLSTests {
         #expect(await server.stop() == 0)
     }
 
+    @Test func aChainIsServedWholeSoClientsTrustingOnlyTheRootAccept() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let pki = try TestPKI(in: folder.file("pki"))
+        let chained = try pki.issueChainedServerCertificate(name: "chained", commonName: "switchboard-chained")
+        let server = try await ServerProcess(
+            dataDirectory: folder.file("data"), logPath: folder.file("server.log"),
+            arguments: ["--tls-cert", chained.chain, "--tls-key", chained.key])
+        let cli = SwitchboardCLI(server: server.address, token: server.adminToken, config: folder.file("cli.yaml"))
+        // The CLI trusts the root alone: only the intermediate sent with the certificate links them.
+        let listed = try await cli("connection", "list", "--ca-file", pki.caCertificate)
+        #expect(listed.status == 0, "\(listed.output)\(listed.errors)")
+        #expect(try TestPKI.presentedSubject(port: Self.port(of: server.address)).contains("switchboard-chained"))
+        #expect(await server.stop() == 0)
+
+        // The same certificate without its intermediate is not enough for that client.
+        let bare = try await ServerProcess(
+            dataDirectory: folder.file("data2"), logPath: folder.file("server2.log"),
+            arguments: ["--tls-cert", "\(pki.folder)/chained.crt", "--tls-key", chained.key])
+        let bareCLI = SwitchboardCLI(server: bare.address, token: bare.adminToken, config: folder.file("cli.yaml"))
+        #expect(try await bareCLI("connection", "list", "--ca-file", pki.caCertificate).status == 3)
+        #expect(await bare.stop() == 0)
+    }
+
     @Test func unusableCertificateFilesStopTheStartWithTheReason() async throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
