@@ -35,7 +35,8 @@ struct ServeSettings: Sendable {
         guard let text = try? String(contentsOfFile: configFile, encoding: .utf8) else {
             throw ValidationError("--config \(configFile) cannot be read")
         }
-        try checkKeys(text, file: configFile)
+        // An empty file (or only comments) sets nothing; the library would call it malformed.
+        guard try checkKeys(text, file: configFile) else { return ServeSettings(environment: environment, file: nil) }
         let provider: FileProvider<YAMLSnapshot>
         do {
             provider = try await FileProvider<YAMLSnapshot>(filePath: FilePath(configFile))
@@ -46,15 +47,16 @@ struct ServeSettings: Sendable {
     }
 
     /// Refuses a file whose top level is not a mapping, and any key not in `keys` (nested
-    /// keys are named with dots, as swift-configuration reads them).
-    static func checkKeys(_ text: String, file: String) throws {
+    /// keys are named with dots, as swift-configuration reads them). Answers whether the
+    /// file holds anything.
+    static func checkKeys(_ text: String, file: String) throws -> Bool {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
         } catch {
             throw ValidationError("--config \(file) is not valid YAML: \(error)")
         }
-        guard let root else { return }
+        guard let root else { return false }
         guard let mapping = root.mapping else {
             throw ValidationError("--config \(file) must be a YAML mapping of settings (key: value), e.g. port: 9081")
         }
@@ -69,6 +71,7 @@ struct ServeSettings: Sendable {
                 throw ValidationError("--config \(file): \(what)\(line);\(hint) the settings are: \(keys.joined(separator: ", "))")
             }
         }
+        return true
     }
 
     /// Edit distance, for the suggestion after a misspelled key.
@@ -112,8 +115,11 @@ struct ServeSettings: Sendable {
         }
     }
 
+    /// Empty text (`SWITCHBOARD_TLS_CERT=`, `tls-cert:` with nothing after it) counts as not set.
     func string(_ key: String, flag: String?) async throws -> Setting<String>? {
-        try await lookup(key, flag: flag, expecting: "text") { try await $0.fetchString(forKey: $1) }
+        try await lookup(key, flag: flag, expecting: "text") { reader, key in
+            try await reader.fetchString(forKey: key).flatMap { $0.isEmpty ? nil : $0 }
+        }
     }
 
     func string(_ key: String, flag: String?, default value: String) async throws -> Setting<String> {

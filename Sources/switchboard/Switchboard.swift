@@ -226,7 +226,13 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let resolved = try await resolve()
+        let resolved: Resolved
+        do {
+            resolved = try await resolve()
+        } catch let error as ValidationError {
+            // The setting and its source say it all; a usage summary of every command would not help.
+            throw ClientFailure(exitCode: ClientExit.usage, message: error.message)
+        }
         let level = resolved.logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

@@ -80,6 +80,7 @@ struct ServeConfigFileTests {
         let fromFile = try await ServerProcess.refusal(dataDirectory: folder.file("data"), arguments: ["--config", folder.file("s.yaml")])
         #expect(fromFile.status == 2)
         #expect(fromFile.output.contains("failure-threshold in \(folder.file("s.yaml")) must be a whole number"), "\(fromFile.output)")
+        #expect(!fromFile.output.contains("Usage:"), "the refusal buries its reason under a usage summary: \(fromFile.output)")
 
         try "log-level: info\n".write(toFile: folder.file("ok.yaml"), atomically: true, encoding: .utf8)
         let fromEnvironment = try await ServerProcess.refusal(
@@ -91,5 +92,19 @@ struct ServeConfigFileTests {
         let missing = try await ServerProcess.refusal(dataDirectory: folder.file("data"), arguments: ["--config", folder.file("none.yaml")])
         #expect(missing.status == 2)
         #expect(missing.output.contains("none.yaml cannot be read"), "\(missing.output)")
+    }
+
+    @Test func anEmptyFileOrAnEmptyValueSetsNothing() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        try "# nothing set yet\ntls-cert:\ntls-key: \"\"\n".write(toFile: folder.file("s.yaml"), atomically: true, encoding: .utf8)
+        let server = try await ServerProcess(dataDirectory: folder.file("data"), logPath: folder.file("server.log"),
+                                             arguments: ["--config", folder.file("s.yaml")])
+        #expect(server.address.hasPrefix("http://"), "\(server.address)")
+        #expect(await server.stop() == 0)
+        try "# only comments\n".write(toFile: folder.file("c.yaml"), atomically: true, encoding: .utf8)
+        let again = try await ServerProcess(dataDirectory: folder.file("data"), logPath: folder.file("server2.log"),
+                                            arguments: ["--config", folder.file("c.yaml")])
+        #expect(await again.stop() == 0)
     }
 }
