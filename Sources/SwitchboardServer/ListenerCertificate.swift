@@ -66,6 +66,22 @@ public final class ListenerCertificate: Sendable {
         current.withLock { $0.chain.first.map { "\($0)" } ?? "-" }
     }
 
+    /// When the served certificate stops being valid.
+    var expires: Date {
+        current.withLock { Date(timeIntervalSince1970: TimeInterval($0.chain.first?.notValidAfter ?? 0)) }
+    }
+
+    /// Logs what is served now, and a warning when clients will refuse it for its dates.
+    func logServed(_ message: Logger.Message, logger: Logger) {
+        let expires = expires
+        logger.info(message, metadata: ["file": "\(files.certificate)", "subject": "\(subject)",
+                                        "expires": "\(expires.formatted(.iso8601))"])
+        if expires < Date() {
+            logger.warning("the TLS certificate has expired; clients refuse it: renew the files and send SIGHUP",
+                           metadata: ["file": "\(files.certificate)", "expired": "\(expires.formatted(.iso8601))"])
+        }
+    }
+
     static func load(_ files: TLSFiles) throws -> Pair {
         let certificateBytes = try read(files.certificate, what: "--tls-cert")
         let keyBytes = try read(files.key, what: "--tls-key")
@@ -120,8 +136,7 @@ struct ListenerCertificateReloader: Service {
         for await _ in hangups.cancelOnGracefulShutdown() {
             do {
                 try certificate.reload()
-                logger.info("SIGHUP: reloaded the TLS certificate; new connections get it",
-                            metadata: ["file": "\(certificate.files.certificate)", "subject": "\(certificate.subject)"])
+                certificate.logServed("SIGHUP: reloaded the TLS certificate; new connections get it", logger: logger)
             } catch {
                 logger.error("SIGHUP: kept the TLS certificate served until now; fix the files and send SIGHUP again",
                              metadata: ["error": "\(error)"])

@@ -229,6 +229,7 @@ public enum SwitchboardApp {
                                   successTerminationBehavior: .ignore))
         }
         if let certificate {
+            certificate.logServed("serving HTTPS", logger: logger)
             services.append(.init(service: ListenerCertificateReloader(certificate: certificate, logger: logger)))
         }
         if let file = configuration.connectionsFile {
