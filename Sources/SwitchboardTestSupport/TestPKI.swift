@@ -63,11 +63,16 @@ public struct TestPKI: Sendable {
         return ("\(folder)/\(name)-chain.crt", "\(folder)/\(name).key")
     }
 
+    /// `init(in:)`, its openssl runs waiting off the cooperative threads.
+    public static func make(in folder: String) async throws -> TestPKI {
+        try await offCooperativeThreads { try TestPKI(in: folder) }
+    }
+
     /// The subject of the certificate a TLS server on `port` presents now (a new connection),
     /// as `openssl s_client` prints it, e.g. `CN=kube-apiserver` or `CN = kube-apiserver`.
-    public static func presentedSubject(port: Int) throws -> String {
-        let run = try Program.run("openssl", ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "localhost"],
-                                  inputFile: "/dev/null")
+    public static func presentedSubject(port: Int) async throws -> String {
+        let run = try await Program.runWaiting(
+            "openssl", ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "localhost"], inputFile: "/dev/null")
         guard let line = run.text.split(separator: "\n").first(where: { $0.hasPrefix("subject=") }) else {
             throw ExternalServerError("openssl s_client showed no certificate: \(run.text)")
         }

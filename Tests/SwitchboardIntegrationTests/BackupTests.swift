@@ -57,9 +57,7 @@ struct BackupTests {
         try await waitUntil(timeout: .seconds(30)) { try await Self.connections(server).totalCount >= 20 }
         let backupFile = folder.file("backups/switchboard-backup.sqlite")
         try FileManager.default.createDirectory(atPath: folder.file("backups"), withIntermediateDirectories: true)
-        let backup = try await Task.detached {
-            try Program.run(try ServerProcess.binaryPath(), ["backup", "--data-dir", data, "--to", backupFile])
-        }.value
+        let backup = try await Program.runWaiting(try ServerProcess.binaryPath(), ["backup", "--data-dir", data, "--to", backupFile])
         #expect(backup.status == 0, "\(backup.text)")
         #expect(backup.text.contains("secrets key is not in the backup"), "\(backup.text)")
         try await waitUntil(timeout: .seconds(30)) { try await Self.connections(server).totalCount >= 40 }
@@ -71,7 +69,7 @@ struct BackupTests {
         let mode = try FileManager.default.attributesOfItem(atPath: backupFile)[.posixPermissions] as? Int
         #expect(mode == 0o600, "mode \(String(mode ?? 0, radix: 8))")
         // A second backup to the same file is refused rather than overwriting it.
-        let again = try Program.run(try ServerProcess.binaryPath(), ["backup", "--data", data, "--to", backupFile])
+        let again = try await Program.runWaiting(try ServerProcess.binaryPath(), ["backup", "--data", data, "--to", backupFile])
         #expect(again.status == 1 && again.text.contains("already exists"), "\(again.text)")
         #expect(await server.stop() == 0)
 
@@ -100,7 +98,7 @@ struct BackupTests {
     @Test func aBackupNeedsADatabase() async throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
-        let run = try Program.run(try ServerProcess.binaryPath(), ["backup", "--data-dir", folder.file("none"), "--to", folder.file("b.sqlite")])
+        let run = try await Program.runWaiting(try ServerProcess.binaryPath(), ["backup", "--data-dir", folder.file("none"), "--to", folder.file("b.sqlite")])
         #expect(run.status == 1)
         #expect(run.text.contains("no database at"), "\(run.text)")
     }

@@ -14,7 +14,7 @@ struct ServeConfigFileTests {
     @Test func flagsBeatTheEnvironmentWhichBeatsTheFileWhichBeatsDefaults() async throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
-        let pki = try TestPKI(in: folder.file("etc/pki"))
+        let pki = try await TestPKI.make(in: folder.file("etc/pki"))
         _ = pki
         // Relative paths in the file are relative to the file's folder.
         let settings = """

@@ -14,7 +14,7 @@ struct ServerTLSTests {
     @Test func theCLITalksToAnHTTPSServerThroughItsPrivateAuthority() async throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
-        let pki = try TestPKI(in: folder.file("pki"))
+        let pki = try await TestPKI.make(in: folder.file("pki"))
         let server = try await ServerProcess(
             dataDirectory: folder.file("data"), logPath: folder.file("server.log"),
             arguments: ["--tls-cert", pki.serverCertificate, "--tls-key", pki.serverKey])
@@ -59,7 +59,7 @@ struct ServerTLSTests {
     @Test func aRenewedCertificateIsServedAfterSIGHUPOnTheSameListener() async throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
-        let pki = try TestPKI(in: folder.file("pki"))
+        let pki = try await TestPKI.make(in: folder.file("pki"))
         // The server reads these two files; the test replaces them as a renewal would.
         let certificate = folder.file("tls.crt"), key = folder.file("tls.key")
         try FileManager.default.copyItem(atPath: pki.serverCertificate, toPath: certificate)
@@ -68,18 +68,18 @@ struct ServerTLSTests {
             dataDirectory: folder.file("data"), logPath: folder.file("server.log"),
             arguments: ["--tls-cert", certificate, "--tls-key", key])
         let port = Self.port(of: server.address)
-        #expect(try TestPKI.presentedSubject(port: port).contains("kube-apiserver"))
+        #expect(try await TestPKI.presentedSubject(port: port).contains("kube-apiserver"))
 
-        let renewed = try pki.issueServerCertificate(name: "renewed", commonName: "switchboard-renewed")
+        let renewed = try await offCooperativeThreads { try pki.issueServerCertificate(name: "renewed", commonName: "switchboard-renewed") }
         try FileManager.default.removeItem(atPath: certificate)
         try FileManager.default.removeItem(atPath: key)
         try FileManager.default.copyItem(atPath: renewed.certificate, toPath: certificate)
         try FileManager.default.copyItem(atPath: renewed.key, toPath: key)
         // Not before the signal: the server reads the files only then.
-        #expect(try TestPKI.presentedSubject(port: port).contains("kube-apiserver"))
+        #expect(try await TestPKI.presentedSubject(port: port).contains("kube-apiserver"))
         server.hangUp()
         try await waitUntil(timeout: .seconds(10)) {
-            (try? TestPKI.presentedSubject(port: port))?.contains("switchboard-renewed") == true
+            (try? await TestPKI.presentedSubject(port: port))?.contains("switchboard-renewed") == true
         }
         let cli = SwitchboardCLI(server: server.address, token: server.adminToken, config: folder.file("cli.yaml"))
         let listed = try await cli("connection", "list", "--ca-file", pki.caCertificate)
@@ -93,7 +93,7 @@ struct ServerTLSTests {
             ((try? String(contentsOfFile: folder.file("server.log"), encoding: .utf8)) ?? "")
                 .contains("kept the TLS certificate served until now")
         }
-        #expect(try TestPKI.presentedSubject(port: port).contains("switchboard-renewed"))
+        #expect(try await TestPKI.presentedSubject(port: port).contains("switchboard-renewed"))
         #expect(try await cli("connection", "list", "--ca-file", pki.caCertificate).status == 0)
         #expect(await server.stop() == 0)
     }
@@ -101,8 +101,8 @@ struct ServerTLSTests {
     @Test func aChainIsServedWholeSoClientsTrustingOnlyTheRootAccept() async throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
-        let pki = try TestPKI(in: folder.file("pki"))
-        let chained = try pki.issueChainedServerCertificate(name: "chained", commonName: "switchboard-chained")
+        let pki = try await TestPKI.make(in: folder.file("pki"))
+        let chained = try await offCooperativeThreads { try pki.issueChainedServerCertificate(name: "chained", commonName: "switchboard-chained") }
         let server = try await ServerProcess(
             dataDirectory: folder.file("data"), logPath: folder.file("server.log"),
             arguments: ["--tls-cert", chained.chain, "--tls-key", chained.key])
@@ -110,7 +110,7 @@ struct ServerTLSTests {
         // The CLI trusts the root alone: only the intermediate sent with the certificate links them.
         let listed = try await cli("connection", "list", "--ca-file", pki.caCertificate)
         #expect(listed.status == 0, "\(listed.output)\(listed.errors)")
-        #expect(try TestPKI.presentedSubject(port: Self.port(of: server.address)).contains("switchboard-chained"))
+        #expect(try await TestPKI.presentedSubject(port: Self.port(of: server.address)).contains("switchboard-chained"))
         #expect(await server.stop() == 0)
 
         // The same certificate without its intermediate is not enough for that client.
@@ -125,7 +125,7 @@ struct ServerTLSTests {
     @Test func unusableCertificateFilesStopTheStartWithTheReason() async throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
-        let pki = try TestPKI(in: folder.file("pki"))
+        let pki = try await TestPKI.make(in: folder.file("pki"))
         let mismatched = try await ServerProcess.refusal(
             dataDirectory: folder.file("data"), arguments: ["--tls-cert", pki.serverCertificate, "--tls-key", pki.clientKey])
         #expect(mismatched.status == 1)
