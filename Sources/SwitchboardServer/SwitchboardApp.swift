@@ -3,6 +3,7 @@ import ConnectionLifecycle
 import CoreMetrics
 import Foundation
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import NIOCore
 import Prometheus
@@ -39,13 +40,17 @@ public struct ServerConfiguration: Sendable {
     public var secretsKey: SecretsKeySource
     /// Whether API requests need a bearer token (on, except for embedding and some tests).
     public var requireSignIn: Bool
+    /// The certificate and key the listener serves HTTPS with (reloaded on SIGHUP); `nil`
+    /// for plain HTTP.
+    public var tls: TLSFiles?
 
     public init(host: String = "127.0.0.1", port: Int = 9081, dataDirectory: String = "./switchboard-data",
                 checkTimeout: Duration = .seconds(5), monitor: HealthMonitorConfiguration = .init(),
                 outbound: OutboundPolicy = .init(), secretFileDirectories: [String]? = nil, autoRegister: Bool = true,
                 autoRegisterKinds: Set<String>? = nil, startupKubeconfigs: [String] = [], connectionsFile: String? = nil,
-                secretsKey: SecretsKeySource = .dataDirectory, requireSignIn: Bool = true) {
+                secretsKey: SecretsKeySource = .dataDirectory, requireSignIn: Bool = true, tls: TLSFiles? = nil) {
         self.requireSignIn = requireSignIn
+        self.tls = tls
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory
@@ -175,6 +180,8 @@ public enum SwitchboardApp {
                            onAdminToken: @escaping @Sendable (_ token: String, _ file: String) -> Void = { _, _ in },
                            onNoAdminToken: @escaping @Sendable () -> Void = {},
                            onRunning: @escaping @Sendable (String) async -> Void = { _ in }) async throws {
+        // Bad certificate files end the start before anything else is touched.
+        let certificate = try configuration.tls.map(ListenerCertificate.init(files:))
         let folder = try DataFolder.acquire(configuration.dataDirectory, logger: logger)
         defer { folder.release() }
         let cleanShutdown = CleanShutdown(databasePath: configuration.databasePath)
@@ -199,13 +206,15 @@ public enum SwitchboardApp {
         defer { wholeCheck?.cancel() }
         let httpClient = makeHTTPClient()
         let parts = assemble(store: store, httpClient: httpClient, configuration: configuration, logger: logger)
+        let scheme = certificate == nil ? "http" : "https"
         let app = Application(
             router: router(parts),
+            server: try certificate.map { try .tls(.http1(), tlsConfiguration: $0.tlsConfiguration) } ?? .http1(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port),
                                  serverName: "switchboard"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
-                await onRunning("http://\(configuration.host):\(port)")
+                await onRunning("\(scheme)://\(configuration.host):\(port)")
             },
             logger: logger
         )
@@ -219,6 +228,10 @@ public enum SwitchboardApp {
             services.append(.init(service: StartupKubeconfigImport(paths: configuration.startupKubeconfigs,
                                                                    importer: parts.importer, logger: logger),
                                   successTerminationBehavior: .ignore))
+        }
+        if let certificate {
+            certificate.logServed("serving HTTPS", logger: logger)
+            services.append(.init(service: ListenerCertificateReloader(certificate: certificate, logger: logger)))
         }
         if let file = configuration.connectionsFile {
             services.append(.init(service: DeclaredConnectionsLoader(path: file, engine: parts.engine, logger: logger)))

@@ -30,3 +30,20 @@ public enum Program {
         return ProgramOutput(status: process.terminationStatus, text: String(decoding: data, as: UTF8.self))
     }
 }
+
+/// Runs blocking work (a program to its end, openssl) on a Dispatch thread and waits for it
+/// without holding one of Swift's cooperative threads: on two cores there are two, and the
+/// in-process stand-ins of every test running in parallel answer on them.
+public func offCooperativeThreads<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+    }
+}
+
+extension Program {
+    /// `run`, waiting off the cooperative threads (see `offCooperativeThreads`).
+    public static func runWaiting(_ executable: String, _ arguments: [String], in directory: String? = nil,
+                                  inputFile: String? = nil) async throws -> ProgramOutput {
+        try await offCooperativeThreads { try run(executable, arguments, in: directory, inputFile: inputFile) }
+    }
+}

@@ -56,14 +56,14 @@ public final class ServerProcess: @unchecked Sendable {
                 buffer.append(chunk)
                 // A first start prints the admin token before the address line.
                 if let text = String(data: buffer, encoding: .utf8),
-                   text.range(of: #"running: .*http://127\.0\.0\.1:\d+"#, options: .regularExpression) != nil {
+                   text.range(of: #"running: .*https?://127\.0\.0\.1:\d+"#, options: .regularExpression) != nil {
                     return text
                 }
             }
             return nil
         }.value
         guard let line, let running = line.range(of: "running: "),
-              let range = line[running.upperBound...].range(of: #"http://127\.0\.0\.1:\d+"#, options: .regularExpression) else {
+              let range = line[running.upperBound...].range(of: #"https?://127\.0\.0\.1:\d+"#, options: .regularExpression) else {
             process.terminate()
             let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
             throw ServerProcessError("switchboard did not report its address; output: \(line ?? "none"); log: \(log)")
@@ -157,7 +157,7 @@ public final class ServerProcess: @unchecked Sendable {
         process.waitUntilExit()
     }
 
-    /// Sends SIGHUP (reload the connections file).
+    /// Sends SIGHUP (reload the connections file and the TLS certificate).
     public func hangUp() {
         Foundation.kill(process.processIdentifier, SIGHUP)
     }

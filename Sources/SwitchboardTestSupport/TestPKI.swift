@@ -30,6 +30,55 @@ public struct TestPKI: Sendable {
         }
     }
 
+    /// Another server certificate for 127.0.0.1 from the same authority, with its own
+    /// common name (to tell which one a server presents): `<name>.crt` and `<name>.key`.
+    @discardableResult
+    public func issueServerCertificate(name: String, commonName: String) throws -> (certificate: String, key: String) {
+        let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        try Self.openssl(["req"] + key + ["-keyout", "\(name).key", "-out", "\(name).csr", "-subj", "/CN=\(commonName)"], in: folder)
+        try Self.openssl(["x509", "-req", "-in", "\(name).csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+                          "-out", "\(name).crt", "-days", "2", "-extfile", "server.ext"], in: folder)
+        return ("\(folder)/\(name).crt", "\(folder)/\(name).key")
+    }
+
+    /// A server certificate signed by an intermediate authority that the test authority
+    /// signed: `<name>-chain.crt` holds the server's certificate then the intermediate's, as
+    /// a server must present them to a client that trusts only the root.
+    public func issueChainedServerCertificate(name: String, commonName: String) throws -> (chain: String, key: String) {
+        let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        try "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n"
+            .write(toFile: "\(folder)/intermediate.ext", atomically: true, encoding: .utf8)
+        try Self.openssl(["req"] + key + ["-keyout", "\(name)-intermediate.key", "-out", "\(name)-intermediate.csr",
+                                         "-subj", "/CN=switchboard-test-intermediate"], in: folder)
+        try Self.openssl(["x509", "-req", "-in", "\(name)-intermediate.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                          "-CAcreateserial", "-out", "\(name)-intermediate.crt", "-days", "2", "-extfile", "intermediate.ext"],
+                         in: folder)
+        try Self.openssl(["req"] + key + ["-keyout", "\(name).key", "-out", "\(name).csr", "-subj", "/CN=\(commonName)"], in: folder)
+        try Self.openssl(["x509", "-req", "-in", "\(name).csr", "-CA", "\(name)-intermediate.crt",
+                          "-CAkey", "\(name)-intermediate.key", "-CAcreateserial", "-out", "\(name).crt", "-days", "2",
+                          "-extfile", "server.ext"], in: folder)
+        let chain = try String(contentsOfFile: "\(folder)/\(name).crt", encoding: .utf8)
+            + String(contentsOfFile: "\(folder)/\(name)-intermediate.crt", encoding: .utf8)
+        try chain.write(toFile: "\(folder)/\(name)-chain.crt", atomically: true, encoding: .utf8)
+        return ("\(folder)/\(name)-chain.crt", "\(folder)/\(name).key")
+    }
+
+    /// `init(in:)`, its openssl runs waiting off the cooperative threads.
+    public static func make(in folder: String) async throws -> TestPKI {
+        try await offCooperativeThreads { try TestPKI(in: folder) }
+    }
+
+    /// The subject of the certificate a TLS server on `port` presents now (a new connection),
+    /// as `openssl s_client` prints it, e.g. `CN=kube-apiserver` or `CN = kube-apiserver`.
+    public static func presentedSubject(port: Int) async throws -> String {
+        let run = try await Program.runWaiting(
+            "openssl", ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "localhost"], inputFile: "/dev/null")
+        guard let line = run.text.split(separator: "\n").first(where: { $0.hasPrefix("subject=") }) else {
+            throw ExternalServerError("openssl s_client showed no certificate: \(run.text)")
+        }
+        return String(line.dropFirst("subject=".count))
+    }
+
     public func base64(_ path: String) throws -> String {
         try Data(contentsOf: URL(fileURLWithPath: path)).base64EncodedString()
     }

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import SwitchboardDrivers
 import SwitchboardStorage
 import Yams
@@ -33,9 +34,13 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "An API token (env SWITCHBOARD_TOKEN, else the one `switchboard login` saved).")
     var token: String?
 
-    /// The server and the token to send it, read together (the saved login once), so a
-    /// saved token is only ever sent to the server it was saved for.
-    func resolve() throws -> (server: String, token: String?) {
+    @Option(help: "A PEM file of the certificate authority that signed an https:// server's certificate, when it is a private one (env SWITCHBOARD_CA_FILE, else the one `switchboard login` saved).")
+    var caFile: String?
+
+    /// The server, the token to send it and the authority to trust for it, read together
+    /// (the saved login once), so a saved token is only ever sent to the server it was saved
+    /// for, and a saved authority only trusted for that server.
+    func resolve() throws -> (server: String, token: String?, caFile: String?) {
         let environment = ProcessInfo.processInfo.environment
         let saved = ClientConfig.load()
         let server = ClientConfig.normalized(server ?? environment["SWITCHBOARD_SERVER"] ?? saved?.server ?? Self.defaultServer)
@@ -43,10 +48,29 @@ struct ClientOptions: ParsableArguments {
               url.host?.isEmpty == false else {
             throw ValidationError("the server must be an http:// or https:// address, not '\(server)'")
         }
-        if let token { return (server, token) }
-        if let token = environment["SWITCHBOARD_TOKEN"], !token.isEmpty { return (server, token) }
-        guard let saved, ClientConfig.normalized(saved.server) == server else { return (server, nil) }
-        return (server, saved.token)
+        let savedForServer = saved.flatMap { ClientConfig.normalized($0.server) == server ? $0 : nil }
+        let caFile = caFile ?? environment["SWITCHBOARD_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 } ?? savedForServer?.caFile
+        if let token { return (server, token, caFile) }
+        if let token = environment["SWITCHBOARD_TOKEN"], !token.isEmpty { return (server, token, caFile) }
+        return (server, savedForServer?.token, caFile)
+    }
+}
+
+/// The TLS settings the client uses for a server signed by a private authority.
+enum TrustedAuthority {
+    /// Trusts only the certificates in `file` (PEM, one or more), checked now so a wrong
+    /// file is named here rather than as a failed handshake.
+    static func configuration(_ file: String) throws -> TLSConfiguration {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw ValidationError("--ca-file \(file) cannot be read")
+        }
+        let certificates = (try? NIOSSLCertificate.fromPEMBytes([UInt8](data))) ?? []
+        guard !certificates.isEmpty else {
+            throw ValidationError("--ca-file \(file) holds no PEM certificate (it must begin with -----BEGIN CERTIFICATE-----)")
+        }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.trustRoots = .certificates(certificates)
+        return configuration
     }
 }
 
@@ -56,6 +80,8 @@ struct ClientOptions: ParsableArguments {
 struct ClientConfig: Codable, Equatable {
     var server: String
     var token: String
+    /// The authority to trust for `server` (`login --ca-file`), as an absolute path.
+    var caFile: String?
 
     static var path: String {
         let environment = ProcessInfo.processInfo.environment
@@ -94,14 +120,19 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 struct APIClient {
     let server: String
     let token: String?
+    /// Set for `--ca-file`: trust that authority instead of the system's.
+    let tls: TLSConfiguration?
+    let caFile: String?
 
     init(options: ClientOptions) throws {
-        (server, token) = try options.resolve()
+        (server, token, caFile) = try options.resolve()
+        tls = try caFile.map(TrustedAuthority.configuration)
     }
 
     func request(_ method: HTTPMethod, _ path: String) -> HTTPClientRequest {
         var request = HTTPClientRequest(url: server + path)
         request.method = method
+        request.tlsConfiguration = tls
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         return request
     }
@@ -138,7 +169,14 @@ struct APIClient {
     }
 
     func unreachable(_ error: any Error) -> ClientFailure {
-        ClientFailure(exitCode: ClientExit.unreachable, message: "cannot reach \(server): \(OutboundHTTP.describe(error))")
+        var message = "cannot reach \(server): \(OutboundHTTP.describe(error))"
+        // A certificate the client does not trust is most often a private authority's.
+        if message.contains("TLS error") {
+            message += caFile == nil
+                ? "; if the server's certificate comes from a private certificate authority, give its certificate with --ca-file (or SWITCHBOARD_CA_FILE)"
+                : "; check that \(caFile ?? "") is the authority that signed the server's certificate and that the certificate names the host in \(server)"
+        }
+        return ClientFailure(exitCode: ClientExit.unreachable, message: message)
     }
 
     /// A refusal carries the problem's detail and ends the command with exit code 1.

@@ -8,6 +8,8 @@ struct Login: AsyncParsableCommand {
         discussion: "The token is read from --token-file, SWITCHBOARD_TOKEN, or standard input (asked for on a terminal, not echoed). It is saved, readable only by you, in $SWITCHBOARD_CONFIG, else $XDG_CONFIG_HOME/switchboard/config.yaml, else $HOME/.config/switchboard/config.yaml, and sent only to the server it was saved with.")
     @Option(help: "The server (env SWITCHBOARD_SERVER).") var server: String?
     @Option(help: "A file holding the token (- for standard input).") var tokenFile: String?
+    @Option(help: "A PEM file of the certificate authority that signed the server's certificate, when it is a private one (env SWITCHBOARD_CA_FILE); saved with the login.")
+    var caFile: String?
 
     func run() async throws {
         let token = try readToken()
@@ -15,11 +17,14 @@ struct Login: AsyncParsableCommand {
         var options = ClientOptions()
         options.server = server ?? ProcessInfo.processInfo.environment["SWITCHBOARD_SERVER"] ?? ClientOptions.defaultServer
         options.token = token
+        // Saved as an absolute path: later commands run from other folders.
+        options.caFile = (caFile ?? ProcessInfo.processInfo.environment["SWITCHBOARD_CA_FILE"].flatMap { $0.isEmpty ? nil : $0 })
+            .map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         let api = try APIClient(options: options)
         let server = api.server
         // Any signed-in request proves the token; the smallest list will do.
         _ = try await api.call(.GET, "/api/integrations/connections?pageSize=1")
-        try ClientConfig(server: server, token: token).save()
+        try ClientConfig(server: server, token: token, caFile: options.caFile).save()
         print("Signed in to \(server); saved in \(ClientConfig.path)")
     }
 

@@ -48,47 +48,57 @@ struct Switchboard: AsyncParsableCommand {
         // No default subcommand: a bare `switchboard` prints this help instead of starting a
         // server in whatever folder it was typed in.
         subcommands: [Serve.self, ConnectionCommand.self, EnvironmentCommand.self, CredentialCommand.self,
-                      KubeconfigCommand.self, Login.self, Logout.self, Token.self, Secrets.self, VersionCommand.self]
+                      KubeconfigCommand.self, Login.self, Logout.self, Token.self, Secrets.self, Backup.self, VersionCommand.self]
     )
 }
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the Switchboard server (embedded SQLite by default)."
+        abstract: "Run the Switchboard server (embedded SQLite by default).",
+        discussion: "Every setting comes from its flag, else the environment variable SWITCHBOARD_<NAME> (e.g. SWITCHBOARD_PROBE_INTERVAL), else the --config file (YAML, the flags' names as keys), else its default."
     )
 
-    @Option(help: "Address to listen on (env SWITCHBOARD_HOST).")
-    var host: String = ProcessInfo.processInfo.environment["SWITCHBOARD_HOST"] ?? "127.0.0.1"
+    @Option(help: "A YAML file of serve settings, read under the flags and environment variables (env SWITCHBOARD_SERVE_CONFIG).")
+    var config: String?
 
-    @Option(help: "Port to listen on; 0 picks a free one (env SWITCHBOARD_PORT).")
-    var port: Int = ProcessInfo.processInfo.environment["SWITCHBOARD_PORT"].flatMap(Int.init) ?? 9081
+    @Option(help: "Address to listen on (default 127.0.0.1).")
+    var host: String?
 
-    @Option(name: .customLong("data-dir"), help: "Folder for the database (env SWITCHBOARD_DATA_DIR).")
-    var dataDirectory: String = ProcessInfo.processInfo.environment["SWITCHBOARD_DATA_DIR"] ?? "./switchboard-data"
+    @Option(help: "Port to listen on; 0 picks a free one (default 9081).")
+    var port: Int?
 
-    @Option(help: "Seconds a verify step waits for its target.")
-    var checkTimeout: Double = 5
+    @Option(name: .customLong("data-dir"), help: "Folder for the database (default ./switchboard-data).")
+    var dataDirectory: String?
 
-    @Option(help: "Seconds between checks of connected and system-disconnected connections.")
-    var probeInterval: Double = 15
+    @Option(help: "Serve HTTPS with this PEM certificate (a chain: the server's first); reloaded on SIGHUP. Needs --tls-key.")
+    var tlsCert: String?
 
-    @Option(help: "Seconds between checks of registered connections.")
-    var probeRegisteredInterval: Double = 60
+    @Option(help: "The PEM private key of --tls-cert (unencrypted); reloaded on SIGHUP.")
+    var tlsKey: String?
 
-    @Option(help: "Seconds one periodic check may take.")
-    var probeTimeout: Double = 5
+    @Option(help: "Seconds a verify step waits for its target (default 5).")
+    var checkTimeout: Double?
 
-    @Option(help: "Consecutive failed checks before connected → disconnected or registered → not found.")
-    var failureThreshold: Int = 3
+    @Option(help: "Seconds between checks of connected and system-disconnected connections (default 15).")
+    var probeInterval: Double?
 
-    @Option(help: "Consecutive good checks before a system-disconnected connection reconnects.")
-    var recoveryThreshold: Int = 2
+    @Option(help: "Seconds between checks of registered connections (default 60).")
+    var probeRegisteredInterval: Double?
 
-    @Option(help: "Longest wait in seconds between checks of a target that stays down.")
-    var maxBackoff: Double = 300
+    @Option(help: "Seconds one periodic check may take (default 5).")
+    var probeTimeout: Double?
 
-    @Option(help: "Checks in flight at once, at most.")
-    var maxConcurrentProbes: Int = 256
+    @Option(help: "Consecutive failed checks before connected → disconnected or registered → not found (default 3).")
+    var failureThreshold: Int?
+
+    @Option(help: "Consecutive good checks before a system-disconnected connection reconnects (default 2).")
+    var recoveryThreshold: Int?
+
+    @Option(help: "Longest wait in seconds between checks of a target that stays down (default 300).")
+    var maxBackoff: Double?
+
+    @Option(help: "Checks in flight at once, at most (default 256).")
+    var maxConcurrentProbes: Int?
 
     @Option(help: ArgumentHelp("A folder whose files connections may name as secrets (token, password, API key, kubeconfig files); repeat for several.", discussion: "Default: <data-dir>/secrets and ~/.kube."))
     var secretFilesUnder: [String] = []
@@ -96,81 +106,154 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Allow targets on link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254).")
     var allowLinkLocalTargets = false
 
-    @Flag(inversion: .prefixedNo, help: "Import $KUBECONFIG (or ~/.kube/config) at start-up (env SWITCHBOARD_IMPORT_KUBECONFIG=false turns it off).")
-    var importKubeconfig: Bool = ProcessInfo.processInfo.environment["SWITCHBOARD_IMPORT_KUBECONFIG"].map { $0 != "false" && $0 != "0" } ?? true
+    @Flag(inversion: .prefixedNo, help: "Import $KUBECONFIG (or ~/.kube/config) at start-up (default on).")
+    var importKubeconfig: Bool?
 
-    @Flag(inversion: .prefixedNo, help: "Move reachable discovered connections on to registered by themselves.")
-    var autoRegister = true
+    @Flag(inversion: .prefixedNo, help: "Move reachable discovered connections on to registered by themselves (default on).")
+    var autoRegister: Bool?
 
     @Option(help: "Only these kinds auto-register (comma-separated, e.g. kubernetes,prometheus); default: every kind.")
     var autoRegisterKinds: String?
 
-    @Option(name: .customLong("connections-file"), help: "A YAML file of declared connections, loaded at start and on SIGHUP (env SWITCHBOARD_CONNECTIONS_FILE).")
-    var connectionsFileOption: String?
-
-    var connectionsFile: String? { connectionsFileOption ?? ProcessInfo.processInfo.environment["SWITCHBOARD_CONNECTIONS_FILE"] }
+    @Option(name: .customLong("connections-file"), help: "A YAML file of declared connections, loaded at start and on SIGHUP.")
+    var connectionsFile: String?
 
     @Option(help: ArgumentHelp("A file holding the secrets key (32 random bytes, base64).", discussion: "Default: the environment variable SWITCHBOARD_SECRETS_KEY, else <data-dir>/secrets.key, generated on first start."))
     var secretsKeyFile: String?
 
-    @Option(help: "trace, debug, info, notice, warning, error or critical (env SWITCHBOARD_LOG_LEVEL).")
-    var logLevel: String = ProcessInfo.processInfo.environment["SWITCHBOARD_LOG_LEVEL"] ?? "info"
+    @Option(help: "trace, debug, info, notice, warning, error or critical (default info).")
+    var logLevel: String?
 
-    func validate() throws {
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be from 0 to 65535, not \(port)") }
-        for (name, value) in [("--check-timeout", checkTimeout), ("--probe-interval", probeInterval),
-                              ("--probe-registered-interval", probeRegisteredInterval), ("--probe-timeout", probeTimeout),
-                              ("--max-backoff", maxBackoff)] where value <= 0 {
-            throw ValidationError("\(name) must be a positive number of seconds, not \(value)")
+    /// The settings after flags, environment, file and defaults, checked.
+    struct Resolved {
+        var server: ServerConfiguration
+        var logLevel: Logger.Level
+        /// Each setting's value and where it came from, for the start-up log.
+        var sources: [(key: String, value: String, source: String)]
+    }
+
+    func resolve() async throws -> Resolved {
+        let environment = ProcessInfo.processInfo.environment
+        let settings = try await ServeSettings.load(
+            configFile: config ?? environment["SWITCHBOARD_SERVE_CONFIG"].flatMap { $0.isEmpty ? nil : $0 })
+        var sources: [(key: String, value: String, source: String)] = []
+        func note<Value>(_ key: String, _ setting: ServeSettings.Setting<Value>) -> Value {
+            sources.append((key, "\(setting.value)", setting.source))
+            return setting.value
         }
-        for (name, value) in [("--failure-threshold", failureThreshold), ("--recovery-threshold", recoveryThreshold),
-                              ("--max-concurrent-probes", maxConcurrentProbes)] where value < 1 {
-            throw ValidationError("\(name) must be at least 1, not \(value)")
+        let host = note("host", try await settings.string("host", flag: host, default: "127.0.0.1"))
+        let portSetting = try await settings.int("port", flag: port, default: 9081)
+        guard (0...65535).contains(portSetting.value) else {
+            throw ValidationError("port must be from 0 to 65535, not \(portSetting.value) (from \(portSetting.source))")
         }
-        if let autoRegisterKinds {
+        let port = note("port", portSetting)
+        let dataDirectory = note("data-dir", try await settings.path("data-dir", flag: dataDirectory)
+            ?? .init(value: "./switchboard-data", source: "default"))
+        var timings: [String: Double] = [:]
+        for (key, flag, value) in [("check-timeout", checkTimeout, 5.0), ("probe-interval", probeInterval, 15),
+                                   ("probe-registered-interval", probeRegisteredInterval, 60),
+                                   ("probe-timeout", probeTimeout, 5), ("max-backoff", maxBackoff, 300)] {
+            let setting = try await settings.seconds(key, flag: flag, default: value)
+            guard setting.value > 0, setting.value.isFinite else {
+                throw ValidationError("\(key) must be a positive number of seconds, not \(setting.value) (from \(setting.source))")
+            }
+            timings[key] = note(key, setting)
+        }
+        var counts: [String: Int] = [:]
+        for (key, flag, value) in [("failure-threshold", failureThreshold, 3), ("recovery-threshold", recoveryThreshold, 2),
+                                   ("max-concurrent-probes", maxConcurrentProbes, 256)] {
+            let setting = try await settings.int(key, flag: flag, default: value)
+            guard setting.value >= 1 else {
+                throw ValidationError("\(key) must be at least 1, not \(setting.value) (from \(setting.source))")
+            }
+            counts[key] = note(key, setting)
+        }
+        let secretFiles = try await settings.paths("secret-files-under", flag: secretFilesUnder.isEmpty ? nil : secretFilesUnder)
+            .map { note("secret-files-under", $0) }
+        let allowLinkLocal = note("allow-link-local-targets",
+                                  try await settings.bool("allow-link-local-targets", flag: allowLinkLocalTargets ? true : nil, default: false))
+        let importKubeconfig = note("import-kubeconfig", try await settings.bool("import-kubeconfig", flag: importKubeconfig, default: true))
+        let autoRegister = note("auto-register", try await settings.bool("auto-register", flag: autoRegister, default: true))
+        let kindsFlag = autoRegisterKinds.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        let kindsSetting = try await settings.strings("auto-register-kinds", flag: kindsFlag)
+        if let kindsSetting {
             let known = Set(KindCatalog.builtIn.names)
-            for kind in autoRegisterKinds.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) })
-            where !known.contains(kind) {
-                throw ValidationError("--auto-register-kinds: unknown kind '\(kind)'; known kinds: \(known.sorted().joined(separator: ", "))")
+            for kind in kindsSetting.value where !known.contains(kind) {
+                throw ValidationError("auto-register-kinds: unknown kind '\(kind)' (from \(kindsSetting.source)); known kinds: \(known.sorted().joined(separator: ", "))")
             }
         }
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
+        let kinds = kindsSetting.map { note("auto-register-kinds", $0) }
+        let connectionsFile = try await settings.path("connections-file", flag: connectionsFile)
+        if let connectionsFile, !FileManager.default.isReadableFile(atPath: connectionsFile.value) {
+            throw ValidationError("connections-file \(connectionsFile.value) cannot be read (from \(connectionsFile.source))")
         }
+        let keyFile = try await settings.path("secrets-key-file", flag: secretsKeyFile)
+        let levelSetting = try await settings.string("log-level", flag: logLevel, default: "info")
+        guard let level = Logger.Level(rawValue: levelSetting.value) else {
+            throw ValidationError("log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), not '\(levelSetting.value)' (from \(levelSetting.source))")
+        }
+        _ = note("log-level", levelSetting)
+        let certificate = try await settings.path("tls-cert", flag: tlsCert)
+        let key = try await settings.path("tls-key", flag: tlsKey)
+        switch (certificate, key) {
+        case (let certificate?, nil):
+            throw ValidationError("tls-cert is set (from \(certificate.source)) but tls-key is not: HTTPS needs both (--tls-key FILE)")
+        case (nil, let key?):
+            throw ValidationError("tls-key is set (from \(key.source)) but tls-cert is not: HTTPS needs both (--tls-cert FILE)")
+        default: break
+        }
+        for (name, setting) in [("connections-file", connectionsFile), ("secrets-key-file", keyFile),
+                                ("tls-cert", certificate), ("tls-key", key)] {
+            if let setting { _ = note(name, setting) }
+        }
+
+        let policy = HealthPolicy(
+            interval: .seconds(timings["probe-interval"] ?? 15),
+            registeredInterval: .seconds(timings["probe-registered-interval"] ?? 60),
+            timeout: .seconds(timings["probe-timeout"] ?? 5), failureThreshold: counts["failure-threshold"] ?? 3,
+            recoveryThreshold: counts["recovery-threshold"] ?? 2, maxBackoff: .seconds(timings["max-backoff"] ?? 300))
+        // A key file named anywhere wins over the key itself in SWITCHBOARD_SECRETS_KEY.
+        let secretsKey = keyFile.map { SecretsKeySource.file($0.value) }
+            ?? environment["SWITCHBOARD_SECRETS_KEY"].map(SecretsKeySource.base64)
+            ?? .dataDirectory
+        let server = ServerConfiguration(
+            host: host, port: port, dataDirectory: dataDirectory,
+            checkTimeout: .seconds(timings["check-timeout"] ?? 5),
+            monitor: HealthMonitorConfiguration(policy: policy, maxConcurrentProbes: counts["max-concurrent-probes"] ?? 256),
+            outbound: OutboundPolicy(allowLinkLocal: allowLinkLocal),
+            secretFileDirectories: secretFiles
+                ?? [URL(fileURLWithPath: dataDirectory).appendingPathComponent("secrets").path,
+                    FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".kube").path],
+            autoRegister: autoRegister,
+            autoRegisterKinds: kinds.map(Set.init),
+            startupKubeconfigs: importKubeconfig ? Self.operatorKubeconfigs() : [],
+            connectionsFile: connectionsFile?.value,
+            secretsKey: secretsKey,
+            tls: certificate.flatMap { certificate in key.map { TLSFiles(certificate: certificate.value, key: $0.value) } }
+        )
+        return Resolved(server: server, logLevel: level, sources: sources)
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let resolved: Resolved
+        do {
+            resolved = try await resolve()
+        } catch let error as ValidationError {
+            // The setting and its source say it all; a usage summary of every command would not help.
+            throw ClientFailure(exitCode: ClientExit.usage, message: error.message)
+        }
+        let level = resolved.logLevel
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "switchboard")
-        let policy = HealthPolicy(
-            interval: .seconds(probeInterval), registeredInterval: .seconds(probeRegisteredInterval),
-            timeout: .seconds(probeTimeout), failureThreshold: failureThreshold,
-            recoveryThreshold: recoveryThreshold, maxBackoff: .seconds(maxBackoff))
-        let configuration = ServerConfiguration(
-            host: host, port: port, dataDirectory: dataDirectory,
-            checkTimeout: .seconds(checkTimeout),
-            monitor: HealthMonitorConfiguration(policy: policy, maxConcurrentProbes: maxConcurrentProbes),
-            outbound: OutboundPolicy(allowLinkLocal: allowLinkLocalTargets),
-            secretFileDirectories: secretFilesUnder.isEmpty
-                ? [URL(fileURLWithPath: dataDirectory).appendingPathComponent("secrets").path,
-                   FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".kube").path]
-                : secretFilesUnder,
-            autoRegister: autoRegister,
-            autoRegisterKinds: autoRegisterKinds.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) },
-            startupKubeconfigs: importKubeconfig ? Self.operatorKubeconfigs() : [],
-            connectionsFile: connectionsFile,
-            secretsKey: secretsKeyFile.map(SecretsKeySource.file)
-                ?? ProcessInfo.processInfo.environment["SWITCHBOARD_SECRETS_KEY"].map(SecretsKeySource.base64)
-                ?? .dataDirectory
-        )
-        if let connectionsFile, !FileManager.default.isReadableFile(atPath: connectionsFile) {
-            throw ValidationError("--connections-file \(connectionsFile) cannot be read")
-        }
+        // Where each setting came from: the first thing to look at when one seems ignored.
+        logger.info("settings", metadata: Logger.Metadata(uniqueKeysWithValues: resolved.sources.map {
+            ($0.key, .string("\($0.value) (\($0.source))"))
+        }))
+        let configuration = resolved.server
         do {
             try await SwitchboardApp.run(configuration, logger: logger, onAdminToken: { token, file in
                 let text = "First start: created the user admin and this API token (shown once; also saved in \(file), mode 0600):\n  \(token)\n"
@@ -191,8 +274,11 @@ struct Serve: AsyncParsableCommand {
         } catch let error as IOError where error.errnoCode == EADDRINUSE {
             // NIO's own words ("bind(descriptor:ptr:bytes:): Address already in use") name neither
             // the address nor a way out.
+            let host = configuration.host, port = configuration.port
             let address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
             throw ClientFailure(exitCode: .failure, message: "cannot listen on \(address): another program is using it (an earlier switchboard serve?); stop it, or start with another --port (--port 0 picks a free one)")
+        } catch let error as ListenerCertificateError {
+            throw ClientFailure(exitCode: .failure, message: "cannot serve HTTPS: \(error)")
         }
     }
 
