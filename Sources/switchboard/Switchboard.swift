@@ -258,7 +258,7 @@ struct Serve: AsyncParsableCommand {
             try await SwitchboardApp.run(configuration, logger: logger, onAdminToken: { token, file in
                 let text = "First start: created the user admin and this API token (shown once; also saved in \(file), mode 0600):\n  \(token)\n"
                 FileHandle.standardOutput.write(Data(text.utf8))
-            }, onNoAdminToken: { [dataDirectory] in
+            }, onNoAdminToken: { [dataDirectory = configuration.dataDirectory] in
                 // Said where the first-start token would be: the person starting the server reads it.
                 // The folder is quoted for a shell when it needs to be, so the line can be pasted.
                 let safe = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "/._-+,:@%="))
