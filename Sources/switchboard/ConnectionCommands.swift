@@ -59,7 +59,7 @@ struct ConnectionCommand: AsyncParsableCommand {
             discussion: """
                 Secrets come from a file or standard input, never an argument: --secret-file creds.yaml, or --secret-key token --secret-file - to read one value.
 
-                A Kubernetes cluster: --kubeconfig FILE (or - for standard input) with --context NAME (default: its current context); or --url https://API-SERVER:6443 --token-file FILE (a service account's token) and --ca-file FILE (the cluster's CA; default: the system's). Files the kubeconfig names are read here and sent embedded; exec plugins and auth-provider are refused by the server.
+                A Kubernetes cluster: --kubeconfig FILE (or - for standard input) with --context NAME (default: its current context); or --url https://API-SERVER:6443 --token-file FILE (a service account's token) and --cluster-ca-file FILE (the cluster's CA; default: the system's). Files the kubeconfig names are read here and sent embedded; exec plugins and auth-provider are refused by the server.
 
                 Metadata values are read as JSON reads them: port=8080 is a number, tls=true a boolean, anything else text; quote a value to keep it text (--metadata 'port="8080"').
                 """)
@@ -77,14 +77,14 @@ struct ConnectionCommand: AsyncParsableCommand {
         @Option(help: "Kubernetes: a kubeconfig file (- for standard input).") var kubeconfig: String?
         @Option(help: "Kubernetes: the kubeconfig's context (default: its current context).") var context: String?
         @Option(help: "Kubernetes: a file (- for standard input) holding a bearer token, with --url.") var tokenFile: String?
-        @Option(help: "Kubernetes: the cluster's CA certificate (PEM), with --token-file.") var caFile: String?
+        @Option(help: "Kubernetes: the cluster's CA certificate (PEM), with --token-file. (--ca-file is the Switchboard server's own CA.)") var clusterCaFile: String?
 
         func validate() throws {
             if secretKey != nil && secretFile == nil { throw ValidationError("--secret-key needs --secret-file") }
             let sources = [secretFile != nil, credential != nil, kubeconfig != nil, tokenFile != nil].filter { $0 }.count
             if sources > 1 { throw ValidationError("give one of --credential, --secret-file, --kubeconfig or --token-file") }
             if context != nil && kubeconfig == nil { throw ValidationError("--context needs --kubeconfig") }
-            if caFile != nil && tokenFile == nil { throw ValidationError("--ca-file goes with --token-file (a kubeconfig carries its own CA)") }
+            if clusterCaFile != nil && tokenFile == nil { throw ValidationError("--cluster-ca-file goes with --token-file (a kubeconfig carries its own CA)") }
             if (kubeconfig != nil || tokenFile != nil) && kind != "kubernetes" {
                 throw ValidationError("--kubeconfig and --token-file are for --kind kubernetes")
             }
@@ -106,7 +106,7 @@ struct ConnectionCommand: AsyncParsableCommand {
                 secret = cluster.secret
                 url = url ?? cluster.server
             } else if let tokenFile, let server = url {
-                secret = try KubernetesInput.fromToken(server: server, tokenFile: tokenFile, caFile: caFile).secret
+                secret = try KubernetesInput.fromToken(server: server, tokenFile: tokenFile, caFile: clusterCaFile).secret
             }
             let api = try APIClient(options: client)
             var credentialId: String?
@@ -120,7 +120,7 @@ struct ConnectionCommand: AsyncParsableCommand {
                 }
             } catch var failure as ClientFailure where kind == "kubernetes" && failure.message.contains("needs a kubeconfig") {
                 // The server names the API's fields; a person here needs this command's flags.
-                failure.message += "; with this command: --kubeconfig FILE [--context NAME], or --url https://API-SERVER:6443 --token-file FILE [--ca-file FILE]"
+                failure.message += "; with this command: --kubeconfig FILE [--context NAME], or --url https://API-SERVER:6443 --token-file FILE [--cluster-ca-file FILE]"
                 throw failure
             }
             try Output.print(data, as: output, columns: ConnectionCommand.columns + [("URL", "url")])

@@ -31,7 +31,7 @@ enum KubernetesInput {
         return try prepare(text, context: chosen, folder: folder, source: file)
     }
 
-    /// `--url URL --token-file FILE [--ca-file FILE]`: a service account's token and the
+    /// `--url URL --token-file FILE [--cluster-ca-file FILE]`: a service account's token and the
     /// cluster's CA (without one, the system's trusted CAs).
     static func fromToken(server: String, tokenFile: String, caFile: String?) throws -> Prepared {
         let folder = FileManager.default.currentDirectoryPath

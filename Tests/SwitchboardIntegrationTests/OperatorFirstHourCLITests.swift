@@ -217,7 +217,7 @@ struct OperatorFirstHourCLITests {
 
         let byToken = try await cli("connection", "create", "--kind", "kubernetes", "--name", "lab-sa",
                                     "--url", cluster.tokenServerURL, "--token-file", folder.file("kube/token"),
-                                    "--ca-file", folder.file("kube/ca.crt"), "--status", "registered", "-o", "json")
+                                    "--cluster-ca-file", folder.file("kube/ca.crt"), "--status", "registered", "-o", "json")
         #expect(byToken.status == 0, "\(byToken.errors)")
         #expect(jsonField(byToken.output, "status") as? String == "registered", "\(byToken.output)")
         // From standard input; a wrong token is caught by the check, not stored as working.
@@ -225,7 +225,7 @@ struct OperatorFirstHourCLITests {
         // lab-sa goes first, or this would be the same target.)
         #expect(try await cli("connection", "delete", "lab-sa").status == 0)
         let wrong = try await cli("connection", "create", "--kind", "kubernetes", "--name", "lab-wrong",
-                                  "--url", cluster.tokenServerURL, "--token-file", "-", "--ca-file", folder.file("kube/ca.crt"),
+                                  "--url", cluster.tokenServerURL, "--token-file", "-", "--cluster-ca-file", folder.file("kube/ca.crt"),
                                   "--status", "registered", input: "not-the-token\n")
         #expect(wrong.status == 1 && wrong.errors.contains("401"), "\(wrong.output)\(wrong.errors)")
 
