@@ -189,6 +189,26 @@ def differences():
             for parameter in op.get("parameters", []):
                 if parameter.get("name") in ("pageSize", "pagesize"):
                     parameter["schema"].pop("minimum", None)
+                    parameter["schema"] = {"anyOf": [parameter["schema"], {"type": "string", "enum": [""]}]}
+                if parameter.get("name") == "page":
+                    parameter["schema"]["maximum"] = 2147483647
+
+    def empty_filters(doc):
+        for parameter in operation(doc, "getConnections").get("parameters", []):
+            if parameter.get("name") == "status":
+                parameter["schema"]["items"]["enum"].append("")
+
+    def body(doc, operation_id):
+        return operation(doc, operation_id)["requestBody"]["content"]["application/json"]["schema"]
+
+    def lenient_bodies(doc):
+        for operation_id in ["registerConnection", "updateConnection", "createEnvironment", "updateEnvironment",
+                             "saveUserCredential", "updateUserCredential"]:
+            for member in body(doc, operation_id).get("properties", {}).values():
+                member["nullable"] = True
+        body(doc, "registerConnection")["required"] = ["name", "kind"]
+        for operation_id in ["updateConnection", "updateEnvironment", "updateUserCredential"]:
+            body(doc, operation_id).pop("required", None)
 
     return [
         ("Errors are RFC 9457 application/problem+json, not text/plain.", problem_errors),
@@ -207,8 +227,12 @@ def differences():
          no_organizations),
         ("Parameters accepted and ignored: filter on connection lists, order on environment and credential "
          "lists, a connection's styles.", ignored_parameters),
-        ("Page sizes below 1 mean the default and above 100 are clamped, as Meshery's server reads them.",
-         clamped_page_sizes),
+        ("Page sizes that are empty or below 1 mean the default and above 100 are clamped, as Meshery's server "
+         "reads them; pages past 2147483647 answer 400.", clamped_page_sizes),
+        ("An empty filter is no filter: Meshery's UI sends status=&kind= when nothing is chosen.", empty_filters),
+        ("Request bodies: a member that is null counts as left out; a create needs only name and kind "
+         "(type, subType and status default to the kind's); PUT changes only what it names (Meshery's UI "
+         "sends just status and metadata).", lenient_bodies),
     ]
 
 
