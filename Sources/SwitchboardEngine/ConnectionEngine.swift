@@ -154,7 +154,9 @@ public final class ConnectionEngine: Sendable {
     public func create(_ new: NewConnection, secret: SecretValues? = nil, by principal: Principal, reason: String? = nil,
                        correlationId: UUID = UUID()) async throws -> Connection {
         guard let kind = kinds[new.kind] else { throw EngineError.unknownKind(new.kind, known: kinds.names) }
-        try ConnectionRules.check(name: new.name, description: new.description, url: new.url)
+        let address = new.address
+        try ConnectionRules.check(name: new.name, description: new.description, url: address?.url,
+                                  urlField: address?.field ?? "url")
         try ConnectionRules.check(settings: new.metadata, by: principal)
         try ConnectionRules.check(reason: reason)
         if let type = new.type, type != kind.type {
@@ -175,7 +177,7 @@ public final class ConnectionEngine: Sendable {
                        ownedByConnection: true, createdAt: createdAt, updatedAt: createdAt)
         }
         var connection = Connection(
-            id: new.id ?? UUID(), name: new.name, description: new.description, url: new.url,
+            id: new.id ?? UUID(), name: new.name, description: new.description, url: address?.url ?? new.url,
             kind: kind.name, type: kind.type, subType: kind.subType, status: requested,
             credentialId: owned?.id ?? new.credentialId, owner: new.owner, metadata: new.metadata,
             createdAt: createdAt, updatedAt: createdAt, statusChangedBy: principal.role
@@ -259,9 +261,10 @@ public final class ConnectionEngine: Sendable {
     /// as one change with one event. A rejected or failed transition leaves the fields as
     /// they were too.
     @discardableResult
-    public func change(_ id: UUID, to status: ConnectionStatus?, patch: ConnectionPatch, by principal: Principal,
+    public func change(_ id: UUID, to status: ConnectionStatus?, patch given: ConnectionPatch, by principal: Principal,
                        reason: String? = nil, correlationId: UUID = UUID()) async throws -> Connection {
         try ConnectionRules.check(reason: reason)
+        let patch = given.resolvingAddress
         for _ in 1...Self.maxAttempts {
             let current = try await connection(id: id)
             do {
@@ -285,7 +288,7 @@ public final class ConnectionEngine: Sendable {
         // web page, GET then PUT) can still edit a row stored before a rule existed.
         try ConnectionRules.check(name: changedFields.contains("name") ? patch.name : nil,
                                   description: changedFields.contains("description") ? patch.description : nil,
-                                  url: changedFields.contains("url") ? patch.url : nil)
+                                  url: changedFields.contains("url") ? patch.url : nil, urlField: patch.urlField)
         if let metadata = patch.metadata {
             try ConnectionRules.check(settings: metadata.filter { current.metadata[$0.key] != $0.value }, by: principal)
         }

@@ -35,6 +35,37 @@ public struct NewConnection: Sendable, Hashable {
     }
 }
 
+extension NewConnection {
+    /// Where the connection points: `url`, or when that is left out or empty, the address
+    /// Meshery's clients keep in metadata (see `ConnectionAddress`).
+    public var address: ConnectionAddress? {
+        if let url, !url.isEmpty { return ConnectionAddress(url: url, field: "url") }
+        return ConnectionAddress.inMetadata(metadata)
+    }
+}
+
+/// A connection's address and the input member it came from (named in a refusal).
+/// Meshery's `ConnectionPayload` has no top-level `url`: its clients keep the address in
+/// `metadata` (`url`; `server_location` for Meshery servers and older Prometheus and Grafana
+/// payloads). Reading it here, where input becomes a connection, makes such a connection
+/// verifiable and subject to the one-connection-per-target rule on every way in.
+public struct ConnectionAddress: Sendable, Hashable {
+    public var url: String
+    public var field: String
+
+    /// Metadata keys that hold the address, in the order they are tried.
+    public static let metadataKeys = ["url", "server_location"]
+
+    public static func inMetadata(_ metadata: [String: JSONValue]) -> ConnectionAddress? {
+        for key in metadataKeys {
+            if case .string(let text)? = metadata[key], !text.trimmingCharacters(in: .whitespaces).isEmpty {
+                return ConnectionAddress(url: text, field: "metadata.\(key)")
+            }
+        }
+        return nil
+    }
+}
+
 /// Field changes to an existing connection; `nil` leaves a field as it is.
 public struct ConnectionPatch: Sendable, Hashable {
     public var name: String?
@@ -42,6 +73,8 @@ public struct ConnectionPatch: Sendable, Hashable {
     public var url: String?
     public var credentialId: UUID?
     public var metadata: [String: JSONValue]?
+    /// The input member `url` was read from (`metadata.url` when `resolvingAddress` took it there).
+    var urlField = "url"
 
     public init(name: String? = nil, description: String? = nil, url: String? = nil,
                 credentialId: UUID? = nil, metadata: [String: JSONValue]? = nil) {
@@ -53,6 +86,17 @@ public struct ConnectionPatch: Sendable, Hashable {
     }
 
     public var isEmpty: Bool { self == ConnectionPatch() }
+
+    /// The patch with its address read as `NewConnection.address` reads it: a `url` left out
+    /// (or empty) beside metadata that names an address takes that address, so a Meshery client
+    /// that moves the target in metadata moves the connection.
+    var resolvingAddress: ConnectionPatch {
+        guard url?.isEmpty ?? true, let metadata, let address = ConnectionAddress.inMetadata(metadata) else { return self }
+        var resolved = self
+        resolved.url = address.url
+        resolved.urlField = address.field
+        return resolved
+    }
 
     /// Names of the fields this patch would change on `connection`.
     func changedFields(of connection: Connection) -> [String] {
@@ -83,7 +127,7 @@ public enum ConnectionRules {
     static let maxURL = 2048
     public static let maxReason = 1000
 
-    static func check(name: String?, description: String?, url: String?) throws {
+    static func check(name: String?, description: String?, url: String?, urlField: String = "url") throws {
         if let name {
             if name.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                 throw EngineError.invalid(field: "name", detail: "must not be empty")
@@ -93,23 +137,23 @@ public enum ConnectionRules {
         }
         if let description { try check(description, field: "description", limit: maxDescription) }
         if let url, !url.isEmpty {
-            try check(url, field: "url", limit: maxURL)
+            try check(url, field: urlField, limit: maxURL)
             guard let parsed = URL(string: url), parsed.scheme != nil, let host = parsed.host else {
-                throw EngineError.invalid(field: "url", detail: "'\(url)' is not an absolute URL such as https://prometheus.example:9090")
+                throw EngineError.invalid(field: urlField, detail: "'\(url)' is not an absolute URL such as https://prometheus.example:9090")
             }
-            try checkTarget(parsed, host: host)
+            try checkTarget(parsed, host: host, field: urlField)
         }
     }
 
     /// A url's user info would be stored and shown in clear, and a zone id (`[fe80::1%25eth0]`)
     /// names a link-local target, which is how the metadata-address guard was once bypassed.
-    private static func checkTarget(_ url: URL, host: String) throws {
+    private static func checkTarget(_ url: URL, host: String, field: String) throws {
         if url.user != nil || url.password != nil {
-            throw EngineError.invalid(field: "url", detail: "must not hold a user name or password (user:password@): it would be stored and shown in clear; put the secret in a credential and give the connection its credentialId")
+            throw EngineError.invalid(field: field, detail: "must not hold a user name or password (user:password@): it would be stored and shown in clear; put the secret in a credential and give the connection its credentialId")
         }
         // `host` is percent-decoded: `%25` spells the `%` that starts an IPv6 zone id.
         if host.contains("%") {
-            throw EngineError.invalid(field: "url", detail: "'\(host)' holds an IPv6 zone id (%...) or a percent-encoded host name; give the address without the zone, or the host name spelled out")
+            throw EngineError.invalid(field: field, detail: "'\(host)' holds an IPv6 zone id (%...) or a percent-encoded host name; give the address without the zone, or the host name spelled out")
         }
     }
 

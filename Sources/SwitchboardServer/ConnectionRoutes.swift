@@ -52,19 +52,10 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
             search: try QueryValue.search(parameters),
             order: order, page: page, pageSize: pageSize
         )
+        let omit = try ListOmissions(parameters)
         let listing = try await engine.list(query)
-        let ids = listing.connections.map(\.id)
-        let health = try await engine.health(of: ids)
-        let memberships = try await engine.store.environmentIds(of: ids)
-        var writer = JSONWriter(capacity: 2_600 * listing.connections.count + 256)
-        ConnectionPageResource(
-            connections: listing.connections.map {
-                ConnectionResource($0, kind: engine.kind(of: $0), health: health[$0.id], environments: memberships[$0.id] ?? [])
-            },
-            totalCount: listing.totalCount, page: page, pageSize: pageSize,
-            statusSummary: Dictionary(uniqueKeysWithValues: listing.statusSummary.map { ($0.key.wireName, $0.value) })
-        ).write(to: &writer)
-        return JSONBody.response(written: writer)
+        return JSONBody.response(written: try await ConnectionResources.page(listing, page: page, pageSize: pageSize,
+                                                                             omit: omit, engine: engine))
     }
 
     @Sendable func create(_ request: Request, context: Context) async throws -> Response {
@@ -86,13 +77,15 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
             throw Problem("already-exists", title: "The connection already exists", status: .conflict,
                           detail: "connection \(id.lowercasedString) already exists; use PUT to change it")
         }
-        if payload.credentialId != nil, payload.credentialSecret != nil {
+        // Meshery's clients send `credentialSecret: {}` when there is no secret: that is none.
+        let secret = SecretText.values(payload.credentialSecret).flatMap { $0.isEmpty ? nil : $0 }
+        if payload.credentialId != nil, secret != nil {
             throw Problem.badRequest("give either credentialId (an existing credential) or credentialSecret (a new one), not both",
                                      field: "credentialSecret")
         }
-        let connection = try await engine.create(new, secret: payload.credentialSecret, by: RequestPrincipal.current,
+        let connection = try await engine.create(new, secret: secret, by: RequestPrincipal.current,
                                                  reason: payload.reason, correlationId: correlationId(request))
-        var response = try JSONBody.response(resource(connection), status: .created)
+        var response = JSONBody.response(written: try await resource(connection), status: .created)
         response.headers[.location] = "/api/integrations/connections/\(connection.id.lowercasedString)"
         return response
     }
@@ -149,7 +142,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
         let updated = try await engine.change(id, to: status == current.status ? nil : status, patch: patch,
                                               by: RequestPrincipal.current, reason: payload.reason,
                                               correlationId: correlationId(request))
-        return try JSONBody.response(resource(updated))
+        return JSONBody.response(written: try await resource(updated))
     }
 
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
@@ -168,7 +161,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
         let connection = try await limits.transitions.run {
             try await engine.transition(id, to: status, by: principal, reason: body.reason, correlationId: correlation)
         }
-        return try JSONBody.response(resource(connection))
+        return JSONBody.response(written: try await resource(connection))
     }
 
     @Sendable func bulkTransition(_ request: Request, context: Context) async throws -> Response {
@@ -192,8 +185,13 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
                 try await Visibility.check(connection, for: use, engine: engine)
             }
         }
+        let moved = body.ids.compactMap { id -> Connection? in
+            if case .success(let connection)? = outcomes[id] { return connection }
+            return nil
+        }
+        let shown = Dictionary(uniqueKeysWithValues: try await ConnectionResources.many(moved, engine: engine).map { ($0.id, $0) })
         let finished = body.ids.map { id in
-            Self.bulkResult(id, outcomes[id] ?? .failure(EngineError.notFound(id)), engine: engine)
+            Self.bulkResult(id, outcomes[id] ?? .failure(EngineError.notFound(id)), shown: shown, engine: engine)
         }
         let succeeded = finished.filter(\.ok).count
         var writer = JSONWriter(capacity: finished.count * 3000)
@@ -212,12 +210,13 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
 
     // MARK: Helpers
 
-    private static func bulkResult(_ id: UUID, _ outcome: Result<Connection, any Error>,
+    private static func bulkResult(_ id: UUID, _ outcome: Result<Connection, any Error>, shown: [String: ConnectionResource],
                                    engine: ConnectionEngine) -> BulkTransitionResult {
         switch outcome {
         case .success(let connection):
             return BulkTransitionResult(id: id.lowercasedString, ok: true, status: connection.status,
-                                        connection: ConnectionResource(connection, kind: engine.kind(of: connection)))
+                                        connection: shown[connection.id.lowercasedString]
+                                            ?? ConnectionResource(connection, kind: engine.kind(of: connection)))
         case .failure(let error as EngineError):
             let problem = Problem(error, kinds: engine.kinds)
             return BulkTransitionResult(id: id.lowercasedString, ok: false, status: problem.connection?.status, error: problem)
@@ -231,8 +230,9 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
         }
     }
 
-    private func resource(_ connection: Connection) -> ConnectionResource {
-        ConnectionResource(connection, kind: engine.kind(of: connection))
+    /// The connection as `GET` shows it (health and environments too), written.
+    private func resource(_ connection: Connection) async throws -> JSONWriter {
+        try await ConnectionResources.one(connection, engine: engine)
     }
 
     /// The path's connection, when the signed-in user may see it; otherwise it does not

@@ -24,7 +24,8 @@ struct CredentialRoutes<Context: RequestContext>: Sendable {
         var id: UUID?
         var name: String?
         var type: String?
-        var secret: [String: String]?
+        /// Text, numbers and booleans (see `SecretText`).
+        var secret: [String: SecretText]?
     }
 
     @Sendable func list(_ request: Request, context: Context) async throws -> Response {
@@ -42,8 +43,8 @@ struct CredentialRoutes<Context: RequestContext>: Sendable {
         let payload = try await JSONBody.decode(Payload.self, from: request)
         guard let name = payload.name else { throw Problem.badRequest("field 'name' is required", field: "name") }
         guard let type = payload.type else { throw Problem.badRequest("field 'type' is required", field: "type") }
-        guard let secret = payload.secret else {
-            throw Problem.badRequest("field 'secret' is required: an object of text values, e.g. {\"token\": \"...\"}",
+        guard let secret = SecretText.values(payload.secret) else {
+            throw Problem.badRequest("field 'secret' is required: an object of text, number or boolean values, e.g. {\"token\": \"...\"}",
                                      field: "secret")
         }
         let created = try await credentials.create(name: name, type: type, secret: secret,
@@ -57,13 +58,16 @@ struct CredentialRoutes<Context: RequestContext>: Sendable {
             throw Problem.badRequest("field 'id' is required: the credential to update", field: "id")
         }
         _ = try await visible(id)
-        let updated = try await credentials.update(id, name: payload.name, type: payload.type, secret: payload.secret,
+        let updated = try await credentials.update(id, name: payload.name, type: payload.type, secret: SecretText.values(payload.secret),
                                                    by: RequestPrincipal.current)
         return try JSONBody.response(CredentialResource(updated))
     }
 
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
-        let id = try QueryValue.uuid(QueryValue.one(QueryValue.parameters(request), "credentialId"), name: "credentialId")
+        // Meshery's UI spells it `credential_id` (`ui/rtk-query/credentials.ts`), its schema `credentialId`.
+        let parameters = try QueryValue.parameters(request)
+        let id = try QueryValue.uuid(QueryValue.one(parameters, "credentialId") ?? QueryValue.one(parameters, "credential_id"),
+                                     name: "credentialId")
         _ = try await visible(id)
         do {
             try await credentials.delete(id, by: RequestPrincipal.current)

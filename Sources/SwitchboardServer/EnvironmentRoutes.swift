@@ -95,14 +95,8 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
         let listing = try await engine.list(ConnectionQuery(
             environments: [id], owner: seesAll ? nil : principal.ownerScope, sharedWith: seesAll ? nil : principal.userId,
             search: search, page: page, pageSize: pageSize))
-        let memberships = try await engine.store.environmentIds(of: listing.connections.map(\.id))
-        let health = try await engine.health(of: listing.connections.map(\.id))
-        return try JSONBody.response(ConnectionPageResource(
-            connections: listing.connections.map {
-                ConnectionResource($0, kind: engine.kind(of: $0), health: health[$0.id], environments: memberships[$0.id] ?? [])
-            },
-            totalCount: listing.totalCount, page: page, pageSize: pageSize,
-            statusSummary: Dictionary(uniqueKeysWithValues: listing.statusSummary.map { ($0.key.wireName, $0.value) })))
+        return JSONBody.response(written: try await ConnectionResources.page(
+            listing, page: page, pageSize: pageSize, omit: try ListOmissions(parameters), engine: engine))
     }
 
     @Sendable func add(_ request: Request, context: Context) async throws -> Response {
@@ -111,7 +105,8 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
         _ = try await visible(id)
         _ = try await visibleConnection(connectionId, field: nil)
         try await environments.add(connectionId, to: id, by: RequestPrincipal.current)
-        return try await membership(id, connectionId)
+        // 201, as Meshery's schema has it, with the connection as it is now (its environments).
+        return try await membership(id, connectionId, status: .created)
     }
 
     @Sendable func remove(_ request: Request, context: Context) async throws -> Response {
@@ -120,7 +115,7 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
         _ = try await visible(id)
         _ = try await Visibility.connection(connectionId, for: .read, engine: engine)
         try await environments.remove(connectionId, from: id, by: RequestPrincipal.current)
-        return try await membership(id, connectionId)
+        return Response(status: .noContent)
     }
 
     @Sendable func events(_ request: Request, context: Context) async throws -> Response {
@@ -130,13 +125,9 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
     }
 
     /// The connection as it is now, with the environments it belongs to.
-    private func membership(_ environmentId: UUID, _ connectionId: UUID) async throws -> Response {
+    private func membership(_ environmentId: UUID, _ connectionId: UUID, status: HTTPResponse.Status) async throws -> Response {
         let connection = try await Visibility.connection(connectionId, for: .read, engine: engine)
-        let memberships = try await engine.store.environmentIds(of: [connectionId])
-        let health = try await engine.health(of: [connectionId])
-        return try JSONBody.response(ConnectionResource(connection, kind: engine.kind(of: connection),
-                                                        health: health[connectionId],
-                                                        environments: memberships[connectionId] ?? []))
+        return JSONBody.response(written: try await ConnectionResources.one(connection, engine: engine), status: status)
     }
 
     /// The environment, when the signed-in user may see it (else it does not exist for them).
@@ -208,14 +199,19 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
 
 }
 
-/// An environment on the wire (Meshery's v1beta3 shape, without organizations).
+/// An environment on the wire: Meshery's v1beta3 `Environment`.
 struct EnvironmentResource: Encodable {
     static let schemaVersion = "environments.meshery.io/v1beta3"
+    /// Switchboard has no organizations, and Meshery's schema requires one: every environment
+    /// belongs to this one, fixed id (documented in the API document), so a client that groups
+    /// or filters by organization sees a single one that never changes.
+    static let defaultOrganizationId = "9b3f0c7e-5d1a-4c2e-8f6b-3a7d2e1c0b9a"
 
     var id: String
     var schemaVersion = Self.schemaVersion
     var name: String
     @NullWhenAbsent var description: String?
+    var organizationId = Self.defaultOrganizationId
     @NullWhenAbsent var owner: String?
     /// The owner's user name.
     @NullWhenAbsent var ownerName: String?
@@ -234,6 +230,22 @@ struct EnvironmentResource: Encodable {
         createdAt = environment.createdAt
         updatedAt = environment.updatedAt
         deletedAt = nil
+    }
+
+    /// The same JSON the encoder writes (keys sorted), inside a connection written by hand.
+    func write(to writer: inout JSONWriter) {
+        writer.object { json in
+            json.key("createdAt"); json.date(createdAt)
+            json.key("deletedAt"); if let deletedAt { json.date(deletedAt) } else { json.null() }
+            json.key("description"); if let description { json.string(description) } else { json.null() }
+            json.key("id"); json.string(id)
+            json.key("metadata"); json.value(.object(metadata))
+            json.key("name"); json.string(name)
+            json.key("organizationId"); json.string(organizationId)
+            json.key("owner"); if let owner { json.string(owner) } else { json.null() }
+            json.key("schemaVersion"); json.string(schemaVersion)
+            json.key("updatedAt"); json.date(updatedAt)
+        }
     }
 }
 

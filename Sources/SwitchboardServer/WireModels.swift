@@ -3,7 +3,9 @@ import Foundation
 import Synchronization
 import SwitchboardStorage
 
-/// A connection as the API shows it: Meshery's v1beta3 `Connection`, plus `version`.
+/// A connection as the API shows it: Meshery's v1beta3 `Connection` (its environments as
+/// `Environment` objects, which Meshery's UI reads names from), plus `version`, `health` and
+/// `fingerprint`.
 struct ConnectionResource: Encodable {
     static let schemaVersion = "connections.meshery.io/v1beta3"
 
@@ -24,10 +26,13 @@ struct ConnectionResource: Encodable {
     var createdAt: Date
     var updatedAt: Date
     @NullWhenAbsent var deletedAt: Date?
-    var environments: [String] = []
+    var environments: [EnvironmentResource] = []
     /// The moves a user may request, keyed by status: `transitionMap[status]` is what a client
     /// can offer from where the connection is now.
     var transitionMap: [String: [StateTransition]]
+    /// Whether `write(to:)` writes `transitionMap` (about 2.5 KB a connection): lists leave it
+    /// out when asked to (`omit=transitionMap`).
+    var writesTransitionMap = true
     /// Compare-and-set token: changes with every stored change.
     var version: Int64
     /// What the health monitor last observed (probes only; status changes only through damping).
@@ -45,8 +50,9 @@ struct ConnectionResource: Encodable {
         var description: String
     }
 
-    init(_ connection: Connection, kind: ConnectionKind, health: HealthRecord? = nil, environments: [UUID] = []) {
-        self.environments = environments.map(\.lowercasedString)
+    init(_ connection: Connection, kind: ConnectionKind, health: HealthRecord? = nil,
+         environments: [ConnectionLifecycle.Environment] = []) {
+        self.environments = environments.map(EnvironmentResource.init)
         self.health = HealthResource(health ?? HealthRecord(connectionId: connection.id))
         id = connection.id.lowercasedString
         name = connection.name
@@ -88,7 +94,7 @@ struct ConnectionResource: Encodable {
             if let credentialId { json.key("credentialId"); json.string(credentialId) }
             json.key("deletedAt"); if let deletedAt { json.date(deletedAt) } else { json.null() }
             if let description { json.key("description"); json.string(description) }
-            json.key("environments"); json.array(environments) { $0.string($1) }
+            json.key("environments"); json.array(environments) { $1.write(to: &$0) }
             json.key("fingerprint"); if let fingerprint { json.string(fingerprint) } else { json.null() }
             json.key("health"); health.write(to: &json)
             json.key("id"); json.string(id)
@@ -99,7 +105,7 @@ struct ConnectionResource: Encodable {
             json.key("schemaVersion"); json.string(schemaVersion)
             json.key("status"); json.string(status.rawValue)
             json.key("subType"); json.string(subType)
-            json.key("transitionMap"); json.fragment(transitionMapJSON)
+            if writesTransitionMap { json.key("transitionMap"); json.fragment(transitionMapJSON) }
             json.key("type"); json.string(type)
             json.key("updatedAt"); json.date(updatedAt)
             if let url { json.key("url"); json.string(url) }
@@ -190,7 +196,8 @@ struct ConnectionPageResource: Encodable {
 }
 
 /// Meshery's `ConnectionPayload` for POST and PUT. `url` is a Switchboard addition: Meshery
-/// keeps it in metadata, Switchboard checks it.
+/// keeps the address in metadata, where the engine reads it when `url` is left out
+/// (`ConnectionAddress`).
 struct ConnectionPayload: Decodable {
     var id: UUID?
     var name: String?
@@ -203,7 +210,7 @@ struct ConnectionPayload: Decodable {
     var credentialId: UUID?
     var metadata: [String: JSONValue]?
     /// A secret to keep as a credential the new connection owns (removed with it).
-    var credentialSecret: [String: String]?
+    var credentialSecret: [String: SecretText]?
     var reason: String?
 }
 
@@ -310,5 +317,35 @@ struct NullWhenAbsent<Value: Encodable & Sendable>: Encodable, Sendable {
     func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         if let wrappedValue { try container.encode(wrappedValue) } else { try container.encodeNil() }
+    }
+}
+
+/// One value of a credential secret as clients send it. Meshery's schema types a secret as a
+/// free-form object and its forms send numbers and booleans (a port, `insecure: true`); they are
+/// kept as the text JSON spells them (`8443`, `true`), which is how drivers read every secret.
+/// `null`, arrays and objects are refused: no secret value is one.
+struct SecretText: Decodable, Sendable {
+    var text: String
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let text = try? container.decode(String.self) {
+            self.text = text
+        } else if let flag = try? container.decode(Bool.self) {
+            text = flag ? "true" : "false"
+        } else if let whole = try? container.decode(Int64.self) {
+            text = String(whole)
+        } else if let number = try? container.decode(Double.self), number.isFinite {
+            text = "\(number)"
+        } else {
+            throw DecodingError.typeMismatch(String.self, DecodingError.Context(
+                codingPath: decoder.codingPath,
+                debugDescription: "a secret value is text, a number or a boolean"))
+        }
+    }
+
+    /// A decoded secret as the engine keeps it.
+    static func values(_ secret: [String: SecretText]?) -> [String: String]? {
+        secret?.mapValues(\.text)
     }
 }

@@ -7,12 +7,13 @@ import Synchronization
 /// were most of a `GET /connections/{id}`.
 ///
 /// It never serves a stale answer: as a GRDB transaction observer on the store's writer it
-/// sees every commit that touches connections, their health or their environments, and
+/// sees every commit that touches connections, their health, their environments or those environments' rows, and
 /// empties itself when one commits. A read that began before such a commit is not
 /// remembered (the generation it started at has passed). Only this process writes those
 /// tables (the command line's direct writes are tokens and users), so the writer sees them all.
 final class ConnectionDetailsCache: TransactionObserver, Sendable {
-    static let observedTables: Set<String> = ["connections", "connection_health", "environment_connections"]
+    /// `environments` too: a connection's details show its environments' names.
+    static let observedTables: Set<String> = ["connections", "connection_health", "environment_connections", "environments"]
 
     private struct State {
         var generation: UInt64 = 0

@@ -105,9 +105,9 @@ extension ConnectionStore {
 public struct ConnectionDetails: Sendable, Equatable {
     public var connection: Connection
     public var health: HealthRecord?
-    public var environments: [UUID]
+    public var environments: [Environment]
 
-    public init(connection: Connection, health: HealthRecord?, environments: [UUID]) {
+    public init(connection: Connection, health: HealthRecord?, environments: [Environment]) {
         self.connection = connection
         self.health = health
         self.environments = environments

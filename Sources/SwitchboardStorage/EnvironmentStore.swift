@@ -40,8 +40,8 @@ public protocol EnvironmentStore: Sendable {
     /// Names of the users an environment is shared with.
     func sharedUsers(of environmentId: UUID) async throws -> [String]
 
-    /// The environments each of the given connections belongs to.
-    func environmentIds(of connectionIds: [UUID]) async throws -> [UUID: [UUID]]
+    /// The environments each of the given connections belongs to, sorted by id.
+    func environments(ofConnections connectionIds: [UUID]) async throws -> [UUID: [Environment]]
 }
 
 public struct EnvironmentQuery: Sendable, Hashable {

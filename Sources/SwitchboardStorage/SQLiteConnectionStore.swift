@@ -353,9 +353,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
                                              arguments: [key]) else { return nil }
             let health = try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM connection_health WHERE connection_id = ?"),
                                           arguments: [key]).map(HealthRow.record(from:))
-            let environments = try String.fetchAll(try db.cachedStatement(sql: """
-                SELECT environment_id FROM environment_connections WHERE connection_id = ? ORDER BY environment_id
-                """), arguments: [key]).compactMap(UUID.init(uuidString:))
+            let environments = try Self.environments(ofConnection: key, db)
             return ConnectionDetails(connection: try ConnectionRow.connection(from: row), health: health, environments: environments)
         }
         if let details { detailsCache.remember(details, after: miss) }

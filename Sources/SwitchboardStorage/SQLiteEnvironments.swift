@@ -147,23 +147,31 @@ extension SQLiteConnectionStore {
         }
     }
 
-    public func environmentIds(of connectionIds: [UUID]) async throws -> [UUID: [UUID]] {
+    public func environments(ofConnections connectionIds: [UUID]) async throws -> [UUID: [Environment]] {
         guard !connectionIds.isEmpty else { return [:] }
         return try await read { db in
-            var memberships: [UUID: [UUID]] = [:]
+            var memberships: [UUID: [Environment]] = [:]
             for slice in stride(from: 0, to: connectionIds.count, by: 500).map({ connectionIds[$0..<min($0 + 500, connectionIds.count)] }) {
                 let rows = try Row.fetchAll(try db.cachedStatement(sql: """
-                    SELECT connection_id, environment_id FROM environment_connections
-                    WHERE connection_id IN (\(slice.map { _ in "?" }.joined(separator: ","))) ORDER BY environment_id
+                    SELECT ec.connection_id AS member, e.* FROM environment_connections ec
+                    JOIN environments e ON e.id = ec.environment_id
+                    WHERE ec.connection_id IN (\(slice.map { _ in "?" }.joined(separator: ","))) ORDER BY e.id
                     """), arguments: StatementArguments(slice.map(\.lowercasedString)))
                 for row in rows {
-                    guard let connection = UUID(uuidString: row["connection_id"]),
-                          let environment = UUID(uuidString: row["environment_id"]) else { continue }
-                    memberships[connection, default: []].append(environment)
+                    guard let connection = UUID(uuidString: row["member"]) else { continue }
+                    memberships[connection, default: []].append(try EnvironmentRow.environment(from: row))
                 }
             }
             return memberships
         }
+    }
+
+    /// The environments one connection belongs to, sorted by id, in the caller's transaction.
+    static func environments(ofConnection key: String, _ db: Database) throws -> [Environment] {
+        try Row.fetchAll(try db.cachedStatement(sql: """
+            SELECT e.* FROM environment_connections ec JOIN environments e ON e.id = ec.environment_id
+            WHERE ec.connection_id = ? ORDER BY e.id
+            """), arguments: [key]).map(EnvironmentRow.environment(from:))
     }
 
     /// Adds a live connection to an environment; false when it already was a member.

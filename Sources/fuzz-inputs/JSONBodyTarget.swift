@@ -24,7 +24,7 @@ enum JSONBodyTarget {
             _ = Fingerprint.of(kind: payload.kind ?? "prometheus", url: payload.url)
             _ = try? Visibility.checkMetadata(payload.metadata)
             if let metadata = payload.metadata { checkRoundTrip(metadata) }
-            if let secret = payload.credentialSecret { _ = try? CredentialService.check(secret: secret) }
+            if let secret = SecretText.values(payload.credentialSecret) { _ = try? CredentialService.check(secret: secret) }
         }
         if let body = decode(TransitionBody.self, data) {
             _ = try? QueryValue.status(body.status, field: "status")
@@ -35,7 +35,7 @@ enum JSONBodyTarget {
         }
         if let payload = decode(CredentialRoutes<Context>.Payload.self, data) {
             if let name = payload.name, let type = payload.type { _ = try? CredentialService.check(name: name, type: type) }
-            if let secret = payload.secret { _ = try? CredentialService.check(secret: secret) }
+            if let secret = SecretText.values(payload.secret) { _ = try? CredentialService.check(secret: secret) }
         }
         if let payload = decode(EnvironmentRoutes<Context>.Payload.self, data) {
             if let metadata = payload.metadata { checkRoundTrip(metadata) }

@@ -371,7 +371,14 @@ enum Output {
 
     private static func raw(_ item: [String: Any], _ path: String) -> String {
         var current: Any? = item
-        for key in path.split(separator: ".") { current = (current as? [String: Any])?[String(key)] }
+        for key in path.split(separator: ".") {
+            // Through a list, the key is read in each item: `environments.name` is every environment's name.
+            if let items = current as? [Any] {
+                current = items.compactMap { ($0 as? [String: Any])?[String(key)] }
+            } else {
+                current = (current as? [String: Any])?[String(key)]
+            }
+        }
         switch current {
         case let array as [Any]: return array.map { "\($0)" }.joined(separator: ",")
         case let string as String: return string

@@ -14,7 +14,7 @@ struct ConnectionCommand: AsyncParsableCommand {
 
     static let columns: [(title: String, key: String)] = [
         ("ID", "id"), ("NAME", "name"), ("KIND", "kind"), ("STATUS", "status"), ("HEALTH", "health.state"),
-        ("ENVIRONMENTS", "environments"), ("UPDATED", "updatedAt"),
+        ("ENVIRONMENTS", "environments.name"), ("UPDATED", "updatedAt"),
     ]
 
     struct List: AsyncParsableCommand {

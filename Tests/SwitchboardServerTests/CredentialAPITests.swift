@@ -108,7 +108,8 @@ struct CredentialAPITests {
                 (.post, path, #"{"name": "n", "secret": {"token": "x"}}"#, "type"),
                 (.post, path, #"{"name": "n", "type": "token"}"#, "secret"),
                 (.post, path, #"{"name": "n", "type": "token", "secret": {}}"#, "secret"),
-                (.post, path, #"{"name": "n", "type": "token", "secret": {"token": 7}}"#, "secret.token"),
+                // Numbers and booleans are secret values (Meshery's forms send them); lists are not.
+                (.post, path, #"{"name": "n", "type": "token", "secret": {"token": [7]}}"#, "secret.token"),
                 (.post, path, #"{"name": " ", "type": "token", "secret": {"token": "x"}}"#, "name"),
                 (.post, path, #"{"name": "n", "type": "t", "secret": {"token": "x", "execAllowed": "true"}}"#, "secret.execAllowed"),
                 (.post, path, #"{"name": "n", "type": "t", "secret": {"kubeconfig": "clusters: [{name: c, cluster: {server: 'https://k8s.example'}}]\nusers: [{name: u, user: {tokenFile: /etc/shadow}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]"}}"#, "secret.kubeconfig"),

@@ -22,8 +22,11 @@ struct EnvironmentAPITests {
 
     struct MemberJSON: Decodable {
         var id: String
-        var environments: [String]
+        /// Meshery's `Environment` objects: the UI shows their names.
+        var environments: [EnvironmentJSON]
         var version: Int64
+
+        var environmentIds: [String] { environments.map(\.id) }
     }
 
     struct MemberPageJSON: Decodable {
@@ -51,19 +54,22 @@ struct EnvironmentAPITests {
                                      try await harness.request(.get, "/api/environments/\(production.id)/connections"))
             #expect(Set(members.connections.map(\.id)) == [a.id, b.id] && members.totalCount == 2)
             let shown = try decode(MemberJSON.self, try await harness.request(.get, "/api/integrations/connections/\(b.id)"))
-            #expect(Set(shown.environments) == [production.id, staging.id])
+            #expect(Set(shown.environmentIds) == [production.id, staging.id])
+            #expect(Set(shown.environments.map(\.name)) == ["production", "staging"])
             let filtered = try decode(MemberPageJSON.self, try await harness.request(
                 .get, "/api/integrations/connections?environment=\(staging.id)&environment=\(production.id)"))
             #expect(Set(filtered.connections.map(\.id)) == [a.id, b.id])
 
             // Membership changes; the connection itself does not (same version).
             let added = try await harness.request(.post, "/api/environments/\(staging.id)/connections/\(c.id)")
-            #expect(added.status == .ok)
-            #expect(try decode(MemberJSON.self, added).environments == [staging.id])
+            #expect(added.status == .created, "Meshery's schema: 201")
+            #expect(try decode(MemberJSON.self, added).environmentIds == [staging.id])
             #expect(try decode(MemberJSON.self, added).version == c.version)
             let removed = try await harness.request(.delete, "/api/environments/\(production.id)/connections/\(a.id)")
-            #expect(removed.status == .ok)
-            #expect(try decode(MemberJSON.self, removed).environments.isEmpty)
+            #expect(removed.status == .noContent, "Meshery's schema: 204")
+            #expect(removed.body.readableBytes == 0)
+            let left = try decode(MemberJSON.self, try await harness.request(.get, "/api/integrations/connections/\(a.id)"))
+            #expect(left.environments.isEmpty)
 
             let renamed = try await harness.request(.put, "/api/environments/\(staging.id)", json: #"{"name": "pre-production"}"#)
             #expect(try decode(EnvironmentJSON.self, renamed).name == "pre-production")
@@ -75,7 +81,7 @@ struct EnvironmentAPITests {
             _ = try expectProblem(try await harness.request(.get, "/api/environments/\(staging.id)"), .notFound)
             let all = try decode(MemberPageJSON.self, try await harness.request(.get, "/api/integrations/connections"))
             #expect(all.totalCount == 3)
-            #expect(all.connections.first { $0.id == b.id }?.environments == [production.id])
+            #expect(all.connections.first { $0.id == b.id }?.environmentIds == [production.id])
 
             // And every change is audited.
             let audit = try await harness.store.auditEvents(subjectId: try #require(UUID(uuidString: staging.id)))

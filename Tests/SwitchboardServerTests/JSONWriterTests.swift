@@ -26,7 +26,12 @@ struct JSONWriterTests {
                 deletedAt: at.addingTimeInterval(2), version: 7)
             let health = HealthRecord(connectionId: full.id, state: .unreachable, checkedAt: at, latencyMilliseconds: 12.75,
                                       lastError: "connection \"refused\"", consecutiveSuccesses: 0, consecutiveFailures: 4)
-            resources.append(ConnectionResource(full, kind: kind, health: health, environments: [UUID(), UUID()]))
+            let environments = [
+                ConnectionLifecycle.Environment(name: "prod \"east\"", description: "the first", owner: UUID(),
+                                                metadata: ["team": .string("core")], createdAt: at, updatedAt: at),
+                ConnectionLifecycle.Environment(name: "bare", createdAt: at, updatedAt: at.addingTimeInterval(0.25)),
+            ]
+            resources.append(ConnectionResource(full, kind: kind, health: health, environments: environments))
         }
         return resources
     }

@@ -66,7 +66,7 @@ struct MemberVisibilityAPITests {
             }
             // An environment Bob owns shows him only what he may see, even if an admin put
             // Alice's connection in it.
-            #expect(try await harness.request(.post, "/api/environments/\(bobsOwn)/connections/\(connection)").status == .ok)
+            #expect(try await harness.request(.post, "/api/environments/\(bobsOwn)/connections/\(connection)").status == .created)
             let bobsView = try decode(CountJSON.self, try await harness.request(
                 .get, "/api/environments/\(bobsOwn)/connections", token: bob))
             #expect(bobsView.totalCount == 0)

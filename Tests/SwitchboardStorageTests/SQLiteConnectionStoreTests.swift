@@ -213,7 +213,13 @@ import Testing
         }
         try await store.insertEnvironment(environment, members: [], audit: audit(.created))
         _ = try await store.addMember(seeded.id, to: environment.id, audit: audit(.updated))
-        #expect(try await store.connectionDetails(id: seeded.id)?.environments == [environment.id])
+        #expect(try await store.connectionDetails(id: seeded.id)?.environments == [environment])
+        // The details show the environment's name: renaming it is a change to them too.
+        var renamed = environment
+        renamed.name = "production"
+        renamed.updatedAt = at.addingTimeInterval(1)
+        try await store.updateEnvironment(renamed, expectedUpdatedAt: environment.updatedAt, audit: audit(.updated))
+        #expect(try await store.connectionDetails(id: seeded.id)?.environments == [renamed])
         // Membership also goes when its environment does (a foreign key cascade).
         try await store.deleteEnvironment(id: environment.id, audit: audit(.deleted))
         #expect(try await store.connectionDetails(id: seeded.id)?.environments == [])

@@ -305,7 +305,6 @@ const connections = {
   ticket: 0, // only the latest load may render
 };
 const knownKinds = new Set(KNOWN_KINDS);
-const environmentNames = new Map(); // id → name, for the Environments column and filter
 
 // URLSearchParams writes spaces as "+" (a literal plus as %2B); spell spaces %20, which every reader takes as a space.
 function queryString(query) {
@@ -441,9 +440,11 @@ function healthLabel(health = {}) {
     el("span", { className: "dot", dataset: { health: state }, "aria-hidden": "true" }), el("span", { text: state }));
 }
 
-function environmentTags(ids = []) {
-  if (ids.length === 0) return [el("span", { className: "muted", text: "—" })];
-  return ids.map((id) => el("span", { className: "tag", title: id, text: environmentNames.get(id) || id.slice(0, 8) }));
+// A connection's environments are Meshery's Environment objects: their own names show.
+function environmentTags(environments = []) {
+  if (environments.length === 0) return [el("span", { className: "muted", text: "—" })];
+  return environments.map((environment) =>
+    el("span", { className: "tag", title: environment.id, text: visible(environment.name || environment.id.slice(0, 8)) }));
 }
 
 function renderPager(page) {
@@ -1212,8 +1213,6 @@ const environmentView = { id: null, members: new Set(), ticket: 0, candidatesTic
 async function refreshEnvironmentCache() {
   try {
     const environments = await requestAll("/api/environments", "environments");
-    environmentNames.clear();
-    for (const environment of environments) environmentNames.set(environment.id, environment.name);
     fillEnvironmentFilter(environments);
     return environments;
   } catch (error) {
