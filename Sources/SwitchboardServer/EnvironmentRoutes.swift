@@ -213,14 +213,15 @@ struct EnvironmentResource: Encodable {
     @NullWhenAbsent var description: String?
     var organizationId = Self.defaultOrganizationId
     @NullWhenAbsent var owner: String?
-    /// The owner's user name.
-    @NullWhenAbsent var ownerName: String?
+    /// The owner's user name, on the environment routes; left out inside a connection, where
+    /// the list of a page's environments would cost a user lookup each.
+    var ownerName: String?
     var metadata: [String: JSONValue]
     var createdAt: Date
     var updatedAt: Date
     @NullWhenAbsent var deletedAt: Date?
 
-    init(_ environment: ConnectionLifecycle.Environment, ownerName: String?) {
+    init(_ environment: ConnectionLifecycle.Environment, ownerName: String? = nil) {
         id = environment.id.lowercasedString
         name = environment.name
         description = environment.description

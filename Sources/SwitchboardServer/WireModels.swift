@@ -52,7 +52,7 @@ struct ConnectionResource: Encodable {
 
     init(_ connection: Connection, kind: ConnectionKind, health: HealthRecord? = nil,
          environments: [ConnectionLifecycle.Environment] = []) {
-        self.environments = environments.map(EnvironmentResource.init)
+        self.environments = environments.map { EnvironmentResource($0) }
         self.health = HealthResource(health ?? HealthRecord(connectionId: connection.id))
         id = connection.id.lowercasedString
         name = connection.name
