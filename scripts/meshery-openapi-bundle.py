@@ -146,6 +146,7 @@ def differences():
             props["owner"]["nullable"] = True
             props["deletedAt"]["nullable"] = True
             props["name"]["maxLength"] = 255
+            props["ownerName"] = {"type": "string"}
 
     def credential_shape(doc):
         for schema in schemas_titled(doc, is_credential):
@@ -217,7 +218,7 @@ def differences():
          more_statuses),
         ("A connection carries three extensions: version, health and fingerprint.", connection_extensions),
         ("An environment's description and owner are null when unset; names may be 255 characters "
-         "(Meshery: 100).", environment_nullables),
+         "(Meshery: 100); it carries its owner's user name, ownerName.", environment_nullables),
         ("A credential's secret is write-only: answers name its keys (secretKeys) and sealing key (keyId); "
          "userId is null for credentials an admin token made; deletedAt is null.", credential_shape),
         ("GET and PUT /api/environments/{id} answer the Environment (Meshery's file says EnvironmentPage).",
