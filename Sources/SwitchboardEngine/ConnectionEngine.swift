@@ -165,7 +165,7 @@ public final class ConnectionEngine: Sendable {
         if let subType = new.subType, subType != kind.subType {
             throw EngineError.invalid(field: "subType", detail: "\(kind.name) connections have subType '\(kind.subType)', not '\(subType)'")
         }
-        try await checkRequirements(of: kind, new, secret: secret)
+        try await checkRequirements(of: kind, new, address: address?.url, secret: secret)
         let requested = new.status ?? kind.initialStatus
         guard ConnectionStatus.creatable.contains(requested) else {
             throw EngineError.invalid(field: "status", detail: "a new connection starts as \(ConnectionStatus.creatable.map(\.wireName).joined(separator: ", ")), not \(requested.wireName)")
@@ -231,13 +231,14 @@ public final class ConnectionEngine: Sendable {
 
     /// Refuses a connection that lacks what its kind needs (a cluster without a kubeconfig),
     /// naming what is missing; the secret's key names are read, never its values.
-    private func checkRequirements(of kind: ConnectionKind, _ new: NewConnection, secret: SecretValues?) async throws {
+    private func checkRequirements(of kind: ConnectionKind, _ new: NewConnection, address: String?,
+                                   secret: SecretValues?) async throws {
         guard !kind.requirements.isEmpty else { return }
         var secretKeys = Set(secret.map { Array($0.keys) } ?? [])
         if let id = new.credentialId, let stored = try await store.credential(id: id) {
             secretKeys.formUnion(stored.secret.keys)
         }
-        if let unmet = kind.unmetRequirement(url: new.url, secretKeys: secretKeys, metadataKeys: Set(new.metadata.keys)) {
+        if let unmet = kind.unmetRequirement(url: address, secretKeys: secretKeys, metadataKeys: Set(new.metadata.keys)) {
             throw EngineError.invalid(field: unmet.field, detail: "a \(kind.name) connection needs \(unmet.what): \(unmet.hint)")
         }
     }

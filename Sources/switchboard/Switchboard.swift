@@ -149,25 +149,30 @@ struct Serve: AsyncParsableCommand {
         let port = note("port", portSetting)
         let dataDirectory = note("data-dir", try await settings.path("data-dir", flag: dataDirectory)
             ?? .init(value: "./switchboard-data", source: "default"))
-        var timings: [String: Double] = [:]
-        for (key, flag, value) in [("check-timeout", checkTimeout, 5.0), ("probe-interval", probeInterval, 15),
-                                   ("probe-registered-interval", probeRegisteredInterval, 60),
-                                   ("probe-timeout", probeTimeout, 5), ("max-backoff", maxBackoff, 300)] {
+        // Each default is written once, here.
+        func seconds(_ key: String, _ flag: Double?, default value: Double) async throws -> Duration {
             let setting = try await settings.seconds(key, flag: flag, default: value)
             guard setting.value > 0, setting.value.isFinite else {
                 throw ValidationError("\(key) must be a positive number of seconds, not \(setting.value) (from \(setting.source))")
             }
-            timings[key] = note(key, setting)
+            return .seconds(note(key, setting))
         }
-        var counts: [String: Int] = [:]
-        for (key, flag, value) in [("failure-threshold", failureThreshold, 3), ("recovery-threshold", recoveryThreshold, 2),
-                                   ("max-concurrent-probes", maxConcurrentProbes, 256)] {
+        func count(_ key: String, _ flag: Int?, default value: Int) async throws -> Int {
             let setting = try await settings.int(key, flag: flag, default: value)
             guard setting.value >= 1 else {
                 throw ValidationError("\(key) must be at least 1, not \(setting.value) (from \(setting.source))")
             }
-            counts[key] = note(key, setting)
+            return note(key, setting)
         }
+        let checkTimeout = try await seconds("check-timeout", checkTimeout, default: 5)
+        let policy = HealthPolicy(
+            interval: try await seconds("probe-interval", probeInterval, default: 15),
+            registeredInterval: try await seconds("probe-registered-interval", probeRegisteredInterval, default: 60),
+            timeout: try await seconds("probe-timeout", probeTimeout, default: 5),
+            failureThreshold: try await count("failure-threshold", failureThreshold, default: 3),
+            recoveryThreshold: try await count("recovery-threshold", recoveryThreshold, default: 2),
+            maxBackoff: try await seconds("max-backoff", maxBackoff, default: 300))
+        let maxConcurrentProbes = try await count("max-concurrent-probes", maxConcurrentProbes, default: 256)
         let secretFiles = try await settings.paths("secret-files-under", flag: secretFilesUnder.isEmpty ? nil : secretFilesUnder)
             .map { note("secret-files-under", $0) }
         let allowLinkLocal = note("allow-link-local-targets",
@@ -207,19 +212,14 @@ struct Serve: AsyncParsableCommand {
             if let setting { _ = note(name, setting) }
         }
 
-        let policy = HealthPolicy(
-            interval: .seconds(timings["probe-interval"] ?? 15),
-            registeredInterval: .seconds(timings["probe-registered-interval"] ?? 60),
-            timeout: .seconds(timings["probe-timeout"] ?? 5), failureThreshold: counts["failure-threshold"] ?? 3,
-            recoveryThreshold: counts["recovery-threshold"] ?? 2, maxBackoff: .seconds(timings["max-backoff"] ?? 300))
         // A key file named anywhere wins over the key itself in SWITCHBOARD_SECRETS_KEY.
         let secretsKey = keyFile.map { SecretsKeySource.file($0.value) }
             ?? environment["SWITCHBOARD_SECRETS_KEY"].map(SecretsKeySource.base64)
             ?? .dataDirectory
         let server = ServerConfiguration(
             host: host, port: port, dataDirectory: dataDirectory,
-            checkTimeout: .seconds(timings["check-timeout"] ?? 5),
-            monitor: HealthMonitorConfiguration(policy: policy, maxConcurrentProbes: counts["max-concurrent-probes"] ?? 256),
+            checkTimeout: checkTimeout,
+            monitor: HealthMonitorConfiguration(policy: policy, maxConcurrentProbes: maxConcurrentProbes),
             outbound: OutboundPolicy(allowLinkLocal: allowLinkLocal),
             secretFileDirectories: secretFiles
                 ?? [URL(fileURLWithPath: dataDirectory).appendingPathComponent("secrets").path,
