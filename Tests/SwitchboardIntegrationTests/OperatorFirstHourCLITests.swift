@@ -75,7 +75,8 @@ struct OperatorFirstHourCLITests {
 
         let viewed = try await cli("connection", "view", "one", "-o", "json")
         #expect(viewed.status == 0 && jsonField(viewed.output, "id") as? String == oneId, "\(viewed.errors)")
-        #expect(try await cli("connection", "transition", "one", "--to", "registered").output.contains("\(oneId)  registered"))
+        let moved = try await cli("connection", "transition", "one", "--to", "registered")
+        #expect(moved.output.contains("\(oneId)  registered"), "\(moved.output)\(moved.errors)")
         #expect(try await cli("connection", "events", "one").status == 0)
 
         let environment = try await cli("environment", "create", "--name", "prod", "--connection", "one", "-o", "json")
