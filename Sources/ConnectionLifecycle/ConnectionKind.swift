@@ -12,10 +12,15 @@ public struct ConnectionKind: Sendable, Hashable {
     /// What a connection of this kind cannot work without; a create that lacks one is
     /// refused then, instead of the connection failing every check later.
     public var requirements: [KindRequirement]
+    /// A target that registers itself and reports its own liveness (a peer server): it is
+    /// not probed, heartbeats keep a lease instead, its registration is its verification,
+    /// registering again refreshes the connection it has instead of being a duplicate, and
+    /// `server` tokens may register only such kinds.
+    public var registersItself: Bool
 
     public init(name: String, type: String, subType: String,
                 initialStatus: ConnectionStatus = .discovered, table: TransitionTable = .standard,
-                autoRegisters: Bool = true, requirements: [KindRequirement] = []) {
+                autoRegisters: Bool = true, requirements: [KindRequirement] = [], registersItself: Bool = false) {
         self.name = name
         self.type = type
         self.subType = subType
@@ -23,6 +28,7 @@ public struct ConnectionKind: Sendable, Hashable {
         self.table = table
         self.autoRegisters = autoRegisters
         self.requirements = requirements
+        self.registersItself = registersItself
     }
 
     /// The first requirement none of whose sources the connection has.
@@ -60,6 +66,9 @@ public struct KindCatalog: Sendable {
 
     public var names: [String] { kinds.keys.sorted() }
 
+    /// The kinds whose targets register themselves (peer servers).
+    public var selfRegistering: [String] { kinds.values.filter(\.registersItself).map(\.name).sorted() }
+
     /// The same kinds with auto-registration on for `names` only (`--auto-register-kinds`,
     /// `--no-auto-register`).
     public func withAutoRegistration(only names: Set<String>) -> KindCatalog {
@@ -84,13 +93,15 @@ public struct KindCatalog: Sendable {
         ConnectionKind(name: "prometheus", type: "telemetry", subType: "metrics"),
         ConnectionKind(name: "grafana", type: "telemetry", subType: "metrics"),
         ConnectionKind(name: "helm", type: "platform", subType: "registry"),
-        // A peer registration moves itself through heartbeats, so the system may connect it.
+        // A peer server (spoke) registered with this one (hub): heartbeats move it, so the
+        // system may connect it; its check is whether its lease is alive.
         ConnectionKind(
-            name: "meshery", type: "platform", subType: "management",
+            name: "meshery", type: "platform", subType: "management", initialStatus: .registered,
             table: TransitionTable.standard.replacing(
                 TransitionEdge(.registered, .connected, by: [.user, .system], verifies: true, onVerifyFailure: .notFound,
-                               description: "Verify and start the heartbeat")
-            )
+                               description: "Connect once its heartbeats arrive")
+            ),
+            autoRegisters: false, registersItself: true
         ),
         ConnectionKind(name: "http", type: "platform", subType: "http"),
     ])

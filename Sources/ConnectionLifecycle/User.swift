@@ -1,10 +1,11 @@
 import Foundation
 
 /// Someone who uses the API. Admins see and change everything; members see and change what
-/// they own.
+/// they own; a server (another Switchboard registered here as a spoke) may only register,
+/// heartbeat and deregister its own peer-server connections.
 public struct User: Sendable, Hashable, Identifiable {
     public enum Role: String, Sendable, Hashable, Codable, CaseIterable {
-        case admin, member
+        case admin, member, server
     }
 
     public var id: UUID

@@ -95,15 +95,17 @@ public struct DriverCatalog: Sendable {
         drivers[kind] ?? fallback
     }
 
-    /// The drivers of every built-in kind, sending requests through `http`. Kinds without a
-    /// driver of their own (meshery, for now) use the generic HTTP check.
-    public static func builtIn(http: OutboundHTTP, credentials: any CredentialSource, timeout: Duration) -> DriverCatalog {
+    /// The drivers of every built-in kind, sending requests through `http`; peer servers'
+    /// liveness is read from `leases`.
+    public static func builtIn(http: OutboundHTTP, credentials: any CredentialSource, timeout: Duration,
+                               leases: HeartbeatLeases = HeartbeatLeases()) -> DriverCatalog {
         let generic = GenericHTTPDriver(http: http, timeout: timeout)
         return DriverCatalog(drivers: [
             "prometheus": PrometheusDriver(http: http, credentials: credentials, timeout: timeout),
             "grafana": GrafanaDriver(http: http, credentials: credentials, timeout: timeout),
             "helm": HelmDriver(http: http, credentials: credentials, timeout: timeout),
             "kubernetes": KubernetesDriver(http: http, credentials: credentials, timeout: timeout),
+            "meshery": MesheryDriver(leases: leases),
             "http": generic,
         ], fallback: generic)
     }

@@ -154,6 +154,9 @@ public final class ConnectionEngine: Sendable {
     public func create(_ new: NewConnection, secret: SecretValues? = nil, by principal: Principal, reason: String? = nil,
                        correlationId: UUID = UUID()) async throws -> Connection {
         guard let kind = kinds[new.kind] else { throw EngineError.unknownKind(new.kind, known: kinds.names) }
+        guard !principal.isServer || kind.registersItself else {
+            throw EngineError.forbidden("a server token may register only servers (kinds \(kinds.selfRegistering.joined(separator: ", "))), not a \(kind.name) connection")
+        }
         let address = new.address
         try ConnectionRules.check(name: new.name, description: new.description, url: address?.url,
                                   urlField: address?.field ?? "url")
@@ -190,7 +193,8 @@ public final class ConnectionEngine: Sendable {
             throw EngineError.duplicate(existing: existing.id, fingerprint: fingerprint)
         }
         var failure: String?
-        if requested != .discovered {
+        // A server that registers itself has just reached this one: that is its check.
+        if requested != .discovered && !kind.registersItself {
             let check = await lendingSecret(of: owned) { [drivers, connection] in
                 await drivers.driver(for: kind.name).verify(connection)
             }
@@ -227,6 +231,24 @@ public final class ConnectionEngine: Sendable {
         ])
         if let failure { throw EngineError.verifyFailed(connection, requested: requested, reason: failure) }
         return connection
+    }
+
+    /// Creates a connection as `create` does, except that a target that registers itself
+    /// (a peer server) and is already registered by the same owner is refreshed instead of
+    /// refused as a duplicate: its name, address and metadata are updated and its status is
+    /// left as it is (a restart must not undo an admin's decision). `created` says which.
+    public func register(_ new: NewConnection, secret: SecretValues? = nil, by principal: Principal, reason: String? = nil,
+                         correlationId: UUID = UUID()) async throws -> (connection: Connection, created: Bool) {
+        do {
+            return (try await create(new, secret: secret, by: principal, reason: reason, correlationId: correlationId), true)
+        } catch EngineError.duplicate(let existing, _) where kinds[new.kind]?.registersItself == true {
+            let current = try await connection(id: existing)
+            var metadata = current.metadata
+            metadata.merge(new.metadata) { _, given in given }
+            let refreshed = try await change(existing, to: nil, patch: ConnectionPatch(name: new.name, url: new.address?.url, metadata: metadata),
+                                             by: principal, correlationId: correlationId)
+            return (refreshed, false)
+        }
     }
 
     /// Refuses a connection that lacks what its kind needs (a cluster without a kubeconfig),

@@ -22,12 +22,22 @@ public enum EngineError: Error, Sendable {
     case notMember(UUID, environment: UUID)
     /// Live connections use the credential; nothing changed.
     case credentialInUse(UUID, by: [UUID])
+    /// The caller's role may not do this (a `server` token outside peer registration).
+    case forbidden(String)
+    /// The connection was deleted; a peer's heartbeats for it are over until it registers again.
+    case gone(UUID, detail: String)
+    /// No server with this id is registered by the caller.
+    case unknownServer(UUID)
 }
 
 extension EngineError: CustomStringConvertible {
     public var description: String {
         switch self {
         case .notFound(let id): "connection \(id.lowercasedString) does not exist"
+        case .forbidden(let detail): detail
+        case .gone(_, let detail): detail
+        case .unknownServer(let id):
+            "no server \(id.lowercasedString) is registered here by this token's user; register it first (POST /api/integrations/connections with kind meshery and metadata server_id)"
         case .invalid(let field, let detail): "\(field): \(detail)"
         case .unknownKind(let kind, let known): "unknown kind '\(kind)'; known kinds: \(known.joined(separator: ", "))"
         case .rejected(_, _, let rejection): rejection.reason

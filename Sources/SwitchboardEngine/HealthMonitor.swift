@@ -133,7 +133,7 @@ public actor HealthMonitor: Service {
             guard let last = batch.last else { break }
             after = last.id
             let records = try await engine.health(of: batch.map(\.id))
-            for connection in batch where HealthDamping.isProbed(status: connection.status, lastChangedBy: connection.statusChangedBy) {
+            for connection in batch where watches(connection) {
                 let health = records[connection.id] ?? HealthRecord(connectionId: connection.id)
                 let policy = policy(connection.metadata)
                 // Spread the first round over one interval instead of checking everything at once.
@@ -141,6 +141,13 @@ public actor HealthMonitor: Service {
                 track(connection, health: health, after: first)
             }
         }
+    }
+
+    /// Whether the monitor probes the connection: the damped statuses, except for targets
+    /// that report their own liveness (their leases are kept by `LeaseKeeper`).
+    private func watches(_ connection: Connection) -> Bool {
+        HealthDamping.isProbed(status: connection.status, lastChangedBy: connection.statusChangedBy)
+            && !engine.kind(of: connection).registersItself
     }
 
     private func track(_ connection: Connection, health: HealthRecord, after delay: Duration) {
@@ -155,7 +162,7 @@ public actor HealthMonitor: Service {
     /// Follows committed changes: newly probed connections join (with fresh counts: someone
     /// just decided about them), others leave.
     private func apply(_ connection: Connection) {
-        let probed = HealthDamping.isProbed(status: connection.status, lastChangedBy: connection.statusChangedBy)
+        let probed = watches(connection)
         guard var entry = entries[connection.id] else {
             if probed {
                 let fresh = HealthRecord(connectionId: connection.id)

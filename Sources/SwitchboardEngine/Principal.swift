@@ -10,12 +10,16 @@ public struct Principal: Sendable, Hashable {
     public var userId: UUID?
     /// Admins see and change everything; others what they own.
     public var isAdmin: Bool
+    /// A spoke server's token: it may register, heartbeat and deregister its own
+    /// self-registering connections and nothing else.
+    public var isServer: Bool
 
-    public init(name: String, role: ActorRole, userId: UUID? = nil, isAdmin: Bool = false) {
+    public init(name: String, role: ActorRole, userId: UUID? = nil, isAdmin: Bool = false, isServer: Bool = false) {
         self.name = name
         self.role = role
         self.userId = userId
         self.isAdmin = isAdmin
+        self.isServer = isServer
     }
 
     public static let system = Principal(name: "system", role: .system, isAdmin: true)
@@ -31,7 +35,7 @@ public struct Principal: Sendable, Hashable {
 
     /// A signed-in user.
     public init(_ user: User) {
-        self.init(name: user.name, role: .user, userId: user.id, isAdmin: user.role == .admin)
+        self.init(name: user.name, role: .user, userId: user.id, isAdmin: user.role == .admin, isServer: user.role == .server)
     }
 
     /// Whether this principal may see something owned by `owner`.

@@ -83,9 +83,10 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
             throw Problem.badRequest("give either credentialId (an existing credential) or credentialSecret (a new one), not both",
                                      field: "credentialSecret")
         }
-        let connection = try await engine.create(new, secret: secret, by: RequestPrincipal.current,
-                                                 reason: payload.reason, correlationId: correlationId(request))
-        var response = JSONBody.response(written: try await resource(connection), status: .created)
+        // A server registering itself again (after a restart) gets its connection back, refreshed: 200.
+        let (connection, created) = try await engine.register(new, secret: secret, by: RequestPrincipal.current,
+                                                              reason: payload.reason, correlationId: correlationId(request))
+        var response = JSONBody.response(written: try await resource(connection), status: created ? .created : .ok)
         response.headers[.location] = "/api/integrations/connections/\(connection.id.lowercasedString)"
         return response
     }

@@ -58,7 +58,7 @@ extension Problem {
             ConnectionResource(connection, kind: kinds.kind(of: connection))
         }
         switch error {
-        case .notFound:
+        case .notFound, .unknownServer:
             self = .notFound(error.description)
         case .invalid(let field, _):
             self = .badRequest(error.description, field: field)
@@ -80,6 +80,10 @@ extension Problem {
         case .credentialInUse:
             self.init("credential-in-use", title: "Connections use this credential", status: .conflict,
                       detail: error.description)
+        case .forbidden:
+            self.init("forbidden", title: "Not allowed for this token", status: .forbidden, detail: error.description)
+        case .gone:
+            self.init("gone", title: "The connection was deleted", status: .gone, detail: error.description)
         case .duplicate(let existing, _):
             self.init("duplicate-target", title: "A connection to this target already exists", status: .conflict,
                       detail: error.description + "; change or re-register that one instead")

@@ -43,6 +43,9 @@ public struct ServerConfiguration: Sendable {
     /// The certificate and key the listener serves HTTPS with (reloaded on SIGHUP); `nil`
     /// for plain HTTP.
     public var tls: TLSFiles?
+    /// How long a registered peer server's heartbeat keeps it `connected` here (`--hub-lease`;
+    /// the Kubernetes node-lease figure).
+    public var hubLease: Duration = .seconds(40)
 
     public init(host: String = "127.0.0.1", port: Int = 9081, dataDirectory: String = "./switchboard-data",
                 checkTimeout: Duration = .seconds(5), monitor: HealthMonitorConfiguration = .init(),
@@ -97,6 +100,8 @@ public struct SwitchboardParts: Sendable {
     public let importer: KubeconfigImporter
     /// Checks bearer tokens; `nil` when the server runs without sign-in.
     public let tokens: TokenService?
+    /// Keeps the leases of peer servers registered here.
+    public let leases: LeaseKeeper
     /// Change streams open now (ended at shutdown).
     let streams = OpenStreams()
 
@@ -114,6 +119,7 @@ public enum SwitchboardApp {
         router.middlewares.add(ProblemMiddleware(kinds: parts.engine.kinds, routes: routes))
         if let tokens = parts.tokens {
             router.middlewares.add(AuthenticationMiddleware(tokens: tokens))
+            router.middlewares.add(ServerTokenScope())
         } else {
             router.middlewares.add(NoSignInMiddleware())
         }
@@ -126,6 +132,7 @@ public enum SwitchboardApp {
         EnvironmentRoutes(environments: EnvironmentService(store: parts.engine.store), engine: parts.engine)
             .register(on: router)
         EventStreamRoutes(engine: parts.engine, streams: parts.streams).register(on: router)
+        PeerServerRoutes(keeper: parts.leases, engine: parts.engine).register(on: router)
         routes.record(router.routes.map { ($0.path, $0.method) })
         return router
     }
@@ -135,13 +142,14 @@ public enum SwitchboardApp {
                                 logger: Logger) -> SwitchboardParts {
         let registry = PrometheusCollectorRegistry()
         let http = OutboundHTTP(client: httpClient, policy: configuration.outbound)
+        let leases = HeartbeatLeases(duration: configuration.hubLease)
         let credentials = StoredCredentials(
             store: store, files: FileReferenceCredentials(allowedDirectories: configuration.secretFileDirectories))
         let engine = ConnectionEngine(
             store: store,
             kinds: KindCatalog.builtIn.withAutoRegistration(
                 only: configuration.autoRegister ? configuration.autoRegisterKinds ?? Set(KindCatalog.builtIn.names) : []),
-            drivers: .builtIn(http: http, credentials: credentials, timeout: configuration.checkTimeout),
+            drivers: .builtIn(http: http, credentials: credentials, timeout: configuration.checkTimeout, leases: leases),
             credentials: credentials,
             metrics: EngineMetrics(factory: PrometheusMetricsFactory(registry: registry)),
             logger: logger)
@@ -150,7 +158,8 @@ public enum SwitchboardApp {
                                 importer: KubeconfigImporter(engine: engine, credentials: credentials),
                                 tokens: configuration.requireSignIn
                                     ? TokenService(store: store, revocations: RevocationMarker(dataDirectory: configuration.dataDirectory))
-                                    : nil)
+                                    : nil,
+                                leases: LeaseKeeper(engine: engine, leases: leases, logger: logger))
     }
 
     /// The vault for credentials, from the configured key source.
@@ -220,7 +229,8 @@ public enum SwitchboardApp {
         )
         // Shut down in reverse order: open change streams end first, so the server is not held up.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: app), .init(service: parts.monitor), .init(service: OpenStreamsCloser(streams: parts.streams)),
+            .init(service: app), .init(service: parts.monitor), .init(service: parts.leases),
+            .init(service: OpenStreamsCloser(streams: parts.streams)),
         ]
         services.append(.init(service: ParentDeletionRepair(engine: parts.engine, logger: logger),
                               successTerminationBehavior: .ignore))

@@ -37,12 +37,15 @@ struct ConnectionResource: Encodable {
     var version: Int64
     /// What the health monitor last observed (probes only; status changes only through damping).
     var health: HealthResource
+    /// A peer server's lease (kinds that register themselves only): whether its heartbeats
+    /// keep it alive.
+    var lease: LeaseResource?
     /// `transitionMap` as JSON, encoded once per kind (for `write(to:)`; not a field itself).
     private var transitionMapJSON: [UInt8]
 
     enum CodingKeys: String, CodingKey {
         case id, schemaVersion, name, description, url, credentialId, type, subType, kind, status, metadata, owner
-        case fingerprint, createdAt, updatedAt, deletedAt, environments, transitionMap, version, health
+        case fingerprint, createdAt, updatedAt, deletedAt, environments, transitionMap, version, health, lease
     }
 
     struct StateTransition: Encodable {
@@ -54,6 +57,7 @@ struct ConnectionResource: Encodable {
          environments: [ConnectionLifecycle.Environment] = []) {
         self.environments = environments.map { EnvironmentResource($0) }
         self.health = HealthResource(health ?? HealthRecord(connectionId: connection.id))
+        if kind.registersItself { lease = LeaseResource(health ?? HealthRecord(connectionId: connection.id)) }
         id = connection.id.lowercasedString
         name = connection.name
         description = connection.description
@@ -99,6 +103,7 @@ struct ConnectionResource: Encodable {
             json.key("health"); health.write(to: &json)
             json.key("id"); json.string(id)
             json.key("kind"); json.string(kind)
+            if let lease { json.key("lease"); lease.write(to: &json) }
             json.key("metadata"); json.value(.object(metadata))
             json.key("name"); json.string(name)
             if let owner { json.key("owner"); json.string(owner) }
@@ -110,6 +115,34 @@ struct ConnectionResource: Encodable {
             json.key("updatedAt"); json.date(updatedAt)
             if let url { json.key("url"); json.string(url) }
             json.key("version"); json.number(version)
+        }
+    }
+}
+
+/// A peer server's lease on the wire, read from the health its heartbeats write: `alive`
+/// while heartbeats arrive, `lapsed` once one was missed for a whole lease or the server
+/// said it stopped (`lastError` says which), `none` before the first heartbeat.
+struct LeaseResource: Encodable {
+    var state: String
+    /// When its last heartbeat arrived (this server's clock).
+    @NullWhenAbsent var lastHeartbeatAt: Date?
+    @NullWhenAbsent var lastError: String?
+
+    init(_ health: HealthRecord) {
+        switch health.state {
+        case .reachable: state = "alive"
+        case .unknown: state = "none"
+        case .unreachable, .unauthorized: state = "lapsed"
+        }
+        lastHeartbeatAt = health.checkedAt
+        lastError = health.lastError
+    }
+
+    func write(to writer: inout JSONWriter) {
+        writer.object { json in
+            json.key("lastError"); if let lastError { json.string(lastError) } else { json.null() }
+            json.key("lastHeartbeatAt"); if let lastHeartbeatAt { json.date(lastHeartbeatAt) } else { json.null() }
+            json.key("state"); json.string(state)
         }
     }
 }

@@ -39,6 +39,10 @@ public protocol ConnectionStore: CredentialStore, EnvironmentStore, UserStore {
     /// The owner's live (not deleted) connection with this fingerprint.
     func liveConnection(owner: UUID?, fingerprint: String) async throws -> Connection?
 
+    /// The owner's live connection with this fingerprint, else its latest tombstone (a
+    /// peer's heartbeat is answered "gone" rather than "unknown" once it was deleted).
+    func latestConnection(owner: UUID?, fingerprint: String) async throws -> Connection?
+
     /// Live connections stored before fingerprints existed (none once backfilled), in pages.
     func connectionsWithoutFingerprint(after afterId: UUID?, limit: Int) async throws -> [Connection]
 

@@ -141,6 +141,16 @@ public final class SQLiteConnectionStore: ConnectionStore {
         try await read { db in try Self.liveConnection(owner: owner, fingerprint: fingerprint, db) }
     }
 
+    public func latestConnection(owner: UUID?, fingerprint: String) async throws -> Connection? {
+        try await read { db in
+            if let live = try Self.liveConnection(owner: owner, fingerprint: fingerprint, db) { return live }
+            return try Row.fetchOne(db, sql: """
+                SELECT * FROM connections WHERE coalesce(owner, '') = ? AND fingerprint = ? AND status = 'deleted'
+                ORDER BY updated_at DESC LIMIT 1
+                """, arguments: [owner?.lowercasedString ?? "", fingerprint]).map(ConnectionRow.connection(from:))
+        }
+    }
+
     public func connectionsWithoutFingerprint(after afterId: UUID?, limit: Int) async throws -> [Connection] {
         try await read { db in
             try Row.fetchAll(db, sql: """

@@ -124,6 +124,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
+    @Option(help: "Seconds a spoke server's heartbeat keeps it connected on this hub; then it becomes disconnected (default 40).")
+    var hubLease: Double?
+
     /// The settings after flags, environment, file and defaults, checked.
     struct Resolved {
         var server: ServerConfiguration
@@ -173,6 +176,7 @@ struct Serve: AsyncParsableCommand {
             recoveryThreshold: try await count("recovery-threshold", recoveryThreshold, default: 2),
             maxBackoff: try await seconds("max-backoff", maxBackoff, default: 300))
         let maxConcurrentProbes = try await count("max-concurrent-probes", maxConcurrentProbes, default: 256)
+        let hubLease = try await seconds("hub-lease", hubLease, default: 40)
         let secretFiles = try await settings.paths("secret-files-under", flag: secretFilesUnder.isEmpty ? nil : secretFilesUnder)
             .map { note("secret-files-under", $0) }
         let allowLinkLocal = note("allow-link-local-targets",
@@ -216,7 +220,7 @@ struct Serve: AsyncParsableCommand {
         let secretsKey = keyFile.map { SecretsKeySource.file($0.value) }
             ?? environment["SWITCHBOARD_SECRETS_KEY"].map(SecretsKeySource.base64)
             ?? .dataDirectory
-        let server = ServerConfiguration(
+        var server = ServerConfiguration(
             host: host, port: port, dataDirectory: dataDirectory,
             checkTimeout: checkTimeout,
             monitor: HealthMonitorConfiguration(policy: policy, maxConcurrentProbes: maxConcurrentProbes),
@@ -231,6 +235,7 @@ struct Serve: AsyncParsableCommand {
             secretsKey: secretsKey,
             tls: certificate.flatMap { certificate in key.map { TLSFiles(certificate: certificate.value, key: $0.value) } }
         )
+        server.hubLease = hubLease
         return Resolved(server: server, logLevel: level, sources: sources)
     }
 
@@ -354,12 +359,12 @@ struct Token: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Make a token for a user (created when new); prints it once.")
         @OptionGroup var folder: DataFolder
         @Option(help: "The user the token acts as.") var user: String
-        @Option(help: "admin or member.") var role: String = "member"
+        @Option(help: "admin, member, or server (a spoke server registering with this hub: may only register and heartbeat).") var role: String = "member"
         @Option(help: "How long it is valid, e.g. 30d, 12h, 90m (default: until revoked).") var expires: String?
         @Option(help: "A name to tell tokens apart.") var name: String?
 
         func validate() throws {
-            guard User.Role(rawValue: role) != nil else { throw ValidationError("--role must be admin or member, not \(role)") }
+            guard User.Role(rawValue: role) != nil else { throw ValidationError("--role must be admin, member or server, not \(role)") }
             if let expires, Token.duration(expires) == nil {
                 throw ValidationError("--expires must be a number and a unit (d, h, m or s), e.g. 30d, not \(expires)")
             }

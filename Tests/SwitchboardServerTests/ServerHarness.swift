@@ -25,14 +25,17 @@ struct ServerHarness: Sendable {
     /// An admin's bearer token: `request` sends it unless told otherwise.
     let adminToken: String
     let tokens: TokenService
+    /// Every route the router has (method, path with `{parameters}`).
+    let routes: [(method: HTTPRequest.Method, path: String)]
 
     /// `Authorization` for an admin, or for `token`.
     func authorization(_ token: String? = nil) -> HTTPFields {
         [.authorization: "Bearer \(token ?? adminToken)"]
     }
 
+    /// `hubLease`: run the lease keeper of peer servers, with this lease.
     static func run<T: Sendable>(_ mode: TestingSetup = .router, monitor: HealthPolicy? = nil, autoRegister: Bool = true,
-                                 _ body: @escaping @Sendable (ServerHarness) async throws -> T) async throws -> T {
+                                 hubLease: Duration? = nil, _ body: @escaping @Sendable (ServerHarness) async throws -> T) async throws -> T {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
         let target = try await StandInHTTPServer.start()
@@ -41,23 +44,27 @@ struct ServerHarness: Sendable {
         logger.logLevel = .warning
         let path = folder.file("switchboard.sqlite")
         let store = try SQLiteConnectionStore(path: path, vault: SecretsVault(key: SymmetricKey(size: .bits256)))
-        let parts = SwitchboardApp.assemble(
-            store: store, httpClient: httpClient,
-            configuration: ServerConfiguration(dataDirectory: folder.path, checkTimeout: .seconds(2),
-                                               monitor: HealthMonitorConfiguration(policy: monitor ?? .standard),
-                                               autoRegister: autoRegister),
-            logger: logger)
+        var configuration = ServerConfiguration(dataDirectory: folder.path, checkTimeout: .seconds(2),
+                                                monitor: HealthMonitorConfiguration(policy: monitor ?? .standard),
+                                                autoRegister: autoRegister)
+        configuration.hubLease = hubLease ?? configuration.hubLease
+        let parts = SwitchboardApp.assemble(store: store, httpClient: httpClient, configuration: configuration, logger: logger)
         let engine = parts.engine
         let tokens = try #require(parts.tokens)
         let adminToken = try await tokens.issue(for: "test-admin", role: .admin).token
-        let app = Application(router: SwitchboardApp.router(parts), logger: logger)
+        let router = SwitchboardApp.router(parts)
+        let routes = router.routes.map { (method: $0.method, path: "\($0.path)") }
+        let app = Application(router: router, logger: logger)
         let monitoring = monitor.map { _ in Task { try await parts.monitor.run() } }
         defer { monitoring?.cancel() }
+        let leasing = hubLease.map { _ in Task { try await parts.leases.run() } }
+        defer { leasing?.cancel() }
         do {
             let result = try await app.test(mode) { client in
                 defer { parts.closeStreams() }  // An open change stream would hold the shutdown up.
                 return try await body(ServerHarness(client: client, store: store, engine: engine, target: target,
-                                                    databasePath: path, folder: folder, adminToken: adminToken, tokens: tokens))
+                                                    databasePath: path, folder: folder, adminToken: adminToken, tokens: tokens,
+                                                    routes: routes))
             }
             monitoring?.cancel()
             _ = try? await monitoring?.value

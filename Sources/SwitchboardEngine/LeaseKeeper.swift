@@ -1,0 +1,235 @@
+import ConnectionLifecycle
+import Foundation
+import HeapModule
+import Logging
+import ServiceLifecycle
+import SwitchboardDrivers
+import SwitchboardStorage
+
+/// What a peer server sends with each heartbeat: its build and a summary of its own
+/// connections (kept as its connection's collected data).
+public struct HeartbeatReport: Sendable, Hashable {
+    public var version: String?
+    public var build: String?
+    public var advertiseURL: String?
+    /// `{"totalCount": N, "byStatus": {...}, "byKind": {...}}` as the peer sent it.
+    public var summary: JSONValue
+
+    public init(version: String?, build: String?, advertiseURL: String?, summary: JSONValue) {
+        self.version = version
+        self.build = build
+        self.advertiseURL = advertiseURL
+        self.summary = summary
+    }
+}
+
+/// The hub side of peer registration. Heartbeats keep a lease per peer connection; the
+/// lifecycle decides what a heartbeat or a lapsed lease may move (a heartbeat asks for
+/// `connected` as `system`, so an admin's maintenance, ignore or disconnect stands; a lapsed
+/// lease asks for `disconnected`). Expiries wait in a schedule ordered by time, so nothing
+/// scans every row; each one re-reads the stored health first (a heartbeat another process
+/// took counts) and every move is the engine's compare-and-set.
+public actor LeaseKeeper: Service {
+    /// The collected-data key of the latest heartbeat.
+    public static let dataKey = "heartbeat"
+
+    private struct Due: Comparable {
+        var at: ContinuousClock.Instant
+        var id: UUID
+        static func < (lhs: Due, rhs: Due) -> Bool { lhs.at < rhs.at }
+    }
+
+    private let engine: ConnectionEngine
+    private let leases: HeartbeatLeases
+    private let logger: Logger
+    private let clock = ContinuousClock()
+    /// One entry per leased connection, at or before its lease's end: a heartbeat does not
+    /// add one, the entry reschedules itself when it finds the lease renewed.
+    private var schedule = Heap<Due>()
+    private var scheduled: Set<UUID> = []
+    private var wakeUp: AsyncStream<Void>.Continuation?
+
+    public init(engine: ConnectionEngine, leases: HeartbeatLeases, logger: Logger) {
+        self.engine = engine
+        self.leases = leases
+        self.logger = logger
+    }
+
+    // MARK: Requests from peers
+
+    /// Records a heartbeat from the caller's server `serverId` of `kind`: renews its lease,
+    /// keeps the report, and moves the connection to `connected` when the lifecycle lets the
+    /// system do so. Throws `unknownServer` (never registered by the caller) or `gone`.
+    public func heartbeat(kind: String, serverId: UUID, report: HeartbeatReport,
+                          by principal: Principal) async throws -> (connection: Connection, lease: HeartbeatLeases.Lease) {
+        let found = try await registered(kind: kind, serverId: serverId, by: principal)
+        let at = engine.now().truncatedToMilliseconds
+        let lease = leases.beat(found.id, at: at)
+        add(found.id, after: leases.duration)
+        try await engine.store.saveHealth([HealthRecord(connectionId: found.id, state: .reachable, checkedAt: at,
+                                                        latencyMilliseconds: 0, consecutiveSuccesses: 1)])
+        try await engine.store.saveCollectedData(connectionId: found.id, key: Self.dataKey,
+                                                 value: Self.data(report, at: at, lease: lease), at: at)
+        let reason = found.status == .registered ? "first heartbeat at \(Self.text(at))" : "heartbeats resumed at \(Self.text(at))"
+        return (try await move(found, to: .connected, reason: reason), lease)
+    }
+
+    /// The peer says it is stopping: its lease ends now and a connected peer becomes
+    /// `disconnected` ("server stopped"), its history kept.
+    public func stopped(kind: String, serverId: UUID, by principal: Principal) async throws -> Connection {
+        let found = try await registered(kind: kind, serverId: serverId, by: principal)
+        let at = engine.now().truncatedToMilliseconds
+        let lastHeartbeat = leases.lease(of: found.id)?.lastHeartbeat
+        leases.end(found.id, at: at)
+        try await recordLapse(found.id, lastHeartbeat: lastHeartbeat, error: "server stopped at \(Self.text(at))")
+        return try await move(found, to: .disconnected, reason: "server stopped")
+    }
+
+    /// Meshery's `DELETE /api/integrations/connections/meshery/{serverId}`: the transition
+    /// to `deleted`, by the caller.
+    public func deregister(kind: String, serverId: UUID, by principal: Principal, correlationId: UUID) async throws -> Connection {
+        let found = try await registered(kind: kind, serverId: serverId, by: principal)
+        let deleted = try await engine.transition(found.id, to: .deleted, by: principal, reason: "server deregistered",
+                                                  correlationId: correlationId)
+        leases.forget(found.id)
+        return deleted
+    }
+
+    /// The caller's live connection for the server; `gone` when only a tombstone is left.
+    private func registered(kind: String, serverId: UUID, by principal: Principal) async throws -> Connection {
+        let fingerprint = await engine.drivers.driver(for: kind).fingerprint(
+            of: Connection(name: "", kind: kind, type: "", subType: "", status: .registered,
+                           metadata: [MesheryDriver.serverIdKey: .string(serverId.lowercasedString)],
+                           createdAt: .distantPast, updatedAt: .distantPast))
+        guard let fingerprint, let found = try await engine.store.latestConnection(owner: principal.userId, fingerprint: fingerprint)
+        else { throw EngineError.unknownServer(serverId) }
+        guard found.status != .deleted else {
+            throw EngineError.gone(found.id, detail: "this hub's connection \(found.id.lowercasedString) for server \(serverId.lowercasedString) was deleted at \(Self.text(found.updatedAt)); heartbeats are refused until the server registers again (it does at its next start)")
+        }
+        return found
+    }
+
+    /// Asks for `status` as the system, when the lifecycle allows it from where the
+    /// connection is; otherwise (an admin's decision, a race lost to one) leaves it.
+    private func move(_ connection: Connection, to status: ConnectionStatus, reason: String) async throws -> Connection {
+        let request = TransitionRequest(from: connection.status, to: status, actor: .system, lastChangedBy: connection.statusChangedBy)
+        guard connection.status != status, case .allowed = Lifecycle.decide(request, kind: engine.kind(of: connection)) else {
+            return connection
+        }
+        do {
+            return try await engine.transition(connection.id, to: status, by: .system, reason: reason)
+        } catch EngineError.rejected(let now, _, _), EngineError.verifyFailed(let now, _, _) {
+            return now
+        }
+    }
+
+    /// Stores that the lease lapsed: unreachable, the last heartbeat kept as the check time.
+    private func recordLapse(_ id: UUID, lastHeartbeat: Date?, error: String) async throws {
+        try await engine.store.saveHealth([HealthRecord(connectionId: id, state: .unreachable, checkedAt: lastHeartbeat,
+                                                        latencyMilliseconds: 0, lastError: error, consecutiveFailures: 1)])
+    }
+
+    // MARK: Lease expiry
+
+    public func run() async throws {
+        let (wakes, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        wakeUp = continuation
+        try await restoreLeases()
+        await cancelWhenGracefulShutdown {
+            var waking = wakes.makeAsyncIterator()
+            while !Task.isCancelled {
+                if let next = await self.nextDue() {
+                    try? await Task.sleep(until: next, clock: .continuous)
+                } else {
+                    guard await waking.next() != nil else { return }
+                }
+                await self.expireDue()
+            }
+        }
+    }
+
+    private func nextDue() -> ContinuousClock.Instant? { schedule.min?.at }
+
+    private func add(_ id: UUID, after delay: Duration) {
+        guard scheduled.insert(id).inserted else { return }
+        schedule.insert(Due(at: clock.now + delay, id: id))
+        wakeUp?.yield()
+    }
+
+    /// After a start, every connected peer gets one lease from now (it could not reach a
+    /// hub that was down), with its last heartbeat as stored.
+    private func restoreLeases() async throws {
+        let kinds = engine.kinds.selfRegistering
+        guard !kinds.isEmpty else { return }
+        let at = engine.now()
+        var page = 0
+        while true {
+            let listing = try await engine.list(ConnectionQuery(kinds: kinds, statuses: [.connected], page: page, pageSize: 1000))
+            let health = try await engine.health(of: listing.connections.map(\.id))
+            for connection in listing.connections {
+                let last = health[connection.id].flatMap { $0.state == .reachable ? $0.checkedAt : nil }
+                leases.restore(connection.id, .init(lastHeartbeat: last, expiresAt: at.addingTimeInterval(leases.duration.timeInterval)))
+                add(connection.id, after: leases.duration)
+            }
+            if listing.connections.count < 1000 { break }
+            page += 1
+        }
+    }
+
+    private func expireDue() async {
+        while let first = schedule.min, first.at <= clock.now {
+            schedule.removeMin()
+            scheduled.remove(first.id)
+            guard let lease = leases.lease(of: first.id) else { continue }
+            let remaining = lease.expiresAt.timeIntervalSince(engine.now())
+            if remaining > 0 {
+                add(first.id, after: .milliseconds(Int64(remaining * 1000) + 1))  // renewed since
+                continue
+            }
+            do {
+                try await expire(first.id, lease: lease)
+            } catch {
+                logger.warning("could not end a lapsed lease; trying again shortly",
+                               metadata: ["connection": "\(first.id.lowercasedString)", "error": "\(error)"])
+                add(first.id, after: .seconds(1))
+            }
+        }
+    }
+
+    /// A lease ran out on this server: unless the store shows a heartbeat another process
+    /// took meanwhile, a connected peer becomes `disconnected`.
+    private func expire(_ id: UUID, lease: HeartbeatLeases.Lease) async throws {
+        guard let connection = try await engine.store.connection(id: id), connection.status == .connected else { return }
+        let stored = try await engine.health(of: [id])[id]
+        if let stored, stored.state == .reachable, let beat = stored.checkedAt, beat > (lease.lastHeartbeat ?? .distantPast) {
+            let renewed = leases.beat(id, at: beat)
+            let remaining = renewed.expiresAt.timeIntervalSince(engine.now())
+            if remaining > 0 {
+                add(id, after: .milliseconds(Int64(remaining * 1000) + 1))
+                return
+            }
+        }
+        let since = lease.lastHeartbeat.map(Self.text) ?? "this hub started"
+        try await recordLapse(id, lastHeartbeat: lease.lastHeartbeat, error: "no heartbeat since \(since)")
+        let moved = try await move(connection, to: .disconnected, reason: "no heartbeat since \(since)")
+        if moved.status == .disconnected {
+            logger.info("a peer server's lease ran out", metadata: ["connection": "\(id.lowercasedString)", "since": "\(since)"])
+        }
+    }
+
+    // MARK: Wording
+
+    static func text(_ date: Date) -> String { date.formatted(.iso8601) }
+
+    static func data(_ report: HeartbeatReport, at: Date, lease: HeartbeatLeases.Lease) -> JSONValue {
+        var object: [String: JSONValue] = [
+            "receivedAt": .string(text(at)),
+            "leaseExpiresAt": .string(text(lease.expiresAt)),
+            "summary": report.summary,
+        ]
+        if let version = report.version { object["version"] = .string(version) }
+        if let build = report.build { object["build"] = .string(build) }
+        if let url = report.advertiseURL { object["advertiseUrl"] = .string(url) }
+        return .object(object)
+    }
+}
