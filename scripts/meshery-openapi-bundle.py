@@ -137,6 +137,7 @@ def differences():
                 "version": {"type": "integer", "minimum": 1},
                 "health": {"type": "object"},
                 "fingerprint": {"type": "string", "nullable": True},
+                "lease": {"type": "object"},
             })
 
     def environment_nullables(doc):
@@ -216,7 +217,7 @@ def differences():
         ("Statuses Meshery's files leave out: 409 for a refused lifecycle move, a duplicate target or a "
          "credential in use, 422 when a verified move's target does not answer, 400/403/404/429 everywhere.",
          more_statuses),
-        ("A connection carries three extensions: version, health and fingerprint.", connection_extensions),
+        ("A connection carries three extensions: version, health and fingerprint (and a registered server, kind meshery, its lease).", connection_extensions),
         ("An environment's description and owner are null when unset; names may be 255 characters "
          "(Meshery: 100); it carries its owner's user name, ownerName.", environment_nullables),
         ("A credential's secret is write-only: answers name its keys (secretKeys) and sealing key (keyId); "

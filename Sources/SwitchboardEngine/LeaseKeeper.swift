@@ -40,7 +40,8 @@ public actor LeaseKeeper: Service {
     }
 
     private let engine: ConnectionEngine
-    private let leases: HeartbeatLeases
+    /// What is known of each peer's liveness (its kind's driver reads it to verify).
+    public nonisolated let leases: HeartbeatLeases
     private let logger: Logger
     private let clock = ContinuousClock()
     /// One entry per leased connection, at or before its lease's end: a heartbeat does not

@@ -40,7 +40,7 @@ struct PeerServerAPITests {
     }
 
     @Test func registrationHeartbeatsAndALapsedLease() async throws {
-        try await ServerHarness.run(hubLease: .milliseconds(600)) { harness in
+        try await ServerHarness.run(hubLease: .seconds(3)) { harness in
             let spoke = try await harness.tokens.issue(for: "site-a", role: .server).token
             let serverId = UUID()
             let created = try await harness.request(.post, "/api/integrations/connections", json: Self.registration(serverId), token: spoke)
@@ -60,7 +60,7 @@ struct PeerServerAPITests {
             let beat = try await Self.beat(harness, serverId, token: spoke)
             #expect(beat.status == .ok, "\(String(buffer: beat.body))")
             let answer = try decode(Answer.self, beat)
-            #expect(answer.connectionId == first.id && answer.status == "connected" && answer.leaseSeconds == 1)
+            #expect(answer.connectionId == first.id && answer.status == "connected" && answer.leaseSeconds == 3)
             let connectedBy = try await harness.history(try #require(UUID(uuidString: first.id))).last
             #expect(connectedBy?.to == .connected && connectedBy?.actor == "system"
                     && connectedBy?.reason?.hasPrefix("first heartbeat at ") == true, "\(String(describing: connectedBy))")

@@ -25,6 +25,8 @@ struct ServerHarness: Sendable {
     /// An admin's bearer token: `request` sends it unless told otherwise.
     let adminToken: String
     let tokens: TokenService
+    /// Keeps peer servers' leases.
+    let keeper: LeaseKeeper
     /// Every route the router has (method, path with `{parameters}`).
     let routes: [(method: HTTPRequest.Method, path: String)]
 
@@ -64,7 +66,7 @@ struct ServerHarness: Sendable {
                 defer { parts.closeStreams() }  // An open change stream would hold the shutdown up.
                 return try await body(ServerHarness(client: client, store: store, engine: engine, target: target,
                                                     databasePath: path, folder: folder, adminToken: adminToken, tokens: tokens,
-                                                    routes: routes))
+                                                    keeper: parts.leases, routes: routes))
             }
             monitoring?.cancel()
             _ = try? await monitoring?.value
@@ -110,10 +112,15 @@ struct ServerHarness: Sendable {
         return try decode(ConnectionJSON.self, response)
     }
 
+    /// A connection stored as it would be in `status`; a server (kind `meshery`) with a live
+    /// lease, as if its heartbeats arrived, so its checks pass as others' do against `target`.
     func seed(_ kind: String, _ status: ConnectionStatus, url: String? = nil) async throws -> Connection {
         let target = url ?? self.target.reachableURL
-        return try await Seeding.connection(in: store, kind: try #require(KindCatalog.builtIn[kind]), status: status,
-                                            url: target, metadata: try metadata(kind: kind, url: target))
+        let definition = try #require(KindCatalog.builtIn[kind])
+        let connection = try await Seeding.connection(in: store, kind: definition, status: status,
+                                                      url: target, metadata: try metadata(kind: kind, url: target))
+        if definition.registersItself { keeper.leases.beat(connection.id, at: Date()) }
+        return connection
     }
 
     /// Kubernetes connections reach the stand-in through a kubeconfig; other kinds need nothing.
