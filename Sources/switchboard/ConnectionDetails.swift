@@ -21,4 +21,22 @@ enum ConnectionDetails {
         }
         return lines
     }
+
+    /// For a server registered here (a connection with a `lease`): its lease and what its
+    /// latest heartbeat (`heartbeat`, the collected item's value) said about it.
+    static func peerLines(_ connection: [String: Any], heartbeat: [String: Any]?) -> [String] {
+        guard let lease = connection["lease"] as? [String: Any] else { return [] }
+        var leaseLine = Output.text(lease, "state")
+        if lease["lastHeartbeatAt"] is String { leaseLine += ", last heartbeat \(Output.text(lease, "lastHeartbeatAt"))" }
+        if let heartbeat, heartbeat["leaseExpiresAt"] is String, lease["state"] as? String == "alive" { leaseLine += ", until \(Output.text(heartbeat, "leaseExpiresAt"))" }
+        if lease["lastError"] is String { leaseLine += " (\(Output.text(lease, "lastError")))" }
+        var lines = ["LEASE       \(leaseLine)"]
+        guard let heartbeat else { return lines + ["SPOKE       no heartbeat yet"] }
+        let summary = heartbeat["summary"] as? [String: Any] ?? [:]
+        let byStatus = (summary["byStatus"] as? [String: Any] ?? [:]).sorted { $0.key < $1.key }
+            .map { "\(TerminalText.escaped($0.key)) \(Output.text(["n": $0.value], "n"))" }.joined(separator: ", ")
+        lines.append("SPOKE       version \(Output.text(heartbeat, "version")), \(Output.text(summary, "totalCount")) connections"
+                     + (byStatus.isEmpty ? "" : ": \(byStatus)"))
+        return lines
+    }
 }

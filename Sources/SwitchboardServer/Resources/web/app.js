@@ -836,6 +836,9 @@ function renderDrawerConnection(connection) {
     ["URL", connection.url || "—"],
     ["Description", connection.description || null],
     ["Health", healthLabel(health)],
+    // A server registered here: heartbeats keep its lease.
+    ["Lease", connection.lease ? leaseText(connection.lease) : null],
+    ["Last heartbeat", connection.lease ? (connection.lease.lastHeartbeatAt ? timeElement(connection.lease.lastHeartbeatAt) : "never") : null],
     ["Last error", health.lastError || null],
     ["Last check", health.checkedAt ? timeElement(health.checkedAt) : "never"],
     ["Environments", el("span", {}, ...environmentTags(connection.environments))],
@@ -851,6 +854,19 @@ function renderDrawerConnection(connection) {
   const metadata = Object.entries(connection.metadata || {}).map(([key, value]) =>
     [key, typeof value === "string" ? value : JSON.stringify(value)]);
   renderFacts($("#drawer-metadata .facts"), metadata.length ? metadata : [["", "No metadata."]]);
+}
+
+function leaseText(lease) {
+  const words = { alive: "alive: heartbeats arrive", lapsed: "lapsed", none: "none yet: no heartbeat so far" };
+  return `${words[lease.state] || lease.state}${lease.state === "lapsed" && lease.lastError ? ` (${lease.lastError})` : ""}`;
+}
+
+// What a registered server's latest heartbeat said about its own connections.
+function spokeSummary(report) {
+  const summary = report.summary || {};
+  const counts = Object.entries(summary.byStatus || {}).sort(([a], [b]) => a.localeCompare(b))
+    .map(([status, count]) => `${status} ${count}`).join(", ");
+  return `Spoke ${report.version ? `version ${report.version}` : "(version unknown)"}: ${plural(summary.totalCount || 0, "connection")}${counts ? ` (${counts})` : ""}`;
 }
 
 function renderFacts(list, facts) {
@@ -871,8 +887,11 @@ function renderDrawerData(result) {
     const size = Array.isArray(value) ? plural(value.length, "item") : value && typeof value === "object" ? plural(Object.keys(value).length, "entry") : "";
     let text = JSON.stringify(value, null, 2) ?? "";
     if (text.length > 20000) text = `${text.slice(0, 20000)}\n… (cut)`;
+    const spoke = name === "heartbeat" && value && typeof value === "object" && value.summary
+      ? el("p", { className: "spoke-summary", text: spokeSummary(value) }) : null;
     return el("div", { className: "data-item" },
       el("h4", { text: name }),
+      spoke,
       el("span", { className: "muted" }, document.createTextNode(`${size ? `${size} · ` : ""}collected `), timeElement(item.collectedAt)),
       el("pre", { text }));
   }));
