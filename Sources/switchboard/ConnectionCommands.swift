@@ -147,8 +147,8 @@ struct ConnectionCommand: AsyncParsableCommand {
             let last = ((try JSONSerialization.jsonObject(with: events) as? [String: Any])?["events"] as? [[String: Any]])?.first
             for line in ConnectionDetails.lines(connection, lastEvent: last) { print(line) }
             guard connection["lease"] != nil else { return }
-            let data = try JSONSerialization.jsonObject(with: try await api.call(.GET, path + "/data")) as? [String: Any]
-            let heartbeat = ((data?["items"] as? [String: Any])?["heartbeat"] as? [String: Any])?["value"] as? [String: Any]
+            let collected = try JSONSerialization.jsonObject(with: try await api.call(.GET, path + "/data")) as? [String: Any]
+            let heartbeat = ((collected?["items"] as? [String: Any])?["heartbeat"] as? [String: Any])?["value"] as? [String: Any]
             for line in ConnectionDetails.peerLines(connection, heartbeat: heartbeat) { print(line) }
         }
     }
