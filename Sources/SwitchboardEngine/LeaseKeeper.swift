@@ -63,7 +63,15 @@ public actor LeaseKeeper: Service {
     /// system do so. Throws `unknownServer` (never registered by the caller) or `gone`.
     public func heartbeat(kind: String, serverId: UUID, report: HeartbeatReport,
                           by principal: Principal) async throws -> (connection: Connection, lease: HeartbeatLeases.Lease) {
-        let found = try await registered(kind: kind, serverId: serverId, by: principal)
+        let found: Connection
+        do {
+            found = try await registered(kind: kind, serverId: serverId, by: principal)
+        } catch EngineError.gone(let id, let detail) {
+            // A spoke stops at this answer: a line per refusal shows one that does not.
+            logger.info("refused a heartbeat: the server's connection was deleted",
+                        metadata: ["server": "\(serverId.lowercasedString)", "connection": "\(id.lowercasedString)"])
+            throw EngineError.gone(id, detail: detail)
+        }
         let at = engine.now().truncatedToMilliseconds
         let lease = leases.beat(found.id, at: at)
         add(found.id, after: leases.duration)
