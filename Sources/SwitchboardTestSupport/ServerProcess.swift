@@ -81,7 +81,9 @@ public final class ServerProcess: @unchecked Sendable {
     static func makeProcess(dataDirectory: String, arguments: [String], environment: [String: String],
                             launcher: [String]) throws -> Process {
         let process = Process()
-        let serve = ["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDirectory, "--check-timeout", "2"]
+        // Checks of local stand-ins answer at once when the machine is idle; on two busy cores
+        // a 2 s limit once failed one (a CI run's `connection transition`), so they wait longer.
+        let serve = ["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDirectory, "--check-timeout", "10"]
             + (environment["KUBECONFIG"] == nil ? ["--no-import-kubeconfig"] : []) + arguments
         if let program = launcher.first, let path = ExternalServer.locate(program) {
             process.executableURL = URL(fileURLWithPath: path)
