@@ -16,6 +16,7 @@ struct ServeSettings: Sendable {
         "recovery-threshold", "max-backoff", "max-concurrent-probes", "secret-files-under",
         "allow-link-local-targets", "import-kubeconfig", "auto-register", "auto-register-kinds",
         "connections-file", "secrets-key-file", "log-level",
+        "advertise-url", "hub", "hub-token-file", "hub-heartbeat", "hub-allow-http", "hub-ca-file",
     ]
 
     /// A value and where it came from (`--port`, `SWITCHBOARD_PORT`, `port in FILE`, `default`).

@@ -124,6 +124,24 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
 
+    @Option(help: "The URL other servers and people reach this server at, told to the hub (default: the address it listens on).")
+    var advertiseUrl: String?
+
+    @Option(help: "Register with this Switchboard hub (its base URL) and heartbeat to it; needs --hub-token-file.")
+    var hub: String?
+
+    @Option(help: "A file holding the token the hub issued for this server; read again before each registration.")
+    var hubTokenFile: String?
+
+    @Option(help: "Seconds between heartbeats to the hub (default 10).")
+    var hubHeartbeat: Double?
+
+    @Flag(help: "Allow a plain http:// hub on another machine (the token then crosses the network unencrypted).")
+    var hubAllowHttp = false
+
+    @Option(help: "A PEM file of CA certificates to trust for the hub's HTTPS, besides the system's.")
+    var hubCaFile: String?
+
     /// The settings after flags, environment, file and defaults, checked.
     struct Resolved {
         var server: ServerConfiguration
@@ -211,6 +229,7 @@ struct Serve: AsyncParsableCommand {
                                 ("tls-cert", certificate), ("tls-key", key)] {
             if let setting { _ = note(name, setting) }
         }
+        let (advertiseURL, hub) = try await resolveHub(settings, sources: &sources)
 
         // A key file named anywhere wins over the key itself in SWITCHBOARD_SECRETS_KEY.
         let secretsKey = keyFile.map { SecretsKeySource.file($0.value) }
@@ -229,7 +248,9 @@ struct Serve: AsyncParsableCommand {
             startupKubeconfigs: importKubeconfig ? Self.operatorKubeconfigs() : [],
             connectionsFile: connectionsFile?.value,
             secretsKey: secretsKey,
-            tls: certificate.flatMap { certificate in key.map { TLSFiles(certificate: certificate.value, key: $0.value) } }
+            tls: certificate.flatMap { certificate in key.map { TLSFiles(certificate: certificate.value, key: $0.value) } },
+            advertiseURL: advertiseURL,
+            hub: hub
         )
         return Resolved(server: server, logLevel: level, sources: sources)
     }
