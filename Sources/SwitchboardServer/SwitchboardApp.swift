@@ -46,12 +46,20 @@ public struct ServerConfiguration: Sendable {
     /// How long a registered peer server's heartbeat keeps it `connected` here (`--hub-lease`;
     /// the Kubernetes node-lease figure).
     public var hubLease: Duration = .seconds(40)
+    /// The URL others reach this server at (`--advertise-url`, checked with `ServerURL.parse`);
+    /// nil: the listener's address, once bound.
+    public var advertiseURL: String?
+    /// The hub this server registers with and heartbeats to (`--hub`); nil for none.
+    public var hub: HubConfiguration?
 
     public init(host: String = "127.0.0.1", port: Int = 9081, dataDirectory: String = "./switchboard-data",
                 checkTimeout: Duration = .seconds(5), monitor: HealthMonitorConfiguration = .init(),
                 outbound: OutboundPolicy = .init(), secretFileDirectories: [String]? = nil, autoRegister: Bool = true,
                 autoRegisterKinds: Set<String>? = nil, startupKubeconfigs: [String] = [], connectionsFile: String? = nil,
-                secretsKey: SecretsKeySource = .dataDirectory, requireSignIn: Bool = true, tls: TLSFiles? = nil) {
+                secretsKey: SecretsKeySource = .dataDirectory, requireSignIn: Bool = true, tls: TLSFiles? = nil,
+                advertiseURL: String? = nil, hub: HubConfiguration? = nil) {
+        self.advertiseURL = advertiseURL
+        self.hub = hub
         self.requireSignIn = requireSignIn
         self.tls = tls
         self.host = host
@@ -102,6 +110,8 @@ public struct SwitchboardParts: Sendable {
     public let tokens: TokenService?
     /// Keeps the leases of peer servers registered here.
     public let leases: LeaseKeeper
+    /// The URL others reach this server at (`GET /api/system/server`, the hub link).
+    public let address: AdvertisedAddress
     /// Change streams open now (ended at shutdown).
     let streams = OpenStreams()
 
@@ -123,7 +133,7 @@ public enum SwitchboardApp {
         } else {
             router.middlewares.add(NoSignInMiddleware())
         }
-        SystemRoutes(engine: parts.engine, registry: parts.registry).register(on: router)
+        SystemRoutes(engine: parts.engine, registry: parts.registry, address: parts.address).register(on: router)
         WebPageRoutes().register(on: router)
         let limits = RouteLimits()
         ConnectionRoutes(engine: parts.engine, limits: limits).register(on: router)
@@ -159,7 +169,11 @@ public enum SwitchboardApp {
                                 tokens: configuration.requireSignIn
                                     ? TokenService(store: store, revocations: RevocationMarker(dataDirectory: configuration.dataDirectory))
                                     : nil,
-                                leases: LeaseKeeper(engine: engine, leases: leases, logger: logger))
+                                leases: LeaseKeeper(engine: engine, leases: leases, logger: logger),
+                                address: AdvertisedAddress(
+                                    configured: configuration.advertiseURL,
+                                    fallback: ServerURL.make(scheme: configuration.tls == nil ? "http" : "https",
+                                                             host: configuration.host, port: configuration.port)))
     }
 
     /// The vault for credentials, from the configured key source.
@@ -189,8 +203,9 @@ public enum SwitchboardApp {
                            onAdminToken: @escaping @Sendable (_ token: String, _ file: String) -> Void = { _, _ in },
                            onNoAdminToken: @escaping @Sendable () -> Void = {},
                            onRunning: @escaping @Sendable (String) async -> Void = { _ in }) async throws {
-        // Bad certificate files end the start before anything else is touched.
+        // Bad certificate files or a bad advertised URL end the start before anything else is touched.
         let certificate = try configuration.tls.map(ListenerCertificate.init(files:))
+        if let advertised = configuration.advertiseURL { _ = try ServerURL.parse(advertised, setting: "advertise-url") }
         let folder = try DataFolder.acquire(configuration.dataDirectory, logger: logger)
         defer { folder.release() }
         let cleanShutdown = CleanShutdown(databasePath: configuration.databasePath)
@@ -202,6 +217,9 @@ public enum SwitchboardApp {
         logger.info(unchanged ? "database unchanged since its clean shutdown; checked that it takes writes"
                               : "database checked in full and takes writes",
                     metadata: ["file": "\(configuration.databasePath)"])
+        // Made on the first start and kept in the database: the hub and clients know this server by it.
+        let serverId = try await store.serverIdentity()
+        logger.info("server id \(serverId.lowercasedString)")
         let wholeCheck = unchanged ? Task {
             do {
                 try await store.checkWhole()
@@ -221,8 +239,9 @@ public enum SwitchboardApp {
             server: try certificate.map { try .tls(.http1(), tlsConfiguration: $0.tlsConfiguration) } ?? .http1(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port),
                                  serverName: "switchboard"),
-            onServerRunning: { channel in
+            onServerRunning: { [address = parts.address] channel in
                 let port = channel.localAddress?.port ?? configuration.port
+                address.listenerBound(ServerURL.make(scheme: scheme, host: configuration.host, port: port))
                 await onRunning("\(scheme)://\(configuration.host):\(port)")
             },
             logger: logger
@@ -245,6 +264,10 @@ public enum SwitchboardApp {
         }
         if let file = configuration.connectionsFile {
             services.append(.init(service: DeclaredConnectionsLoader(path: file, engine: parts.engine, logger: logger)))
+        }
+        // Last, so shut down first: the stop request goes while the server still answers.
+        if let hub = configuration.hub {
+            services.append(.init(service: HubLink(configuration: hub, store: store, address: parts.address, logger: logger)))
         }
         let group = ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -5,10 +5,11 @@ import Prometheus
 import SwitchboardEngine
 import SwitchboardStorage
 
-/// Liveness, readiness, metrics and the API's own description.
+/// Liveness, readiness, metrics, the API's own description and this server's identity.
 struct SystemRoutes<Context: RequestContext>: Sendable {
     let engine: ConnectionEngine
     let registry: PrometheusCollectorRegistry
+    let address: AdvertisedAddress
 
     func register(on router: Router<Context>) {
         // Liveness reads nothing and encodes nothing: orchestrators ask often.
@@ -35,11 +36,25 @@ struct SystemRoutes<Context: RequestContext>: Sendable {
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
         }
+        // Who this server is, for a hub's users and scripts; a token is needed (not public), no secret is in it.
+        router.get("api/system/server") { _, _ in
+            try JSONBody.response(ServerDescription(id: try await engine.store.serverIdentity().lowercasedString,
+                                                    version: SwitchboardRelease.version, build: SwitchboardRelease.build,
+                                                    advertiseUrl: address.current))
+        }
         router.get("api/openapi.yaml") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/yaml"],
                      body: ResponseBody(byteBuffer: ByteBuffer(bytes: try OpenAPIDocument.bytes())))
         }
     }
+}
+
+/// The answer of `GET /api/system/server`.
+struct ServerDescription: Encodable {
+    var id: String
+    var version: String
+    var build: String
+    var advertiseUrl: String
 }
 
 extension SystemRoutes {

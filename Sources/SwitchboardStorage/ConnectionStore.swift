@@ -93,6 +93,12 @@ public protocol ConnectionStore: CredentialStore, EnvironmentStore, UserStore {
 
     /// Live connections counted by kind and status (for metrics).
     func countsByKindAndStatus() async throws -> [KindStatusCount]
+
+    // MARK: Identity
+
+    /// This server's stable id: made (atomically) the first time it is asked for, the same
+    /// id ever after. It lives in the database, so a backup carries it.
+    func serverIdentity() async throws -> UUID
 }
 
 extension ConnectionStore {

@@ -245,6 +245,17 @@ enum SQLiteMigrations {
                     """, arguments: [path, floor, at, path, path, floor])
             }
         }
+        migrator.registerMigration("v13: server identity") { db in
+            try db.execute(sql: """
+                -- This server's stable id (issue 16): made on the first start, then never changed.
+                -- One row at most; a backup carries it, so a restored server is the same server.
+                CREATE TABLE server_identity (
+                    singleton INTEGER PRIMARY KEY NOT NULL CHECK (singleton = 1),
+                    id TEXT NOT NULL,
+                    created_at INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 }

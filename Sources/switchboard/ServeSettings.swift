@@ -15,7 +15,8 @@ struct ServeSettings: Sendable {
         "probe-interval", "probe-registered-interval", "probe-timeout", "failure-threshold",
         "recovery-threshold", "max-backoff", "max-concurrent-probes", "secret-files-under",
         "allow-link-local-targets", "import-kubeconfig", "auto-register", "auto-register-kinds",
-        "connections-file", "secrets-key-file", "log-level", "hub-lease",
+        "connections-file", "secrets-key-file", "log-level",
+        "advertise-url", "hub", "hub-token-file", "hub-heartbeat", "hub-allow-http", "hub-ca-file", "hub-lease",
     ]
 
     /// A value and where it came from (`--port`, `SWITCHBOARD_PORT`, `port in FILE`, `default`).

@@ -126,6 +126,23 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Seconds a spoke server's heartbeat keeps it connected on this hub; then it becomes disconnected (default 40).")
     var hubLease: Double?
+    @Option(help: "The URL other servers and people reach this server at, told to the hub (default: the address it listens on).")
+    var advertiseUrl: String?
+
+    @Option(help: "Register with this Switchboard hub (its base URL) and heartbeat to it; needs --hub-token-file.")
+    var hub: String?
+
+    @Option(help: "A file holding the token the hub issued for this server; read again before each request.")
+    var hubTokenFile: String?
+
+    @Option(help: "Seconds between heartbeats to the hub (default 10).")
+    var hubHeartbeat: Double?
+
+    @Flag(help: "Allow a plain http:// hub on another machine (the token then crosses the network unencrypted).")
+    var hubAllowHttp = false
+
+    @Option(help: "A PEM file of CA certificates to trust for the hub's HTTPS, besides the system's.")
+    var hubCaFile: String?
 
     /// The settings after flags, environment, file and defaults, checked.
     struct Resolved {
@@ -215,6 +232,7 @@ struct Serve: AsyncParsableCommand {
                                 ("tls-cert", certificate), ("tls-key", key)] {
             if let setting { _ = note(name, setting) }
         }
+        let (advertiseURL, hub) = try await resolveHub(settings, sources: &sources)
 
         // A key file named anywhere wins over the key itself in SWITCHBOARD_SECRETS_KEY.
         let secretsKey = keyFile.map { SecretsKeySource.file($0.value) }
@@ -233,7 +251,9 @@ struct Serve: AsyncParsableCommand {
             startupKubeconfigs: importKubeconfig ? Self.operatorKubeconfigs() : [],
             connectionsFile: connectionsFile?.value,
             secretsKey: secretsKey,
-            tls: certificate.flatMap { certificate in key.map { TLSFiles(certificate: certificate.value, key: $0.value) } }
+            tls: certificate.flatMap { certificate in key.map { TLSFiles(certificate: certificate.value, key: $0.value) } },
+            advertiseURL: advertiseURL,
+            hub: hub
         )
         server.hubLease = hubLease
         return Resolved(server: server, logLevel: level, sources: sources)
