@@ -187,15 +187,19 @@ import Testing
         try await Self.wait(hub, id, until: "connected")
 
         // The hub is away for many heartbeats, then back on the same address.
+        let before = try #require(try await Self.peer(hub, id).lease?.lastHeartbeatAt)
         #expect(await hub.stop() == 0)
         try await Task.sleep(for: .seconds(Self.heartbeat * 10))
         hub = try await Self.startHub(folder, port: port, log: "hub2.log")
         try await waitUntil(timeout: .seconds(30), "a heartbeat after the outage") {
             let lease = try await Self.peer(hub, id).lease
-            return lease?.state == "alive"
+            return lease?.state == "alive" && (lease?.lastHeartbeatAt ?? before) > before
         }
         #expect(try await Self.peer(hub, id).status == "connected")
         // One line when the hub went away and one when it came back, not one per try.
+        try await waitUntil(timeout: .seconds(5), "the spoke saw the hub again") {
+            Self.log(spoke.logPath).contains("hub reachable again")
+        }
         let log = Self.log(spoke.logPath)
         let away = log.components(separatedBy: "hub unreachable").count - 1
         let back = log.components(separatedBy: "hub reachable again").count - 1
