@@ -28,10 +28,9 @@ struct PeerServerRoutes<Context: RequestContext>: Sendable {
             report: HeartbeatReport(version: body.version, build: body.build, advertiseURL: body.advertiseUrl,
                                     summary: body.summary.value),
             by: RequestPrincipal.current)
-        return try JSONBody.response(HeartbeatAnswer(
-            connectionId: connection.id.lowercasedString, status: connection.status,
-            leaseSeconds: Int(lease.expiresAt.timeIntervalSince(lease.lastHeartbeat ?? lease.expiresAt).rounded()),
-            leaseExpiresAt: lease.expiresAt))
+        return try JSONBody.response(HubWire.HeartbeatAnswer(
+            connectionId: connection.id.lowercasedString, status: connection.status.wireName,
+            leaseSeconds: keeper.leases.duration.timeInterval, leaseExpiresAt: JSONBody.timestamp(lease.expiresAt)))
     }
 
     @Sendable func stop(_ request: Request, context: Context) async throws -> Response {
@@ -51,28 +50,14 @@ struct PeerServerRoutes<Context: RequestContext>: Sendable {
     }
 }
 
-/// What a spoke sends with each heartbeat.
+/// What a spoke sends with each heartbeat (`HubWire.Heartbeat`, read leniently: only the
+/// summary is required).
 struct HeartbeatBody: Decodable {
     var serverId: UUID?
     var version: String?
     var build: String?
     var advertiseUrl: String?
-    var summary: ConnectionSummary
-
-    /// A spoke's own connections, counted (tombstones excluded).
-    struct ConnectionSummary: Decodable {
-        var totalCount: Int
-        var byStatus: [String: Int]
-        var byKind: [String: Int]
-
-        var value: JSONValue {
-            .object([
-                "totalCount": .number(Double(totalCount)),
-                "byStatus": .object(byStatus.mapValues { .number(Double($0)) }),
-                "byKind": .object(byKind.mapValues { .number(Double($0)) }),
-            ])
-        }
-    }
+    var summary: HubWire.Summary
 
     /// Short texts, counts that can be counts, and the path's server id.
     func check(serverId path: UUID) throws {
@@ -101,13 +86,15 @@ struct HeartbeatBody: Decodable {
     }
 }
 
-/// The hub's answer to a heartbeat.
-struct HeartbeatAnswer: Encodable {
-    var connectionId: String
-    /// The hub's status for the spoke (an admin's `maintenance` stays, and is said here).
-    var status: ConnectionStatus
-    var leaseSeconds: Int
-    var leaseExpiresAt: Date
+extension HubWire.Summary {
+    /// As kept in the connection's collected data.
+    var value: JSONValue {
+        .object([
+            "totalCount": .number(Double(totalCount)),
+            "byStatus": .object(byStatus.mapValues { .number(Double($0)) }),
+            "byKind": .object(byKind.mapValues { .number(Double($0)) }),
+        ])
+    }
 }
 
 /// A `server` token may register, heartbeat and deregister its own peer connections and

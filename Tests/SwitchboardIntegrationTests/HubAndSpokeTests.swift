@@ -120,6 +120,11 @@ import Testing
             return data.contains(#""totalCount":2"#) && data.contains(#""registered":2"#) && data.contains(#""http":2"#)
         }
         #expect(try await Self.peers(hub).connections.first?.lease?.state == "alive")
+        // `connection view` on the hub says the same.
+        let view = try await SwitchboardCLI(server: hub.address, token: hub.adminToken, config: folder.file("admin.yaml"))(
+            "connection", "view", id)
+        #expect(view.output.contains("LEASE       alive, last heartbeat ") && view.output.contains(", until "), "\(view.output)\(view.errors)")
+        #expect(view.output.contains("SPOKE       version 0.1.0, 2 connections: registered 2"), "\(view.output)")
 
         // SIGKILL: nothing said; the lease runs out and the hub disconnects it.
         spoke.kill()
