@@ -212,6 +212,12 @@ def differences():
         for operation_id in ["updateConnection", "updateEnvironment", "updateUserCredential"]:
             body(doc, operation_id).pop("required", None)
 
+    def reregistration(doc):
+        responses = operation(doc, "registerConnection")["responses"]
+        created = next(response for status, response in responses.items() if str(status) == "201")
+        responses["200"] = copy.deepcopy(created)
+        responses["200"]["description"] = "A server registered again: its connection, refreshed"
+
     return [
         ("Errors are RFC 9457 application/problem+json, not text/plain.", problem_errors),
         ("Statuses Meshery's files leave out: 409 for a refused lifecycle move, a duplicate target or a "
@@ -235,6 +241,8 @@ def differences():
         ("Request bodies: a member that is null counts as left out; a create needs only name and kind "
          "(type, subType and status default to the kind's); PUT changes only what it names (Meshery's UI "
          "sends just status and metadata).", lenient_bodies),
+        ("A server (kind meshery) registering again with the same server_id, or address, answers 200 with "
+         "its connection refreshed (status kept) instead of a second connection.", reregistration),
     ]
 
 
