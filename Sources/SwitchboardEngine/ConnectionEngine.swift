@@ -8,7 +8,8 @@ import SwitchboardStorage
 /// the edge says so, commit with compare-and-set (change and event in one transaction),
 /// then queue the side effects in commit order.
 public final class ConnectionEngine: Sendable {
-    public let store: any ConnectionStore
+    /// Only the engine's module reaches the store: the API reads through `EngineReads`.
+    let store: any ConnectionStore
     public let kinds: KindCatalog
     public let drivers: DriverCatalog
     /// Lends secrets not stored yet to a check (a new connection's own credential).

@@ -20,7 +20,7 @@ enum ConnectionResources {
                      omit: ListOmissions = ListOmissions()) async throws -> [ConnectionResource] {
         let ids = connections.map(\.id)
         let health = try await engine.health(of: ids)
-        let memberships = try await engine.store.environments(ofConnections: ids)
+        let memberships = try await engine.environments(ofConnections: ids)
         return connections.map {
             var resource = ConnectionResource($0, kind: engine.kind(of: $0), health: health[$0.id],
                                               environments: memberships[$0.id] ?? [])

@@ -71,9 +71,9 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
             status: try payload.status.map { try QueryValue.status($0, field: "status") },
             credentialId: payload.credentialId, owner: RequestPrincipal.current.userId, metadata: payload.metadata ?? [:]
         )
-        try await Visibility.checkCredential(payload.credentialId, store: engine.store)
+        try await Visibility.checkCredential(payload.credentialId, engine: engine)
         try Visibility.checkMetadata(payload.metadata)
-        if let id = chosenId, try await engine.store.connection(id: id) != nil {
+        if let id = chosenId, try await engine.connectionIfPresent(id: id) != nil {
             throw Problem("already-exists", title: "The connection already exists", status: .conflict,
                           detail: "connection \(id.lowercasedString) already exists; use PUT to change it")
         }
@@ -94,7 +94,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
     @Sendable func show(_ request: Request, context: Context) async throws -> Response {
         let id = try connectionId(context)
         // One read for the row, its health and its environments: the API's most frequent call.
-        guard let details = try await engine.store.connectionDetails(id: id) else { throw EngineError.notFound(id) }
+        let details = try await engine.details(of: id)
         try await Visibility.check(details.connection, for: .read, engine: engine)
         let json = shown.json(for: details) {
             var writer = JSONWriter()
@@ -126,7 +126,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
         let id = try connectionId(context)
         let payload = try await JSONBody.decode(ConnectionPayload.self, from: request)
         let current = try await visibleConnection(context, for: .change)
-        try await Visibility.checkCredential(payload.credentialId, store: engine.store)
+        try await Visibility.checkCredential(payload.credentialId, engine: engine)
         try Visibility.checkMetadata(payload.metadata)
         if let bodyId = payload.id, bodyId != id {
             throw Problem.badRequest("the body's id \(bodyId.lowercasedString) differs from the path's \(id.lowercasedString)", field: "id")

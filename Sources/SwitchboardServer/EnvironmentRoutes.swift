@@ -91,7 +91,7 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
         // they may see anyway (an admin may have added others' connections to it).
         let principal = RequestPrincipal.current
         var seesAll = principal.isAdmin
-        if !seesAll, let user = principal.userId { seesAll = try await engine.store.isEnvironmentShared(id, with: user) }
+        if !seesAll, let user = principal.userId { seesAll = try await engine.isEnvironmentShared(id, with: user) }
         let listing = try await engine.list(ConnectionQuery(
             environments: [id], owner: seesAll ? nil : principal.ownerScope, sharedWith: seesAll ? nil : principal.userId,
             search: search, page: page, pageSize: pageSize))
@@ -136,7 +136,7 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
         let environment = try await environments.get(id)
         let principal = RequestPrincipal.current
         if principal.sees(owner: environment.owner) { return environment }
-        guard let user = principal.userId, try await engine.store.isEnvironmentShared(id, with: user) else {
+        guard let user = principal.userId, try await engine.isEnvironmentShared(id, with: user) else {
             throw EngineError.environmentNotFound(id)
         }
         guard !toChange else {
@@ -175,7 +175,7 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
 
     /// A connection the user may see; one they may not is reported as missing.
     private func visibleConnection(_ id: UUID, field: String?) async throws -> Connection {
-        guard let connection = try await engine.store.connection(id: id), connection.status != .deleted,
+        guard let connection = try await engine.connectionIfPresent(id: id), connection.status != .deleted,
               RequestPrincipal.current.sees(owner: connection.owner) else {
             if let field { throw EngineError.invalid(field: field, detail: "connection \(id.lowercasedString) does not exist") }
             throw EngineError.notFound(id)
@@ -185,7 +185,7 @@ struct EnvironmentRoutes<Context: RequestContext>: Sendable {
 
     /// Environments on the wire with their owners' names (people read names, not ids).
     private func resources(_ list: [ConnectionLifecycle.Environment]) async throws -> [EnvironmentResource] {
-        let names = try await engine.store.userNames(ids: Set(list.compactMap(\.owner)))
+        let names = try await engine.userNames(ids: Set(list.compactMap(\.owner)))
         return list.map { EnvironmentResource($0, ownerName: $0.owner.flatMap { names[$0] }) }
     }
 

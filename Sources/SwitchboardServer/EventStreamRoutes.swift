@@ -48,10 +48,10 @@ struct EventStreamRoutes<Context: RequestContext>: Sendable {
         if let sequence = header ?? fromQuery {
             query.after = sequence
         } else {
-            query.after = try await engine.store.latestEventSequence()
+            query.after = try await engine.latestEventSequence()
         }
 
-        let store = engine.store
+        let engine = engine
         let (body, continuation) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingOldest(4096))
         let startQuery = query
         let signIn = RequestPrincipal.signIn
@@ -63,7 +63,7 @@ struct EventStreamRoutes<Context: RequestContext>: Sendable {
             // before any event still resumes from here and misses nothing.
             continuation.yield(ByteBuffer(string: "retry: 2000\nid: \(startQuery.after)\n\n"))
             while !Task.isCancelled {
-                guard let batch = try? await store.eventLog(query) else { break }
+                guard let batch = try? await engine.eventLog(query) else { break }
                 if !batch.isEmpty || ContinuousClock.now - checked >= Self.recheckInterval {
                     if let refusal = await RequestPrincipal.recheck(signIn) {
                         continuation.yield(Self.ended(refusal))

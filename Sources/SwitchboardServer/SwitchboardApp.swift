@@ -110,6 +110,9 @@ public struct SwitchboardParts: Sendable {
     public let tokens: TokenService?
     /// Keeps the leases of peer servers registered here.
     public let leases: LeaseKeeper
+    /// Credentials and environments, over the same store as the engine.
+    public let credentials: CredentialService
+    public let environments: EnvironmentService
     /// The URL others reach this server at (`GET /api/system/server`, the hub link).
     public let address: AdvertisedAddress
     /// Change streams open now (ended at shutdown).
@@ -138,8 +141,8 @@ public enum SwitchboardApp {
         let limits = RouteLimits()
         ConnectionRoutes(engine: parts.engine, limits: limits).register(on: router)
         KubernetesImportRoutes(engine: parts.engine, importer: parts.importer, limits: limits).register(on: router)
-        CredentialRoutes(credentials: CredentialService(store: parts.engine.store), engine: parts.engine).register(on: router)
-        EnvironmentRoutes(environments: EnvironmentService(store: parts.engine.store), engine: parts.engine)
+        CredentialRoutes(credentials: parts.credentials, engine: parts.engine).register(on: router)
+        EnvironmentRoutes(environments: parts.environments, engine: parts.engine)
             .register(on: router)
         EventStreamRoutes(engine: parts.engine, streams: parts.streams).register(on: router)
         PeerServerRoutes(keeper: parts.leases, engine: parts.engine).register(on: router)
@@ -170,6 +173,7 @@ public enum SwitchboardApp {
                                     ? TokenService(store: store, revocations: RevocationMarker(dataDirectory: configuration.dataDirectory))
                                     : nil,
                                 leases: LeaseKeeper(engine: engine, leases: leases, logger: logger),
+                                credentials: CredentialService(store: store), environments: EnvironmentService(store: store),
                                 address: AdvertisedAddress(
                                     configured: configuration.advertiseURL,
                                     fallback: ServerURL.make(scheme: configuration.tls == nil ? "http" : "https",

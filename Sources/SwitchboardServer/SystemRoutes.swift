@@ -19,7 +19,7 @@ struct SystemRoutes<Context: RequestContext>: Sendable {
         }
         router.get("readyz") { _, context in
             do {
-                try await engine.store.checkReadiness()
+                try await engine.checkReadiness()
             } catch let unavailable as StoreUnavailable {
                 // Public path: the file's location stays in the log.
                 context.logger.warning("not ready", metadata: ["error": "\(unavailable)"])
@@ -38,7 +38,7 @@ struct SystemRoutes<Context: RequestContext>: Sendable {
         }
         // Who this server is, for a hub's users and scripts; a token is needed (not public), no secret is in it.
         router.get("api/system/server") { _, _ in
-            try JSONBody.response(ServerDescription(id: try await engine.store.serverIdentity().lowercasedString,
+            try JSONBody.response(ServerDescription(id: try await engine.serverIdentity().lowercasedString,
                                                     version: SwitchboardRelease.version, build: SwitchboardRelease.build,
                                                     advertiseUrl: address.current))
         }
@@ -66,7 +66,7 @@ extension SystemRoutes {
     /// `switchboard_connections{kind, status}` is read from the store at scrape time, so it
     /// is always the truth, zeros included.
     func refreshConnectionCounts() async throws {
-        let counts = try await engine.store.countsByKindAndStatus()
+        let counts = try await engine.countsByKindAndStatus()
         var byKey: [String: Int] = [:]
         for count in counts { byKey["\(count.kind)|\(count.status.wireName)"] = count.count }
         let kinds = Set(engine.kinds.names).union(counts.map(\.kind))

@@ -24,7 +24,7 @@ enum Visibility {
         let id = connection.id
         let principal = RequestPrincipal.current
         if principal.sees(owner: connection.owner) { return }
-        guard let user = principal.userId, try await engine.store.isShared(id, with: user) else {
+        guard let user = principal.userId, try await engine.isShared(id, with: user) else {
             throw EngineError.notFound(id)
         }
         guard use != .change else {
@@ -43,10 +43,10 @@ enum Visibility {
     }
 
     /// Refuses a credential id the user may not use (as not found).
-    static func checkCredential(_ id: UUID?, store: any ConnectionStore) async throws {
+    static func checkCredential(_ id: UUID?, engine: ConnectionEngine) async throws {
         guard let id else { return }
-        let principal = RequestPrincipal.current
-        guard let summary = try await store.credentialSummary(id: id), principal.sees(owner: summary.owner) else {
+        let (owner, exists) = try await engine.credentialOwner(id: id)
+        guard exists, RequestPrincipal.current.sees(owner: owner) else {
             throw EngineError.credentialNotFound(id)
         }
     }

@@ -11,7 +11,7 @@ import Testing
 /// disconnected when it dies or stops, connected again when it returns, and an admin's
 /// decisions stand.
 @Suite(.serialized) struct HubAndSpokeTests {
-    static let lease = 2.0
+    static let lease = 3.0
     static let heartbeat = 0.3
 
     struct Peer: Decodable {
