@@ -82,8 +82,12 @@ import Testing
             let target = try await StandInHTTPServer.start()
             let maintenance = try await harness.connection("maintenance", url: target.reachableURL,
                                                            path: [.registered, .maintenance])
+            // A registered connection to the same target, as a witness: once the monitor has
+            // moved it (several rounds of checks after the target went), it had every chance
+            // to move the other two.
+            let witness = try await harness.connection("witness", url: target.reachableURL, path: [.registered])
             await target.stop()
-            try await Task.sleep(for: .seconds(1))
+            try await harness.waitForStatus(witness.id, .notFound)
             #expect(try await harness.status(ignored.id) == .ignored)
             #expect(try await harness.status(maintenance.id) == .maintenance)
             #expect(try await harness.health(ignored.id) == nil, "never probed")
