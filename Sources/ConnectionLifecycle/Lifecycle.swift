@@ -52,6 +52,21 @@ public enum TransitionDecision: Sendable, Hashable {
     case rejected(TransitionRejection)
 }
 
+/// What to do to create a connection in a status.
+public struct CreationPlan: Sendable, Hashable {
+    /// Run the kind's check before storing it.
+    public var verify: Bool
+    /// The status it is stored in when the check fails.
+    public var onVerifyFailure: ConnectionStatus
+    /// Effects after it is stored as asked (none after a failed check).
+    public var effects: [SideEffect]
+}
+
+public enum CreationDecision: Sendable, Hashable {
+    case allowed(CreationPlan)
+    case rejected(TransitionRejection)
+}
+
 /// The lifecycle's decide function: pure, no I/O. Everything that changes a status asks it.
 public enum Lifecycle {
     public static func decide(_ request: TransitionRequest, kind: ConnectionKind) -> TransitionDecision {
@@ -81,6 +96,20 @@ public enum Lifecycle {
             effects: effects(from: request.from, to: request.to),
             failureEffects: failure.map { effects(from: request.from, to: $0) } ?? []
         ))
+    }
+
+    /// How a new connection may start in `status`: `discovered`, `registered` or `connected`
+    /// (anything else is refused); the two last are checked first, and a failed check stores
+    /// it as `not found`, except for a kind whose targets register themselves (reaching this
+    /// server is their check).
+    public static func decideCreation(as status: ConnectionStatus, kind: ConnectionKind) -> CreationDecision {
+        guard ConnectionStatus.creatable.contains(status) else {
+            return .rejected(TransitionRejection(
+                reason: "a new connection starts as \(ConnectionStatus.creatable.map(\.wireName).joined(separator: ", ")), not \(status.wireName)",
+                allowed: ConnectionStatus.creatable))
+        }
+        return .allowed(CreationPlan(verify: status != .discovered && !kind.registersItself, onVerifyFailure: .notFound,
+                                     effects: effects(from: .discovered, to: status)))
     }
 
     /// Effects of entering `to` from `from`: a session runs exactly while connected; deletion

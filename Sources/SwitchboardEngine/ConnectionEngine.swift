@@ -171,8 +171,10 @@ public final class ConnectionEngine: Sendable {
         }
         try await checkRequirements(of: kind, new, address: address?.url, secret: secret)
         let requested = new.status ?? kind.initialStatus
-        guard ConnectionStatus.creatable.contains(requested) else {
-            throw EngineError.invalid(field: "status", detail: "a new connection starts as \(ConnectionStatus.creatable.map(\.wireName).joined(separator: ", ")), not \(requested.wireName)")
+        let plan: CreationPlan
+        switch Lifecycle.decideCreation(as: requested, kind: kind) {
+        case .allowed(let allowed): plan = allowed
+        case .rejected(let rejection): throw EngineError.invalid(field: "status", detail: rejection.reason)
         }
         let createdAt = now().truncatedToMilliseconds
         if let secret { try CredentialService.check(secret: secret) }
@@ -194,14 +196,13 @@ public final class ConnectionEngine: Sendable {
             throw EngineError.duplicate(existing: existing.id, fingerprint: fingerprint)
         }
         var failure: String?
-        // A server that registers itself has just reached this one: that is its check.
-        if requested != .discovered && !kind.registersItself {
+        if plan.verify {
             let check = await lendingSecret(of: owned) { [drivers, connection] in
                 await drivers.driver(for: kind.name).verify(connection)
             }
             if !check.isReachable {
                 failure = check.error ?? "the target is \(check.health.rawValue)"
-                connection.status = .notFound
+                connection.status = plan.onVerifyFailure
             }
         }
         let event = LifecycleEvent(
@@ -221,7 +222,7 @@ public final class ConnectionEngine: Sendable {
                 throw EngineError.duplicate(existing: existing, fingerprint: fingerprint)
             }
             if verified {
-                await effects.enqueue(Lifecycle.effects(from: .discovered, to: created.status), for: created)
+                await effects.enqueue(plan.effects, for: created)
             }
             await feed.publish(created)
         }

@@ -185,13 +185,22 @@ extension ConnectionEngine {
             changes.append("credential")
         }
 
-        let comesBack = existing.status == .notFound
+        // Being seen again moves a connection only where the lifecycle gives the system an
+        // edge to `discovered` (the standard table: from `not found`).
+        var back: TransitionPlan?
+        if case .allowed(let plan) = Lifecycle.decide(TransitionRequest(from: existing.status, to: .discovered, actor: .system,
+                                                                        lastChangedBy: existing.statusChangedBy),
+                                                      kind: kind(of: existing)) {
+            back = plan
+        }
+        let comesBack = back != nil
         guard comesBack || !changes.isEmpty else { return DiscoveryResult(outcome: .known, connection: existing) }
         updated.updatedAt = at
         var effects: [SideEffect] = []
-        if comesBack {
+        if let back {
             updated.status = .discovered
             updated.statusChangedBy = .system
+            effects = back.effects
         } else if existing.status == .connected {
             effects = [.stopSession, .startSession]  // The session follows the new credential.
         }

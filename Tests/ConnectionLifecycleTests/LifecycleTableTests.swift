@@ -101,6 +101,26 @@ import Testing
             #expect(kind.initialStatus == (name == "meshery" ? .registered : .discovered), "\(name)")
         }
     }
+
+    /// A create is decided like a move: only discovered, registered and connected; the two
+    /// last checked first (a failure stores `not found`) unless the kind registers itself;
+    /// connected starts its session.
+    @Test(arguments: KindCatalog.builtIn.names)
+    func creationIsDecidedByTheLifecycle(kindName: String) throws {
+        let kind = try #require(KindCatalog.builtIn[kindName])
+        for status in ConnectionStatus.allCases {
+            switch Lifecycle.decideCreation(as: status, kind: kind) {
+            case .allowed(let plan):
+                #expect(ConnectionStatus.creatable.contains(status), "\(kindName) created as \(status.wireName)")
+                #expect(plan.verify == (status != .discovered && kindName != "meshery"), "\(kindName) \(status.wireName)")
+                #expect(plan.onVerifyFailure == .notFound)
+                #expect(plan.effects == (status == .connected ? [.startSession] : []), "\(kindName) \(status.wireName)")
+            case .rejected(let rejection):
+                #expect(!ConnectionStatus.creatable.contains(status), "\(kindName) refused \(status.wireName)")
+                #expect(rejection.allowed == ConnectionStatus.creatable && rejection.reason.contains(status.wireName))
+            }
+        }
+    }
 }
 
 @Suite struct ReplayTests {
