@@ -2,7 +2,6 @@ import ConnectionLifecycle
 import Foundation
 import SwitchboardDrivers
 import SwitchboardEngine
-import SwitchboardStorage
 
 /// What the signed-in user may see: admins everything, members what they own. Anything
 /// else answers as if it did not exist (404), so ids cannot be probed.

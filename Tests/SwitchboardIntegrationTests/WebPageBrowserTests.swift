@@ -68,6 +68,54 @@ struct WebPageBrowserTests {
         await target.stop()
     }
 
+    /// A server registered here (kind `meshery`): the drawer shows its lease, its last
+    /// heartbeat and what its latest heartbeat said about its own connections.
+    @Test func aRegisteredServersLeaseInTheDrawer() async throws {
+        let folder = try TemporaryDirectory()
+        defer { folder.remove() }
+        let server = try await ServerProcess(dataDirectory: folder.file("data"), logPath: folder.file("server.log"))
+        let cli = SwitchboardCLI(server: nil, token: nil, config: folder.file("cli.yaml"))
+        let made = try await cli("token", "create", "--data-dir", folder.file("data"), "--user", "site-a", "--role", "server")
+        let token = made.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let serverId = UUID().uuidString.lowercased()
+        func send(_ path: String, _ body: String) async throws -> [String: Any] {
+            var request = HTTPClientRequest(url: server.address + path)
+            request.method = .POST
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            let data = Data(try await response.body.collect(upTo: 1 << 20).readableBytesView)
+            try #require((200..<300).contains(response.status.code), "\(path): \(String(decoding: data, as: UTF8.self))")
+            return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+        }
+        let id = try #require(try await send("/api/integrations/connections", #"{"name": "site-a", "kind": "meshery", "metadata": {"server_id": "\#(serverId)", "server_version": "0.1.0", "server_location": "http://127.0.0.1:7001"}}"#)["id"] as? String)
+        _ = try await send("/api/integrations/connections/meshery/\(serverId)/heartbeat",
+                           #"{"version": "0.1.0", "summary": {"totalCount": 3, "byStatus": {"connected": 2, "registered": 1}, "byKind": {"http": 3}}}"#)
+
+        let browser = try await Browser(folder: folder.path)
+        do {
+            try await browser.open(server.address + "/")
+            try await browser.type(server.adminToken, into: "#sign-in input[name=token]")
+            try await browser.click("#sign-in button[type=submit]")
+            try await browser.waitForText("#connections", "the server in the list") { $0.contains("site-a") }
+            try await browser.click("#connections tr[data-id='\(id)'] button.open-drawer")
+            try await browser.waitForText("#drawer-details", "the lease in the drawer") { $0.contains("alive: heartbeats arrive") }
+            #expect(try await browser.text("#drawer-details").contains("Last heartbeat"))
+            try await browser.waitForText("#drawer-data", "the spoke's counts in the drawer") {
+                $0.contains("Spoke version 0.1.0: 3 connections (connected 2, registered 1)")
+            }
+            try await browser.screenshot(to: Self.artifacts + "/drawer-registered-server.png")
+        } catch {
+            try? await browser.screenshot(to: Self.artifacts + "/failure-registered-server.png")
+            await browser.close()
+            _ = await server.stop()
+            throw error
+        }
+        await browser.close()
+        #expect(await server.stop() == 0)
+    }
+
     func run(_ browser: Browser, api: API, server: ServerProcess, ids: (alpha: String, beta: String, gamma: String),
              cluster: KubernetesStandIn, folder: TemporaryDirectory) async throws {
         func rows() async throws -> Int { try await browser.findAll("#connections tbody tr[data-id]").count }

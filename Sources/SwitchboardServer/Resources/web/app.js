@@ -840,7 +840,8 @@ function renderDrawerConnection(connection) {
     ["Lease", connection.lease ? leaseText(connection.lease) : null],
     ["Last heartbeat", connection.lease ? (connection.lease.lastHeartbeatAt ? timeElement(connection.lease.lastHeartbeatAt) : "never") : null],
     ["Last error", health.lastError || null],
-    ["Last check", health.checkedAt ? timeElement(health.checkedAt) : "never"],
+    // A registered server is not checked: its last heartbeat (above) is its check.
+    ["Last check", connection.lease ? null : health.checkedAt ? timeElement(health.checkedAt) : "never"],
     ["Environments", el("span", {}, ...environmentTags(connection.environments))],
     ["Credential", connection.credentialId || null],
     ["Created", timeElement(connection.createdAt)],
