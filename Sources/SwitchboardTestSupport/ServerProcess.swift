@@ -188,12 +188,13 @@ public struct ServerProcessError: Error, CustomStringConvertible {
 }
 
 extension ServerProcess {
-    /// One API request as the admin (JSON `body` when given); answers the status and body.
-    public func request(_ method: HTTPMethod, _ path: String, body: String? = nil, client: HTTPClient = .shared,
-                        timeout: TimeAmount = .seconds(120)) async throws -> (status: UInt, body: Data) {
+    /// One API request as the admin, or with `token` (JSON `body` when given); answers the
+    /// status and body.
+    public func request(_ method: HTTPMethod, _ path: String, body: String? = nil, token: String? = nil,
+                        client: HTTPClient = .shared, timeout: TimeAmount = .seconds(120)) async throws -> (status: UInt, body: Data) {
         var request = HTTPClientRequest(url: address + path)
         request.method = method
-        request.headers.add(name: "Authorization", value: "Bearer \(adminToken)")
+        request.headers.add(name: "Authorization", value: "Bearer \(token ?? adminToken)")
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body))

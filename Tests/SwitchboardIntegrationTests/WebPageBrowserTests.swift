@@ -79,14 +79,8 @@ struct WebPageBrowserTests {
         let token = made.output.trimmingCharacters(in: .whitespacesAndNewlines)
         let serverId = UUID().uuidString.lowercased()
         func send(_ path: String, _ body: String) async throws -> [String: Any] {
-            var request = HTTPClientRequest(url: server.address + path)
-            request.method = .POST
-            request.headers.add(name: "Authorization", value: "Bearer \(token)")
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: body))
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-            let data = Data(try await response.body.collect(upTo: 1 << 20).readableBytesView)
-            try #require((200..<300).contains(response.status.code), "\(path): \(String(decoding: data, as: UTF8.self))")
+            let (status, data) = try await server.request(.POST, path, body: body, token: token, timeout: .seconds(30))
+            try #require((200..<300).contains(status), "\(path): \(String(decoding: data, as: UTF8.self))")
             return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
         }
         let id = try #require(try await send("/api/integrations/connections", #"{"name": "site-a", "kind": "meshery", "metadata": {"server_id": "\#(serverId)", "server_version": "0.1.0", "server_location": "http://127.0.0.1:7001"}}"#)["id"] as? String)
