@@ -103,10 +103,13 @@ public enum Lifecycle {
     /// it as `not found`, except for a kind whose targets register themselves (reaching this
     /// server is their check).
     public static func decideCreation(as status: ConnectionStatus, kind: ConnectionKind) -> CreationDecision {
-        guard ConnectionStatus.creatable.contains(status) else {
+        // A server that registers itself is connected by its heartbeats, never at create
+        // (nothing would ever let its lease lapse).
+        let creatable = kind.registersItself ? ConnectionStatus.creatable.filter { $0 != .connected } : ConnectionStatus.creatable
+        guard creatable.contains(status) else {
             return .rejected(TransitionRejection(
-                reason: "a new connection starts as \(ConnectionStatus.creatable.map(\.wireName).joined(separator: ", ")), not \(status.wireName)",
-                allowed: ConnectionStatus.creatable))
+                reason: "a new \(kind.name) connection starts as \(creatable.map(\.wireName).joined(separator: " or ")), not \(status.wireName)",
+                allowed: creatable))
         }
         return .allowed(CreationPlan(verify: status != .discovered && !kind.registersItself, onVerifyFailure: .notFound,
                                      effects: effects(from: .discovered, to: status)))

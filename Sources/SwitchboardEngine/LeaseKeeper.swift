@@ -48,6 +48,8 @@ public actor LeaseKeeper: Service {
     /// add one, the entry reschedules itself when it finds the lease renewed.
     private var schedule = Heap<Due>()
     private var scheduled: Set<UUID> = []
+    /// One lock per peer connection: its heartbeat, expiry and stop never interleave.
+    private let peerLocks = ConnectionLocks()
     private var wakeUp: AsyncStream<Void>.Continuation?
 
     public init(engine: ConnectionEngine, leases: HeartbeatLeases, logger: Logger) {
@@ -63,35 +65,44 @@ public actor LeaseKeeper: Service {
     /// system do so. Throws `unknownServer` (never registered by the caller) or `gone`.
     public func heartbeat(kind: String, serverId: UUID, report: HeartbeatReport,
                           by principal: Principal) async throws -> (connection: Connection, lease: HeartbeatLeases.Lease) {
-        let found: Connection
-        do {
-            found = try await registered(kind: kind, serverId: serverId, by: principal)
-        } catch EngineError.gone(let id, let detail) {
-            // A spoke stops at this answer: a line per refusal shows one that does not.
-            logger.info("refused a heartbeat: the server's connection was deleted",
-                        metadata: ["server": "\(serverId.lowercasedString)", "connection": "\(id.lowercasedString)"])
-            throw EngineError.gone(id, detail: detail)
+        let found = try await registered(kind: kind, serverId: serverId, by: principal)
+        return try await peerLocks.withLock(found.id) {
+            try await self.recordHeartbeat(found.id, serverId: serverId, report: report)
         }
+    }
+
+    /// One peer's heartbeat, expiry and stop run one at a time (under its lock), each on
+    /// the connection as stored then, so none acts on what another just changed.
+    private func recordHeartbeat(_ id: UUID, serverId: UUID, report: HeartbeatReport) async throws
+        -> (connection: Connection, lease: HeartbeatLeases.Lease) {
+        let current = try await live(id, serverId: serverId)
         let at = engine.now().truncatedToMilliseconds
-        let lease = leases.beat(found.id, at: at)
-        add(found.id, after: leases.duration)
-        try await engine.store.saveHealth([HealthRecord(connectionId: found.id, state: .reachable, checkedAt: at,
+        let lease = leases.beat(id, at: at)
+        add(id, after: leases.duration)
+        try await engine.store.saveHealth([HealthRecord(connectionId: id, state: .reachable, checkedAt: at,
                                                         latencyMilliseconds: 0, consecutiveSuccesses: 1)])
-        try await engine.store.saveCollectedData(connectionId: found.id, key: Self.dataKey,
+        try await engine.store.saveCollectedData(connectionId: id, key: Self.dataKey,
                                                  value: Self.data(report, at: at, lease: lease), at: at)
-        let reason = found.status == .registered ? "first heartbeat at \(Self.text(at))" : "heartbeats resumed at \(Self.text(at))"
-        return (try await move(found, to: .connected, reason: reason), lease)
+        let reason = current.status == .registered ? "first heartbeat at \(Self.text(at))" : "heartbeats resumed at \(Self.text(at))"
+        return (try await move(current, to: .connected, reason: reason), lease)
     }
 
     /// The peer says it is stopping: its lease ends now and a connected peer becomes
     /// `disconnected` ("server stopped"), its history kept.
     public func stopped(kind: String, serverId: UUID, by principal: Principal) async throws -> Connection {
         let found = try await registered(kind: kind, serverId: serverId, by: principal)
+        return try await peerLocks.withLock(found.id) {
+            try await self.recordStop(found.id, serverId: serverId)
+        }
+    }
+
+    private func recordStop(_ id: UUID, serverId: UUID) async throws -> Connection {
+        let current = try await live(id, serverId: serverId)
         let at = engine.now().truncatedToMilliseconds
-        let lastHeartbeat = leases.lease(of: found.id)?.lastHeartbeat
-        leases.end(found.id, at: at)
-        try await recordLapse(found.id, lastHeartbeat: lastHeartbeat, error: "server stopped at \(Self.text(at))")
-        return try await move(found, to: .disconnected, reason: "server stopped")
+        let lastHeartbeat = leases.lease(of: id)?.lastHeartbeat
+        leases.end(id, at: at)
+        try await recordLapse(id, lastHeartbeat: lastHeartbeat, error: "server stopped at \(Self.text(at))")
+        return try await move(current, to: .disconnected, reason: "server stopped")
     }
 
     /// Meshery's `DELETE /api/integrations/connections/meshery/{serverId}`: the transition
@@ -104,6 +115,20 @@ public actor LeaseKeeper: Service {
         return deleted
     }
 
+    /// The connection as stored now; `gone` when it was deleted meanwhile.
+    private func live(_ id: UUID, serverId: UUID) async throws -> Connection {
+        let current = try await engine.connection(id: id)
+        guard current.status != .deleted else {
+            leases.forget(id)
+            throw Self.gone(current, serverId: serverId)
+        }
+        return current
+    }
+
+    static func gone(_ connection: Connection, serverId: UUID) -> EngineError {
+        EngineError.gone(connection.id, detail: "this hub's connection \(connection.id.lowercasedString) for server \(serverId.lowercasedString) was deleted at \(text(connection.updatedAt)); heartbeats are refused until the server registers again (it does at its next start)")
+    }
+
     /// The caller's live connection for the server; `gone` when only a tombstone is left.
     private func registered(kind: String, serverId: UUID, by principal: Principal) async throws -> Connection {
         let fingerprint = await engine.drivers.driver(for: kind).fingerprint(
@@ -113,7 +138,10 @@ public actor LeaseKeeper: Service {
         guard let fingerprint, let found = try await engine.store.latestConnection(owner: principal.userId, fingerprint: fingerprint)
         else { throw EngineError.unknownServer(serverId) }
         guard found.status != .deleted else {
-            throw EngineError.gone(found.id, detail: "this hub's connection \(found.id.lowercasedString) for server \(serverId.lowercasedString) was deleted at \(Self.text(found.updatedAt)); heartbeats are refused until the server registers again (it does at its next start)")
+            // A spoke stops at this answer: a line per refusal shows one that does not.
+            logger.info("refused a request from a server whose connection was deleted",
+                        metadata: ["server": "\(serverId.lowercasedString)", "connection": "\(found.id.lowercasedString)"])
+            throw Self.gone(found, serverId: serverId)
         }
         return found
     }
@@ -143,8 +171,8 @@ public actor LeaseKeeper: Service {
     public func run() async throws {
         let (wakes, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         wakeUp = continuation
-        try await restoreLeases()
         await cancelWhenGracefulShutdown {
+            await self.restoreLeases()
             var waking = wakes.makeAsyncIterator()
             while !Task.isCancelled {
                 if let next = await self.nextDue() {
@@ -165,18 +193,43 @@ public actor LeaseKeeper: Service {
         wakeUp?.yield()
     }
 
-    /// After a start, every connected peer gets one lease from now (it could not reach a
-    /// hub that was down), with its last heartbeat as stored.
-    private func restoreLeases() async throws {
+    /// The wait until `lease` runs out (at least a millisecond, at most a day).
+    private func remaining(_ lease: HeartbeatLeases.Lease, at now: Date) -> Duration {
+        .milliseconds(Int64(min(max(lease.expiresAt.timeIntervalSince(now), 0), 86_400) * 1000) + 1)
+    }
+
+    /// After a start, every peer whose last heartbeat counted (and every connected one) gets
+    /// one lease from now: it could not reach a hub that was down. A store that cannot be
+    /// read yet is tried again, since without this no connected peer would ever lapse.
+    private func restoreLeases() async {
+        var warned = false
+        while !Task.isCancelled {
+            do {
+                try await restoreLeasesOnce()
+                return
+            } catch {
+                if !warned {
+                    logger.warning("cannot read the registered servers' leases yet; trying again every second",
+                                   metadata: ["error": "\(error)"])
+                    warned = true
+                }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
+    private func restoreLeasesOnce() async throws {
         let kinds = engine.kinds.selfRegistering
         guard !kinds.isEmpty else { return }
         let at = engine.now()
+        let live = ConnectionStatus.allCases.filter { $0 != .deleted }
         var page = 0
         while true {
-            let listing = try await engine.list(ConnectionQuery(kinds: kinds, statuses: [.connected], page: page, pageSize: 1000))
+            let listing = try await engine.list(ConnectionQuery(kinds: kinds, statuses: live, page: page, pageSize: 1000))
             let health = try await engine.health(of: listing.connections.map(\.id))
             for connection in listing.connections {
                 let last = health[connection.id].flatMap { $0.state == .reachable ? $0.checkedAt : nil }
+                guard last != nil || connection.status == .connected else { continue }
                 leases.restore(connection.id, .init(lastHeartbeat: last, expiresAt: at.addingTimeInterval(leases.duration.timeInterval)))
                 add(connection.id, after: leases.duration)
             }
@@ -189,14 +242,8 @@ public actor LeaseKeeper: Service {
         while let first = schedule.min, first.at <= clock.now {
             schedule.removeMin()
             scheduled.remove(first.id)
-            guard let lease = leases.lease(of: first.id) else { continue }
-            let remaining = lease.expiresAt.timeIntervalSince(engine.now())
-            if remaining > 0 {
-                add(first.id, after: .milliseconds(Int64(remaining * 1000) + 1))  // renewed since
-                continue
-            }
             do {
-                try await expire(first.id, lease: lease)
+                try await peerLocks.withLock(first.id) { try await self.expire(first.id) }
             } catch {
                 logger.warning("could not end a lapsed lease; trying again shortly",
                                metadata: ["connection": "\(first.id.lowercasedString)", "error": "\(error)"])
@@ -205,23 +252,35 @@ public actor LeaseKeeper: Service {
         }
     }
 
-    /// A lease ran out on this server: unless the store shows a heartbeat another process
-    /// took meanwhile, a connected peer becomes `disconnected`.
-    private func expire(_ id: UUID, lease: HeartbeatLeases.Lease) async throws {
-        guard let connection = try await engine.store.connection(id: id), connection.status == .connected else { return }
+    /// A lease may have run out (under the peer's lock): unless it was renewed meanwhile, here
+    /// or (as the stored health shows) by another process, the lapse is recorded whatever
+    /// the status, and a connected peer becomes `disconnected`.
+    private func expire(_ id: UUID) async throws {
+        guard let lease = leases.lease(of: id) else { return }
+        let now = engine.now()
+        if lease.isAlive(at: now) {
+            add(id, after: remaining(lease, at: now))  // renewed since this entry was made
+            return
+        }
+        guard let connection = try await engine.connectionIfPresent(id: id), connection.status != .deleted else {
+            leases.forget(id)
+            return
+        }
+        // Already recorded as lapsed or stopped (and not connected): nothing more to say.
         let stored = try await engine.health(of: [id])[id]
-        if let stored, stored.state == .reachable, let beat = stored.checkedAt, beat > (lease.lastHeartbeat ?? .distantPast) {
+        let alive = stored?.state == .reachable
+        guard alive || connection.status == .connected else { return }
+        if alive, let beat = stored?.checkedAt, beat > (lease.lastHeartbeat ?? .distantPast) {
             let renewed = leases.beat(id, at: beat)
-            let remaining = renewed.expiresAt.timeIntervalSince(engine.now())
-            if remaining > 0 {
-                add(id, after: .milliseconds(Int64(remaining * 1000) + 1))
+            if renewed.isAlive(at: now) {
+                add(id, after: remaining(renewed, at: now))
                 return
             }
         }
         let since = lease.lastHeartbeat.map(Self.text) ?? "this hub started"
         try await recordLapse(id, lastHeartbeat: lease.lastHeartbeat, error: "no heartbeat since \(since)")
         let moved = try await move(connection, to: .disconnected, reason: "no heartbeat since \(since)")
-        if moved.status == .disconnected {
+        if moved.status == .disconnected && connection.status != .disconnected {
             logger.info("a peer server's lease ran out", metadata: ["connection": "\(id.lowercasedString)", "since": "\(since)"])
         }
     }

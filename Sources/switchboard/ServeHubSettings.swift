@@ -32,8 +32,8 @@ extension Serve {
             throw ValidationError("hub is set (from \(hubSetting.source)) but hub-token-file is not: write the token the hub issued for this server (switchboard token create, on the hub) into a file and pass --hub-token-file FILE")
         }
         let heartbeat = try await settings.seconds("hub-heartbeat", flag: hubHeartbeat, default: 10)
-        guard heartbeat.value > 0, heartbeat.value.isFinite else {
-            throw ValidationError("hub-heartbeat must be a positive number of seconds, not \(heartbeat.value) (from \(heartbeat.source))")
+        guard heartbeat.value > 0, heartbeat.value <= 86_400 else {
+            throw ValidationError("hub-heartbeat must be a number of seconds above 0 and at most 86400 (a day), not \(heartbeat.value) (from \(heartbeat.source))")
         }
         let allowHTTP = try await settings.bool("hub-allow-http", flag: hubAllowHttp ? true : nil, default: false)
         let hub: HubConfiguration

@@ -172,8 +172,9 @@ struct Serve: AsyncParsableCommand {
         // Each default is written once, here.
         func seconds(_ key: String, _ flag: Double?, default value: Double) async throws -> Duration {
             let setting = try await settings.seconds(key, flag: flag, default: value)
-            guard setting.value > 0, setting.value.isFinite else {
-                throw ValidationError("\(key) must be a positive number of seconds, not \(setting.value) (from \(setting.source))")
+            // A bound far above any sensible value: Duration traps on seconds beyond Int64.
+            guard setting.value > 0, setting.value <= 1_000_000_000 else {
+                throw ValidationError("\(key) must be a number of seconds above 0 and at most 1000000000, not \(setting.value) (from \(setting.source))")
             }
             return .seconds(note(key, setting))
         }
@@ -194,6 +195,9 @@ struct Serve: AsyncParsableCommand {
             maxBackoff: try await seconds("max-backoff", maxBackoff, default: 300))
         let maxConcurrentProbes = try await count("max-concurrent-probes", maxConcurrentProbes, default: 256)
         let hubLease = try await seconds("hub-lease", hubLease, default: 40)
+        guard hubLease <= .seconds(86_400) else {
+            throw ValidationError("hub-lease must be at most 86400 seconds (a day), not \(hubLease.components.seconds)")
+        }
         let secretFiles = try await settings.paths("secret-files-under", flag: secretFilesUnder.isEmpty ? nil : secretFilesUnder)
             .map { note("secret-files-under", $0) }
         let allowLinkLocal = note("allow-link-local-targets",

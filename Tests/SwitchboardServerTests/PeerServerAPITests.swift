@@ -129,6 +129,28 @@ struct PeerServerAPITests {
         }
     }
 
+    /// A lease runs out whatever the status: a server in maintenance that stops sending
+    /// heartbeats shows a lapsed lease (and stays in maintenance); and no server is created
+    /// `connected`, where nothing would ever let its lease lapse.
+    @Test func aLeaseLapsesInMaintenanceToo() async throws {
+        try await ServerHarness.run(hubLease: .seconds(1)) { harness in
+            let spoke = try await harness.tokens.issue(for: "site-e", role: .server).token
+            let refused = Self.registration(UUID()).replacingOccurrences(of: #""status": "registered""#, with: #""status": "connected""#)
+            let problem = try expectProblem(try await harness.request(.post, "/api/integrations/connections", json: refused, token: spoke),
+                                            .badRequest)
+            #expect(problem.field == "status", "\(problem)")
+            let serverId = UUID()
+            let id = try decode(Peer.self, try await harness.request(.post, "/api/integrations/connections",
+                                                                    json: Self.registration(serverId), token: spoke)).id
+            _ = try await Self.beat(harness, serverId, token: spoke)
+            #expect(try await harness.request(.post, "/api/integrations/connections/\(id)/transitions",
+                                              json: #"{"status": "maintenance"}"#).status == .ok)
+            try await waitUntil(timeout: .seconds(10), "the lease lapsed") { try await Self.peer(harness, id).lease?.state == "lapsed" }
+            let peer = try await Self.peer(harness, id)
+            #expect(peer.status == "maintenance" && peer.lease?.lastError?.hasPrefix("no heartbeat since ") == true, "\(peer)")
+        }
+    }
+
     @Test func aServerTokenReachesOnlyItsOwnRegistration() async throws {
         try await ServerHarness.run(hubLease: .seconds(30)) { harness in
             let spoke = try await harness.tokens.issue(for: "site-c", role: .server).token
