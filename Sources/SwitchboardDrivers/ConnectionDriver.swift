@@ -21,7 +21,7 @@ public struct CheckResult: Sendable, Hashable {
     public var isReachable: Bool { health == .reachable }
 
     public var latencyMilliseconds: Double {
-        Double(latency.components.seconds) * 1000 + Double(latency.components.attoseconds) / 1e15
+        latency.timeInterval * 1000
     }
 }
 

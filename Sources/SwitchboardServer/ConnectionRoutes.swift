@@ -85,7 +85,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
         }
         // A server registering itself again (after a restart) gets its connection back, refreshed: 200.
         let (connection, created) = try await engine.register(new, secret: secret, by: RequestPrincipal.current,
-                                                              reason: payload.reason, correlationId: correlationId(request))
+                                                              reason: payload.reason, correlationId: request.correlationId)
         var response = JSONBody.response(written: try await resource(connection), status: created ? .created : .ok)
         response.headers[.location] = "/api/integrations/connections/\(connection.id.lowercasedString)"
         return response
@@ -142,14 +142,14 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
                                     credentialId: payload.credentialId, metadata: payload.metadata)
         let updated = try await engine.change(id, to: status == current.status ? nil : status, patch: patch,
                                               by: RequestPrincipal.current, reason: payload.reason,
-                                              correlationId: correlationId(request))
+                                              correlationId: request.correlationId)
         return JSONBody.response(written: try await resource(updated))
     }
 
     @Sendable func delete(_ request: Request, context: Context) async throws -> Response {
         try await engine.transition(try await visibleConnection(context, for: .change).id, to: .deleted, by: RequestPrincipal.current,
                                     reason: QueryValue.one(QueryValue.parameters(request), "reason"),
-                                    correlationId: correlationId(request))
+                                    correlationId: request.correlationId)
         return Response(status: .noContent)
     }
 
@@ -158,7 +158,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
         let status = try QueryValue.status(body.status, field: "status")
         let id = try await visibleConnection(context, for: status == .deleted ? .change : .transition).id
         let principal = RequestPrincipal.current
-        let correlation = correlationId(request)
+        let correlation = request.correlationId
         let connection = try await limits.transitions.run {
             try await engine.transition(id, to: status, by: principal, reason: body.reason, correlationId: correlation)
         }
@@ -179,7 +179,7 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
         let engine = engine
         let use: Visibility.Use = status == .deleted ? .change : .transition
         let principal = RequestPrincipal.current
-        let correlation = correlationId(request)
+        let correlation = request.correlationId
         let outcomes = try await limits.bulkTransitions.run {
             await engine.transitionMany(body.ids, to: status, by: principal, reason: body.reason,
                                         correlationId: correlation) { connection in
@@ -246,10 +246,13 @@ struct ConnectionRoutes<Context: RequestContext>: Sendable {
         try QueryValue.uuid(try context.parameters.require("connectionId"), name: "connectionId")
     }
 
+}
+
+extension Request {
     /// The client's `X-Correlation-Id` when it is a UUID, so a client can find its own
     /// change in the event log; a fresh one otherwise.
-    private func correlationId(_ request: Request) -> UUID {
-        request.headers[HTTPField.Name.correlationId].flatMap(UUID.init(uuidString:)) ?? UUID()
+    var correlationId: UUID {
+        headers[HTTPField.Name.correlationId].flatMap(UUID.init(uuidString:)) ?? UUID()
     }
 }
 

@@ -39,9 +39,8 @@ struct PeerServerRoutes<Context: RequestContext>: Sendable {
     }
 
     @Sendable func deregister(_ request: Request, context: Context) async throws -> Response {
-        let correlation = request.headers[HTTPField.Name.correlationId].flatMap(UUID.init(uuidString:)) ?? UUID()
         _ = try await keeper.deregister(kind: Self.kind, serverId: try serverId(context), by: RequestPrincipal.current,
-                                        correlationId: correlation)
+                                        correlationId: request.correlationId)
         return Response(status: .noContent)
     }
 
