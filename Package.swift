@@ -30,12 +30,22 @@ let package = Package(
     ],
     targets: [
         .target(name: "ConnectionLifecycle"),
+        // What every store backend implements (narrow protocols by concern) and the values they trade.
+        .target(name: "StoreContract", dependencies: ["ConnectionLifecycle"]),
+        // The embedded SQLite backend.
         .target(
             name: "SwitchboardStorage",
             dependencies: [
-                "ConnectionLifecycle",
+                "ConnectionLifecycle", "StoreContract",
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The one place that picks and opens a backend.
+        .target(
+            name: "StoreBackends",
+            dependencies: [
+                "StoreContract", "SwitchboardStorage",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
@@ -56,7 +66,7 @@ let package = Package(
         .target(
             name: "SwitchboardEngine",
             dependencies: [
-                "ConnectionLifecycle", "SwitchboardStorage", "SwitchboardDrivers",
+                "ConnectionLifecycle", "StoreContract", "SwitchboardDrivers",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -68,7 +78,7 @@ let package = Package(
         .target(
             name: "SwitchboardServer",
             dependencies: [
-                "SwitchboardEngine",
+                "SwitchboardEngine", "StoreContract", "StoreBackends",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -90,7 +100,7 @@ let package = Package(
         .executableTarget(
             name: "switchboard",
             dependencies: [
-                "SwitchboardServer", "SwitchboardEngine", "SwitchboardDrivers", "SwitchboardStorage", "ConnectionLifecycle",
+                "SwitchboardServer", "SwitchboardEngine", "SwitchboardDrivers", "StoreContract", "StoreBackends", "ConnectionLifecycle",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -107,7 +117,7 @@ let package = Package(
         .executableTarget(
             name: "benchmarks",
             dependencies: [
-                "ConnectionLifecycle", "SwitchboardStorage", "SwitchboardTestSupport",
+                "ConnectionLifecycle", "StoreContract", "StoreBackends", "SwitchboardTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -122,7 +132,7 @@ let package = Package(
         .executableTarget(
             name: "fuzz-inputs",
             dependencies: [
-                "ConnectionLifecycle", "SwitchboardDrivers", "SwitchboardEngine", "SwitchboardServer", "SwitchboardStorage",
+                "ConnectionLifecycle", "SwitchboardDrivers", "SwitchboardEngine", "SwitchboardServer", "StoreContract", "SwitchboardStorage",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: [.enableExperimentalFeature("Extern")]
@@ -131,7 +141,7 @@ let package = Package(
         .target(
             name: "SwitchboardTestSupport",
             dependencies: [
-                "ConnectionLifecycle", "SwitchboardStorage",
+                "ConnectionLifecycle", "StoreContract", "StoreBackends",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -149,8 +159,8 @@ let package = Package(
         .testTarget(name: "ConnectionLifecycleTests", dependencies: ["ConnectionLifecycle", "SwitchboardTestSupport"]),
         .testTarget(
             name: "SwitchboardStorageTests",
-            dependencies: ["SwitchboardStorage", "SwitchboardTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
-                           .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["SwitchboardStorage", "StoreContract", "SwitchboardTestSupport",
+                           .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "SwitchboardDriversTests",

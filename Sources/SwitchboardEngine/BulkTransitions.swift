@@ -1,6 +1,6 @@
 import ConnectionLifecycle
 import Foundation
-import SwitchboardStorage
+import StoreContract
 
 extension ConnectionEngine {
     /// Moves many connections to `status` for one request, each decided on its own. Moves

@@ -2,7 +2,7 @@ import ConnectionLifecycle
 import Foundation
 import Logging
 import SwitchboardDrivers
-import SwitchboardStorage
+import StoreContract
 
 /// The one path every change to a connection takes: load, ask the lifecycle, verify when
 /// the edge says so, commit with compare-and-set (change and event in one transaction),
@@ -14,6 +14,8 @@ public final class ConnectionEngine: Sendable {
     public let drivers: DriverCatalog
     /// Lends secrets not stored yet to a check (a new connection's own credential).
     let credentials: StoredCredentials?
+    /// Seals the credentials a change writes, opens those it reads.
+    let sealed: SealedCredentials
     let metrics: EngineMetrics
     private let sessions: SessionManager
     private let effects: SideEffectRunner
@@ -28,17 +30,18 @@ public final class ConnectionEngine: Sendable {
 
     public init(
         store: any ConnectionStore, kinds: KindCatalog = .builtIn, drivers: DriverCatalog,
-        credentials: StoredCredentials? = nil, metrics: EngineMetrics = .discarded, logger: Logger,
-        now: @escaping @Sendable () -> Date = { Date() }
+        vault: SecretsVault? = nil, credentials: StoredCredentials? = nil, metrics: EngineMetrics = .discarded,
+        logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store
+        self.sealed = SealedCredentials(store: store, vault: vault)
         self.credentials = credentials
         self.kinds = kinds
         self.drivers = drivers
         self.metrics = metrics
         self.sessions = SessionManager(drivers: drivers, sink: StoreSink(store: store, discoveries: discoveries),
                                        logger: logger)
-        self.effects = SideEffectRunner(sessions: sessions, store: store, logger: logger)
+        self.effects = SideEffectRunner(sessions: sessions, store: store, logger: logger, now: now)
         self.logger = logger
         self.now = now
         discoveries.attach { [weak self] targets, parent in await self?.discoverChildren(targets, of: parent) ?? false }
@@ -215,9 +218,10 @@ public final class ConnectionEngine: Sendable {
         let feed = feed
         let created = connection
         let verified = failure == nil
+        let credentialWrite = try owned.map { try sealed.write($0, for: event, replacing: false) }
         try await locks.withLock(connection.id) {
             do {
-                try await store.insert(created, event: event, credential: owned)
+                try await store.insert(created, event: event, credential: credentialWrite)
             } catch StoreError.duplicateFingerprint(let fingerprint, let existing) {
                 throw EngineError.duplicate(existing: existing, fingerprint: fingerprint)
             }
@@ -259,7 +263,7 @@ public final class ConnectionEngine: Sendable {
                                    secret: SecretValues?) async throws {
         guard !kind.requirements.isEmpty else { return }
         var secretKeys = Set(secret.map { Array($0.keys) } ?? [])
-        if let id = new.credentialId, let stored = try await store.credential(id: id) {
+        if let id = new.credentialId, let stored = try await sealed.credential(id: id) {
             secretKeys.formUnion(stored.secret.keys)
         }
         if let unmet = kind.unmetRequirement(url: address, secretKeys: secretKeys, metadataKeys: Set(new.metadata.keys)) {
@@ -424,7 +428,7 @@ public final class ConnectionEngine: Sendable {
     }
 
     func commit(_ connection: Connection, expectedVersion: Int64, event: LifecycleEvent,
-                effects effectList: [SideEffect], credential: Credential? = nil) async throws -> Connection {
+                effects effectList: [SideEffect], credential: CredentialWrite? = nil) async throws -> Connection {
         let store = store
         let effects = effects
         let feed = feed

@@ -2,16 +2,18 @@ import ConnectionLifecycle
 import Foundation
 import Logging
 import SwitchboardDrivers
-import SwitchboardStorage
+import StoreContract
 
-/// Credentials as users manage them: checked, sealed by the store, each change audited in
-/// the same transaction. Secrets go in and never come out (only their keys' names).
+/// Credentials as users manage them: checked, sealed before the store sees them, each change
+/// audited in the same transaction. Secrets go in and never come out (only their keys' names).
 public struct CredentialService: Sendable {
     let store: any ConnectionStore
+    let sealed: SealedCredentials
     let now: @Sendable () -> Date
 
-    public init(store: any ConnectionStore, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(store: any ConnectionStore, vault: SecretsVault?, now: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
+        self.sealed = SealedCredentials(store: store, vault: vault)
         self.now = now
     }
 
@@ -20,11 +22,11 @@ public struct CredentialService: Sendable {
     static let maxValueBytes = 64 << 10
 
     public func list(_ query: CredentialQuery) async throws -> CredentialListing {
-        try await store.credentials(query)
+        try await sealed.list(query)
     }
 
     public func get(_ id: UUID) async throws -> CredentialSummary {
-        guard let summary = try await store.credentialSummary(id: id) else { throw EngineError.credentialNotFound(id) }
+        guard let summary = try await sealed.summary(id: id) else { throw EngineError.credentialNotFound(id) }
         return summary
     }
 
@@ -34,7 +36,7 @@ public struct CredentialService: Sendable {
         try Self.check(secret: secret)
         let at = now().truncatedToMilliseconds
         let credential = Credential(name: name, type: type, owner: owner, secret: secret, createdAt: at, updatedAt: at)
-        try await store.insertCredential(credential, audit: audit(credential.id, .created, principal,
+        try await store.insertCredential(try sealed.seal(credential), audit: audit(credential.id, .created, principal,
                                                                   "secret keys: \(secret.keys.sorted().joined(separator: ", "))", at))
         return try await get(credential.id)
     }
@@ -45,7 +47,7 @@ public struct CredentialService: Sendable {
                        by principal: Principal) async throws -> CredentialSummary {
         if let secret { try Self.check(secret: secret) }
         return try await retryingLostRaces(id) {
-            guard let current = try await store.credential(id: id) else { throw EngineError.credentialNotFound(id) }
+            guard let current = try await sealed.credential(id: id) else { throw EngineError.credentialNotFound(id) }
             var credential = current
             var changed: [String] = []
             if let name, name != credential.name { credential.name = name; changed.append("name") }
@@ -60,7 +62,7 @@ public struct CredentialService: Sendable {
             let at = max(now().truncatedToMilliseconds, current.updatedAt.addingTimeInterval(0.001))
             credential.updatedAt = at
             do {
-                try await store.updateCredential(credential, expectedUpdatedAt: current.updatedAt, audit: audit(
+                try await store.updateCredential(try sealed.seal(credential), expectedUpdatedAt: current.updatedAt, audit: audit(
                     id, .updated, principal, "changed \(changed.joined(separator: ", "))", at))
             } catch StoreError.credentialNotFound {
                 throw EngineError.credentialNotFound(id)

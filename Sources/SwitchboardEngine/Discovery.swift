@@ -1,7 +1,7 @@
 import ConnectionLifecycle
 import Foundation
 import SwitchboardDrivers
-import SwitchboardStorage
+import StoreContract
 
 /// Something discovery found: the connection it would create, the secret it brings (stored
 /// as a credential the connection owns), and where it was found.
@@ -137,7 +137,7 @@ extension ConnectionEngine {
         let store = store
         let feed = feed
         let created = connection
-        let owned = credential
+        let owned = try credential.map { try sealed.write($0, for: event, replacing: false) }
         try await locks.withLock(connection.id) {
             try await store.insert(created, event: event, credential: owned)
             await feed.publish(created)
@@ -164,7 +164,7 @@ extension ConnectionEngine {
 
         var credential: Credential?
         if let secret = found.secret {
-            if let id = existing.credentialId, let stored = try await store.credential(id: id) {
+            if let id = existing.credentialId, let stored = try await sealed.credential(id: id) {
                 // A credential the operator placed (it may run exec plugins) is not replaced
                 // by one uploaded through the API.
                 let keepsOperators = stored.secret[SecretKey.execAllowed] == "true" && secret[SecretKey.execAllowed] != "true"
@@ -213,7 +213,9 @@ extension ConnectionEngine {
             reason: comesBack ? "discovered again by \(found.source)\(what)" : "\(found.source)\(what)",
             correlationId: correlationId, at: at)
         let stored = try await commit(updated, expectedVersion: existing.version, event: event, effects: effects,
-                                      credential: credential)
+                                      credential: try credential.map {
+                                          try sealed.write($0, for: event, replacing: $0.id == existing.credentialId)
+                                      })
         return DiscoveryResult(outcome: comesBack ? .rediscovered : .updated, connection: stored)
     }
 

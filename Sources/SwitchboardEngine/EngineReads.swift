@@ -1,6 +1,6 @@
 import ConnectionLifecycle
 import Foundation
-import SwitchboardStorage
+import StoreContract
 
 /// What the API reads, through the engine: routes never reach the store itself, so a
 /// second backend is one more implementation of the store, not a change to every route.
@@ -37,7 +37,7 @@ extension ConnectionEngine {
 
     /// Who owns the credential, and whether it exists (nil when it does not).
     public func credentialOwner(id: UUID) async throws -> (owner: UUID?, exists: Bool) {
-        guard let summary = try await store.credentialSummary(id: id) else { return (nil, false) }
+        guard let summary = try await sealed.summary(id: id) else { return (nil, false) }
         return (summary.owner, true)
     }
 

@@ -1,6 +1,6 @@
 import ConnectionLifecycle
 import Foundation
-import SwitchboardStorage
+import StoreContract
 
 /// Environments as users manage them: checked, each change audited in the same
 /// transaction. Memberships never touch a connection's status or history.

@@ -4,7 +4,7 @@ import HeapModule
 import Logging
 import ServiceLifecycle
 import SwitchboardDrivers
-import SwitchboardStorage
+import StoreContract
 
 /// How the health monitor runs.
 public struct HealthMonitorConfiguration: Sendable {

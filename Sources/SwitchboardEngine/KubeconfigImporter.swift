@@ -1,7 +1,7 @@
 import ConnectionLifecycle
 import Foundation
 import SwitchboardDrivers
-import SwitchboardStorage
+import StoreContract
 
 /// What happened to one context of an imported kubeconfig. Every context of the file gets
 /// one, so none is dropped silently.

@@ -4,7 +4,7 @@ import HeapModule
 import Logging
 import ServiceLifecycle
 import SwitchboardDrivers
-import SwitchboardStorage
+import StoreContract
 
 /// What a peer server sends with each heartbeat: its build and a summary of its own
 /// connections (kept as its connection's collected data).

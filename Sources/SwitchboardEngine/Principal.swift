@@ -1,6 +1,6 @@
 import ConnectionLifecycle
 import Foundation
-import SwitchboardStorage
+import StoreContract
 
 /// Who asks for a change: a signed-in user, or Switchboard itself. Recorded on every event.
 public struct Principal: Sendable, Hashable {

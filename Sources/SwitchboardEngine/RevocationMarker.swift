@@ -1,5 +1,5 @@
 import Foundation
-import SwitchboardStorage
+import StoreContract
 
 /// Tells a running server that tokens were revoked by another process: `switchboard token
 /// revoke` writes the database directly, and the server remembers looked-up tokens so that a

@@ -2,7 +2,7 @@ import ConnectionLifecycle
 import Foundation
 import Logging
 import SwitchboardDrivers
-import SwitchboardStorage
+import StoreContract
 import Synchronization
 
 /// Runs one session per connected connection: the kind driver's `runSession`, restarted

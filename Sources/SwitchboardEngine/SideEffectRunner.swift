@@ -1,7 +1,7 @@
 import ConnectionLifecycle
 import Foundation
 import Logging
-import SwitchboardStorage
+import StoreContract
 
 /// Runs the side effects of committed changes (start and stop sessions, purge data), one
 /// connection's effects strictly in the order they were queued, different connections in
@@ -10,13 +10,15 @@ actor SideEffectRunner {
     private let sessions: SessionManager
     private let store: any ConnectionStore
     private let logger: Logger
+    private let now: @Sendable () -> Date
     private var tails: [UUID: (token: Int, task: Task<Void, Never>)] = [:]
     private var nextToken = 0
 
-    init(sessions: SessionManager, store: any ConnectionStore, logger: Logger) {
+    init(sessions: SessionManager, store: any ConnectionStore, logger: Logger, now: @escaping @Sendable () -> Date) {
         self.sessions = sessions
         self.store = store
         self.logger = logger
+        self.now = now
     }
 
     func enqueue(_ effects: [SideEffect], for connection: Connection) {
@@ -27,6 +29,7 @@ actor SideEffectRunner {
         let sessions = sessions
         let store = store
         let logger = logger
+        let now = now
         let task = Task {
             await previous?.value
             for effect in effects {
@@ -37,7 +40,12 @@ actor SideEffectRunner {
                     case .purgeData: try await store.purgeCollectedData(connectionId: connection.id)
                     // Kept while another live connection shares it (a cluster's scanned services).
                     case .dropOwnedCredential:
-                        if let id = connection.credentialId { try await store.deleteCredentialIfUnused(id: id) }
+                        if let id = connection.credentialId {
+                            try await store.deleteCredentialIfUnused(id: id, audit: AuditEvent(
+                                subjectType: "credential", subjectId: id, action: .deleted, actor: Principal.system.name,
+                                actorRole: .system, detail: "deleted with the last connection that used it",
+                                correlationId: UUID(), at: now().truncatedToMilliseconds))
+                        }
                     }
                 } catch {
                     logger.error("side effect failed", metadata: [

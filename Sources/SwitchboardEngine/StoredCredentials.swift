@@ -1,28 +1,28 @@
 import ConnectionLifecycle
 import Foundation
 import SwitchboardDrivers
-import SwitchboardStorage
+import StoreContract
 import Synchronization
 
-/// The secrets drivers authenticate with: the connection's stored credential (decrypted by
-/// the store) when it names one, else the files its metadata refers to.
+/// The secrets drivers authenticate with: the connection's stored credential (opened with
+/// the vault) when it names one, else the files its metadata refers to.
 ///
 /// A secret not stored yet can be lent for one check (`withPending`), so a kubeconfig can
 /// be tested for reachability without persisting anything.
 public final class StoredCredentials: CredentialSource {
-    private let store: any ConnectionStore
+    private let sealed: SealedCredentials
     private let files: FileReferenceCredentials
     private let pending = Mutex<[UUID: SecretValues]>([:])
 
-    public init(store: any ConnectionStore, files: FileReferenceCredentials) {
-        self.store = store
+    public init(store: any ConnectionStore, vault: SecretsVault?, files: FileReferenceCredentials) {
+        self.sealed = SealedCredentials(store: store, vault: vault)
         self.files = files
     }
 
     public func secrets(for connection: Connection) async throws -> SecretValues {
         guard let id = connection.credentialId else { return try await files.secrets(for: connection) }
         if let lent = pending.withLock({ $0[id] }) { return lent }
-        guard let credential = try await store.credential(id: id) else {
+        guard let credential = try await sealed.credential(id: id) else {
             throw DriverError("credential \(id.lowercasedString) does not exist")
         }
         return credential.secret

@@ -1,7 +1,7 @@
 import ConnectionLifecycle
 import Crypto
 import Foundation
-import SwitchboardStorage
+import StoreContract
 import Synchronization
 
 /// API tokens: random, shown once, kept only as a SHA-256, tied to a user and a role, able

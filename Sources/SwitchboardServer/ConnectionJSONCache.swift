@@ -1,7 +1,7 @@
 import ConnectionLifecycle
 import Foundation
 import NIOCore
-import SwitchboardStorage
+import StoreContract
 import Synchronization
 
 /// The JSON of recently read connections, reused while what it was written from is equal:

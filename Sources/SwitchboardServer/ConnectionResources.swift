@@ -2,7 +2,7 @@ import ConnectionLifecycle
 import Foundation
 import Hummingbird
 import SwitchboardEngine
-import SwitchboardStorage
+import StoreContract
 
 /// Connections as every answer shows them: with the health and environments a `GET` shows,
 /// read in one batch per answer, so a create, a `PUT`, a transition or a list never answers

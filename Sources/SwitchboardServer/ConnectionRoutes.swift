@@ -3,7 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import SwitchboardEngine
-import SwitchboardStorage
+import StoreContract
 
 /// The connections API: Meshery's paths and shapes, with every status change routed
 /// through the engine.

@@ -2,7 +2,7 @@ import ConnectionLifecycle
 import Foundation
 import Hummingbird
 import SwitchboardEngine
-import SwitchboardStorage
+import StoreContract
 
 /// Credentials on Meshery's v1beta2 paths: list, create, update (id in the body), delete
 /// (`?credentialId=`), read one. The secret is write-only: responses name its keys only.

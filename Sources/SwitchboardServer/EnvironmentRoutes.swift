@@ -2,7 +2,7 @@ import ConnectionLifecycle
 import Foundation
 import Hummingbird
 import SwitchboardEngine
-import SwitchboardStorage
+import StoreContract
 
 /// Environments on Meshery's v1beta3 paths: CRUD, the connections in one, and membership.
 struct EnvironmentRoutes<Context: RequestContext>: Sendable {

@@ -4,7 +4,7 @@ import Hummingbird
 import NIOCore
 import ServiceLifecycle
 import SwitchboardEngine
-import SwitchboardStorage
+import StoreContract
 import Synchronization
 
 /// `GET /api/events/stream`: the event log as Server-Sent Events. Each event carries its

@@ -3,7 +3,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 import SwitchboardEngine
-import SwitchboardStorage
+import StoreContract
 import Synchronization
 
 /// An RFC 9457 problem: every error the API returns has this shape and the media type

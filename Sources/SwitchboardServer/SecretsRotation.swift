@@ -1,6 +1,7 @@
 import Foundation
 import Logging
-import SwitchboardStorage
+import StoreBackends
+import SwitchboardEngine
 
 /// `switchboard secrets rotate-key`: a new key goes in front of the key file (the old ones
 /// stay, so nothing becomes unreadable), every credential is re-sealed with it, and a running
@@ -18,26 +19,18 @@ public enum SecretsRotation {
             throw VaultError("no database at \(databasePath); name the server's --data-dir")
         }
         let newKeyId = try SecretsVault.rotate(keyFile: keyFile)
-        let store = try SQLiteConnectionStore(path: databasePath, vault: try SecretsVault.load(keyFile: keyFile))
-        var resealed = try await resealAll(store)
+        let credentials = SealedCredentials(store: try StoreBackends.open(.sqlite(path: databasePath)),
+                                            vault: try SecretsVault.load(keyFile: keyFile))
+        var resealed = try await credentials.resealAll()
         // A server that sealed a credential just before it noticed the new key: catch that too.
         try await Task.sleep(for: settle)
-        resealed += try await resealAll(store)
+        resealed += try await credentials.resealAll()
         if retireOldKeys {
             try SecretsVault.retireOldKeys(keyFile: keyFile)
             // This vault still holds the old keys: anything a server sealed with one at the
             // last moment is re-sealed now rather than lost.
-            resealed += try await resealAll(store)
+            resealed += try await credentials.resealAll()
         }
         return Report(newKeyId: newKeyId, resealed: resealed, retired: retireOldKeys)
-    }
-
-    private static func resealAll(_ store: SQLiteConnectionStore) async throws -> Int {
-        var total = 0
-        while true {
-            let count = try await store.resealCredentials(limit: 200)
-            guard count > 0 else { return total }
-            total += count
-        }
     }
 }

@@ -10,7 +10,8 @@ import Prometheus
 import ServiceLifecycle
 import SwitchboardDrivers
 import SwitchboardEngine
-import SwitchboardStorage
+import StoreBackends
+import StoreContract
 
 /// Where and how `switchboard serve` runs.
 public struct ServerConfiguration: Sendable {
@@ -79,6 +80,9 @@ public struct ServerConfiguration: Sendable {
     public var databasePath: String {
         URL(fileURLWithPath: dataDirectory).appendingPathComponent("switchboard.sqlite").path
     }
+
+    /// Where the store lives: the SQLite file in the data folder.
+    public var storeLocation: StoreLocation { .sqlite(path: databasePath) }
 
     /// Where the first start writes the admin token.
     public var adminTokenPath: String {
@@ -151,19 +155,19 @@ public enum SwitchboardApp {
     }
 
     /// The engine and monitor over `store`.
-    public static func assemble(store: any ConnectionStore, httpClient: HTTPClient, configuration: ServerConfiguration,
-                                logger: Logger) -> SwitchboardParts {
+    public static func assemble(store: any ConnectionStore, vault: SecretsVault?, httpClient: HTTPClient,
+                                configuration: ServerConfiguration, logger: Logger) -> SwitchboardParts {
         let registry = PrometheusCollectorRegistry()
         let http = OutboundHTTP(client: httpClient, policy: configuration.outbound)
         let leases = HeartbeatLeases(duration: configuration.hubLease)
         let credentials = StoredCredentials(
-            store: store, files: FileReferenceCredentials(allowedDirectories: configuration.secretFileDirectories))
+            store: store, vault: vault, files: FileReferenceCredentials(allowedDirectories: configuration.secretFileDirectories))
         let engine = ConnectionEngine(
             store: store,
             kinds: KindCatalog.builtIn.withAutoRegistration(
                 only: configuration.autoRegister ? configuration.autoRegisterKinds ?? Set(KindCatalog.builtIn.names) : []),
             drivers: .builtIn(http: http, credentials: credentials, timeout: configuration.checkTimeout, leases: leases),
-            credentials: credentials,
+            vault: vault, credentials: credentials,
             metrics: EngineMetrics(factory: PrometheusMetricsFactory(registry: registry)),
             logger: logger)
         let monitor = HealthMonitor(engine: engine, configuration: configuration.monitor, logger: logger)
@@ -173,7 +177,7 @@ public enum SwitchboardApp {
                                     ? TokenService(store: store, revocations: RevocationMarker(dataDirectory: configuration.dataDirectory))
                                     : nil,
                                 leases: LeaseKeeper(engine: engine, leases: leases, logger: logger),
-                                credentials: CredentialService(store: store), environments: EnvironmentService(store: store),
+                                credentials: CredentialService(store: store, vault: vault), environments: EnvironmentService(store: store),
                                 address: AdvertisedAddress(
                                     configured: configuration.advertiseURL,
                                     fallback: ServerURL.make(scheme: configuration.tls == nil ? "http" : "https",
@@ -212,31 +216,22 @@ public enum SwitchboardApp {
         if let advertised = configuration.advertiseURL { _ = try ServerURL.parse(advertised, setting: "advertise-url") }
         let folder = try DataFolder.acquire(configuration.dataDirectory, logger: logger)
         defer { folder.release() }
-        let cleanShutdown = CleanShutdown(databasePath: configuration.databasePath)
-        let unchanged = cleanShutdown.takeRecord()
-        let store = try SQLiteConnectionStore(path: configuration.databasePath, vault: vault(configuration, logger: logger))
-        // A damaged or unwritable database refuses to start (path and SQLite's words) rather
-        // than reporting ready and failing every write.
-        try await store.checkAtStart(knownWhole: unchanged)
-        logger.info(unchanged ? "database unchanged since its clean shutdown; checked that it takes writes"
-                              : "database checked in full and takes writes",
-                    metadata: ["file": "\(configuration.databasePath)"])
+        let vault = try vault(configuration, logger: logger)
+        // A damaged or unwritable database refuses to start (where and why) rather than
+        // reporting ready and failing every write.
+        let opened = try await StoreBackends.openForServing(configuration.storeLocation, logger: logger)
+        let store = opened.store
         // Made on the first start and kept in the database: the hub and clients know this server by it.
-        let serverId = try await store.serverIdentity()
+        let serverId: UUID
+        do {
+            serverId = try await store.serverIdentity()
+        } catch {
+            try? await opened.close()
+            throw error
+        }
         logger.info("server id \(serverId.lowercasedString)")
-        let wholeCheck = unchanged ? Task {
-            do {
-                try await store.checkWhole()
-            } catch let damage as StoreUnavailable {
-                logger.critical("the database is damaged; the server is not ready until it is restored",
-                                metadata: ["error": "\(damage)"])
-            } catch {
-                // Cancelled by the shutdown, or the read itself failed: nothing was found.
-            }
-        } : nil
-        defer { wholeCheck?.cancel() }
         let httpClient = makeHTTPClient()
-        let parts = assemble(store: store, httpClient: httpClient, configuration: configuration, logger: logger)
+        let parts = assemble(store: store, vault: vault, httpClient: httpClient, configuration: configuration, logger: logger)
         let scheme = certificate == nil ? "http" : "https"
         let app = Application(
             router: router(parts),
@@ -292,9 +287,7 @@ public enum SwitchboardApp {
         await parts.engine.shutdown()
         try await httpClient.shutdown()
         do {
-            try await store.close()
-            // A file found damaged is checked in full again at the next start.
-            if !store.isKnownDamaged { try cleanShutdown.record() }
+            try await opened.close()
         } catch {
             logger.warning("could not close the database cleanly; the next start checks it in full",
                            metadata: ["error": "\(error)"])

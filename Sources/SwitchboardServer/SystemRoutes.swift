@@ -3,7 +3,7 @@ import Foundation
 import Hummingbird
 import Prometheus
 import SwitchboardEngine
-import SwitchboardStorage
+import StoreContract
 
 /// Liveness, readiness, metrics, the API's own description and this server's identity.
 struct SystemRoutes<Context: RequestContext>: Sendable {

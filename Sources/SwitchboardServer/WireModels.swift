@@ -1,7 +1,7 @@
 import ConnectionLifecycle
 import Foundation
 import Synchronization
-import SwitchboardStorage
+import StoreContract
 
 /// A connection as the API shows it: Meshery's v1beta3 `Connection` (its environments as
 /// `Environment` objects, which Meshery's UI reads names from), plus `version`, `health` and

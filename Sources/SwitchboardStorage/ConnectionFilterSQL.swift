@@ -1,3 +1,4 @@
+import StoreContract
 import ConnectionLifecycle
 
 /// The WHERE and ORDER BY clauses of a connection list, shared by every SQL store.

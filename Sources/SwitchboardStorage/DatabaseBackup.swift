@@ -1,4 +1,5 @@
 import Foundation
+import StoreContract
 import GRDB
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,6 @@
 import ConnectionLifecycle
 import Foundation
+import StoreContract
 import GRDB
 
 /// The embedded store: one SQLite file in WAL mode, through GRDB.
@@ -9,14 +10,11 @@ import GRDB
 public final class SQLiteConnectionStore: ConnectionStore {
     let pool: DatabasePool
     let fileHealth: SQLiteStoreHealth
-    private let vault: SecretsVault?
     private let detailsCache = ConnectionDetailsCache()
 
     /// Opens (creating if needed, mode 0600) the database at `path` and migrates it to the
-    /// latest schema. Credentials are sealed with `vault`; without one, storing a credential
-    /// fails. A file that cannot be opened or migrated throws `StoreUnavailable` naming it.
-    public init(path: String, vault: SecretsVault? = nil) throws {
-        self.vault = vault
+    /// latest schema. A file that cannot be opened or migrated throws `StoreUnavailable` naming it.
+    public init(path: String) throws {
         fileHealth = SQLiteStoreHealth(path: path)
         var configuration = Configuration()
         // Readers and the writer wait for each other briefly instead of failing at once.
@@ -36,11 +34,10 @@ public final class SQLiteConnectionStore: ConnectionStore {
         pool.add(transactionObserver: detailsCache, extent: .databaseLifetime)
     }
 
-    public func insert(_ connection: Connection, event: LifecycleEvent, credential: Credential?) async throws {
-        let sealed = try credential.map(seal)
+    public func insert(_ connection: Connection, event: LifecycleEvent, credential: CredentialWrite?) async throws {
         try await write { db in
             try Self.insert(connection, db)
-            if let credential, let sealed { try Self.saveAudited(credential, sealed: sealed, for: event, db) }
+            if let credential { try Self.save(credential, db) }
             try Self.append(event, db)
         }
     }
@@ -184,52 +181,32 @@ public final class SQLiteConnectionStore: ConnectionStore {
 
     // MARK: Credentials
 
-    private func seal(_ credential: Credential) throws -> (keyId: String, secret: Data) {
-        guard let vault else { throw StoreError.noSecretsKey }
-        let (keyId, sealed) = try vault.seal(credential.secret, credentialId: credential.id)
-        return (keyId, sealed)
+    /// Stores a credential written along with a connection change, with its audit record.
+    private static func save(_ write: CredentialWrite, _ db: Database) throws {
+        try save(write.credential, db)
+        if let audit = write.audit { try append(audit, db) }
     }
 
-    /// Saves a credential written along with a connection change, and audits it with the
-    /// change's actor (never the secret).
-    private static func saveAudited(_ credential: Credential, sealed: (keyId: String, secret: Data),
-                                    for event: LifecycleEvent, _ db: Database) throws {
-        let existed = try Bool.fetchOne(db, sql: "SELECT 1 FROM credentials WHERE id = ?",
-                                        arguments: [credential.id.lowercasedString]) ?? false
-        try save(credential, sealed: sealed, db)
-        try append(AuditEvent(
-            subjectType: "credential", subjectId: credential.id, action: existed ? .updated : .created,
-            actor: event.actor, actorRole: event.actorRole,
-            detail: "\(existed ? "secret replaced" : "created") for connection \(event.connectionId.lowercasedString) (secret keys: \(credential.secret.keys.sorted().joined(separator: ", ")))",
-            correlationId: event.correlationId, at: event.at), db)
-    }
-
-    private static func save(_ credential: Credential, sealed: (keyId: String, secret: Data), _ db: Database) throws {
+    private static func save(_ credential: SealedCredential, _ db: Database) throws {
         try db.execute(sql: """
             INSERT INTO credentials (id, name, type, owner, key_id, secret, created_at, updated_at, owned_by_connection)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (id) DO UPDATE SET name = excluded.name, type = excluded.type, key_id = excluded.key_id,
                 secret = excluded.secret, updated_at = excluded.updated_at
             """, arguments: [credential.id.lowercasedString, credential.name, credential.type,
-                             credential.owner?.lowercasedString, sealed.keyId, sealed.secret,
+                             credential.owner?.lowercasedString, credential.keyId, credential.sealedSecret,
                              credential.createdAt.storageMilliseconds, credential.updatedAt.storageMilliseconds,
                              credential.ownedByConnection])
     }
 
-    public func credential(id: UUID) async throws -> Credential? {
-        guard let row = try await read({ db in
+    public func sealedCredential(id: UUID) async throws -> SealedCredential? {
+        try await read { db in
             try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM credentials WHERE id = ?"), arguments: [id.lowercasedString])
-                .map(SealedCredentialRow.init)
-        }) else { return nil }
-        guard let vault else { throw StoreError.noSecretsKey }
-        return Credential(
-            id: id, name: row.name, type: row.type, owner: row.owner,
-            secret: try vault.open(row.secret, keyId: row.keyId, credentialId: id),
-            ownedByConnection: row.ownedByConnection, createdAt: row.createdAt, updatedAt: row.updatedAt)
+                .map(SealedCredentialRow.credential(from:))
+        }
     }
 
-    public func credentials(_ query: CredentialQuery) async throws -> CredentialListing {
-        guard let vault else { throw StoreError.noSecretsKey }
+    public func sealedCredentials(_ query: CredentialQuery) async throws -> (credentials: [SealedCredential], totalCount: Int) {
         var conditions: [String] = []
         var arguments: [String] = []
         if let owner = query.owner {
@@ -243,51 +220,31 @@ public final class SQLiteConnectionStore: ConnectionStore {
         }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let values = arguments
-        let rows = try await read { db in
+        return try await read { db in
             let total = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM credentials \(filter)",
                                          arguments: StatementArguments(values)) ?? 0
             let rows = try Row.fetchAll(db, sql: "SELECT * FROM credentials \(filter) ORDER BY name, id LIMIT ? OFFSET ?",
                                         arguments: StatementArguments(values) + [query.pageSize, query.page * query.pageSize])
-            return (total, try rows.map(SealedCredentialRow.init))
+            return (try rows.map(SealedCredentialRow.credential(from:)), total)
         }
-        return CredentialListing(credentials: rows.1.map { Self.summary($0, vault) }, totalCount: rows.0)
     }
 
-    public func credentialSummary(id: UUID) async throws -> CredentialSummary? {
-        guard let vault else { throw StoreError.noSecretsKey }
-        return try await read { db in
-            try Row.fetchOne(try db.cachedStatement(sql: "SELECT * FROM credentials WHERE id = ?"), arguments: [id.lowercasedString])
-                .map(SealedCredentialRow.init)
-        }.map { Self.summary($0, vault) }
-    }
-
-    /// Only the names of the secret's keys leave the store this way.
-    private static func summary(_ row: SealedCredentialRow, _ vault: SecretsVault) -> CredentialSummary {
-        // One credential that no longer opens (a retired key, a damaged row) must not hide the others.
-        let secret = (try? vault.open(row.secret, keyId: row.keyId, credentialId: row.id)) ?? [:]
-        return CredentialSummary(id: row.id, name: row.name, type: row.type, owner: row.owner,
-                                 secretKeys: secret.keys.sorted(), keyId: row.keyId,
-                                 createdAt: row.createdAt, updatedAt: row.updatedAt)
-    }
-
-    public func insertCredential(_ credential: Credential, audit: AuditEvent) async throws {
-        let sealed = try seal(credential)
+    public func insertCredential(_ credential: SealedCredential, audit: AuditEvent) async throws {
         try await write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM credentials WHERE id = ?",
                                  arguments: [credential.id.lowercasedString]) ?? false {
                 throw StoreError.duplicate(credential.id)
             }
-            try Self.save(credential, sealed: sealed, db)
+            try Self.save(credential, db)
             try Self.append(audit, db)
         }
     }
 
-    public func updateCredential(_ credential: Credential, expectedUpdatedAt: Date, audit: AuditEvent) async throws {
-        let sealed = try seal(credential)
+    public func updateCredential(_ credential: SealedCredential, expectedUpdatedAt: Date, audit: AuditEvent) async throws {
         try await write { db in
             try db.execute(sql: """
                 UPDATE credentials SET name = ?, type = ?, key_id = ?, secret = ?, updated_at = ? WHERE id = ? AND updated_at = ?
-                """, arguments: [credential.name, credential.type, sealed.keyId, sealed.secret,
+                """, arguments: [credential.name, credential.type, credential.keyId, credential.sealedSecret,
                                  credential.updatedAt.storageMilliseconds, credential.id.lowercasedString,
                                  expectedUpdatedAt.storageMilliseconds])
             guard db.changesCount > 0 else {
@@ -318,24 +275,21 @@ public final class SQLiteConnectionStore: ConnectionStore {
         }
     }
 
-    public func resealCredentials(limit: Int) async throws -> Int {
-        guard let vault else { throw StoreError.noSecretsKey }
-        let current = vault.keyId
-        return try await write { db in
+    public func resealCredentials(notUnder keyId: String, limit: Int,
+                                  _ reseal: @Sendable (SealedCredential) throws -> SealedCredential) async throws -> Int {
+        try await write { db in
             let rows = try Row.fetchAll(db, sql: "SELECT * FROM credentials WHERE key_id <> ? LIMIT ?",
-                                        arguments: [current, limit])
+                                        arguments: [keyId, limit]).map(SealedCredentialRow.credential(from:))
             for row in rows {
-                let id = try CredentialRow.id(row)
-                let secret = try vault.open(row["secret"], keyId: row["key_id"], credentialId: id)
-                let (keyId, sealed) = try vault.seal(secret, credentialId: id)
+                let resealed = try reseal(row)
                 try db.execute(sql: "UPDATE credentials SET key_id = ?, secret = ? WHERE id = ?",
-                               arguments: [keyId, sealed, id.lowercasedString])
+                               arguments: [resealed.keyId, resealed.sealedSecret, row.id.lowercasedString])
             }
             return rows.count
         }
     }
 
-    public func deleteCredentialIfUnused(id: UUID) async throws -> Bool {
+    public func deleteCredentialIfUnused(id: UUID, audit: AuditEvent) async throws -> Bool {
         try await write { db in
             let key = id.lowercasedString
             let used = try Bool.fetchOne(db, sql: """
@@ -344,9 +298,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
             guard !used else { return false }
             try db.execute(sql: "DELETE FROM credentials WHERE id = ? AND owned_by_connection", arguments: [key])
             guard db.changesCount > 0 else { return false }
-            try Self.append(AuditEvent(subjectType: "credential", subjectId: id, action: .deleted, actor: "system",
-                                       actorRole: .system, detail: "deleted with the last connection that used it",
-                                       correlationId: UUID(), at: Date().truncatedToMilliseconds), db)
+            try Self.append(audit, db)
             return true
         }
     }
@@ -378,9 +330,8 @@ public final class SQLiteConnectionStore: ConnectionStore {
     }
 
     public func update(_ connection: Connection, expectedVersion: Int64, event: LifecycleEvent?,
-                       credential: Credential?) async throws -> Connection {
-        let sealed = try credential.map(seal)
-        return try await write { db in
+                       credential: CredentialWrite?) async throws -> Connection {
+        try await write { db in
             let stored: Connection
             do {
                 guard let written = try Self.compareAndSet(connection, expectedVersion: expectedVersion, db) else {
@@ -391,13 +342,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
             } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
                 throw try Self.fingerprintConflict(connection, db) ?? error
             }
-            if let credential, let sealed {
-                if let event {
-                    try Self.saveAudited(credential, sealed: sealed, for: event, db)
-                } else {
-                    try Self.save(credential, sealed: sealed, db)
-                }
-            }
+            if let credential { try Self.save(credential, db) }
             if let event { try Self.append(event, db) }
             return stored
         }

@@ -1,5 +1,6 @@
 import ConnectionLifecycle
 import Foundation
+import StoreContract
 import GRDB
 
 /// The SQLite schema, as versioned migrations. Never edit a shipped migration: add one.

@@ -1,5 +1,6 @@
 import ConnectionLifecycle
 import Foundation
+import StoreContract
 import GRDB
 
 /// Conversions between domain values and SQLite rows.
@@ -83,31 +84,15 @@ enum CredentialRow {
     static func owner(_ row: Row) -> UUID? { (row["owner"] as String?).flatMap(UUID.init(uuidString:)) }
 }
 
-/// A credentials row with its secret still sealed. GRDB's `Row` is not `Sendable`, and an
+/// A credentials row, its secret still sealed. (GRDB's `Row` is not `Sendable`, and an
 /// `await pool.read` whose closure returns one silently runs GRDB's *blocking* overload on
-/// a cooperative thread (issue 14: the server hung under concurrent pings); reads return
-/// this instead and open the secret afterwards.
-struct SealedCredentialRow: Sendable {
-    var id: UUID
-    var name: String
-    var type: String
-    var owner: UUID?
-    var keyId: String
-    var secret: Data
-    var ownedByConnection: Bool
-    var createdAt: Date
-    var updatedAt: Date
-
-    init(_ row: Row) throws {
-        id = try CredentialRow.id(row)
-        name = row["name"]
-        type = row["type"]
-        owner = CredentialRow.owner(row)
-        keyId = row["key_id"]
-        secret = row["secret"]
-        ownedByConnection = row["owned_by_connection"]
-        createdAt = Date(storageMilliseconds: row["created_at"])
-        updatedAt = Date(storageMilliseconds: row["updated_at"])
+/// a cooperative thread; issue 14: the server hung under concurrent pings. Reads return this.)
+enum SealedCredentialRow {
+    static func credential(from row: Row) throws -> SealedCredential {
+        SealedCredential(
+            id: try CredentialRow.id(row), name: row["name"], type: row["type"], owner: CredentialRow.owner(row),
+            keyId: row["key_id"], sealedSecret: row["secret"], ownedByConnection: row["owned_by_connection"],
+            createdAt: Date(storageMilliseconds: row["created_at"]), updatedAt: Date(storageMilliseconds: row["updated_at"]))
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import StoreContract
 import GRDB
 import Synchronization
 #if canImport(Glibc)

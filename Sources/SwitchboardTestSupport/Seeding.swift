@@ -1,6 +1,6 @@
 import ConnectionLifecycle
 import Foundation
-import SwitchboardStorage
+import StoreContract
 
 /// Puts connections straight into a store in any status, with a creation event, so tests
 /// can start from every point of the lifecycle.

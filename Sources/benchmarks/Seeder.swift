@@ -1,6 +1,7 @@
 import ConnectionLifecycle
 import Foundation
-import SwitchboardStorage
+import StoreBackends
+import StoreContract
 import SwitchboardTestSupport
 
 /// Writes connections straight into a data folder's SQLite file (as a server would have
@@ -13,7 +14,7 @@ enum Seeder {
     static func seed(_ dataDirectory: String, count: Int,
                      shape: (Int) -> (kind: ConnectionKind, status: ConnectionStatus, url: String)) async throws -> [UUID] {
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
-        let store = try SQLiteConnectionStore(path: dataDirectory + "/switchboard.sqlite")
+        let store = try StoreBackends.open(.sqlite(path: dataDirectory + "/switchboard.sqlite"))
         let start = Date(timeIntervalSince1970: 1_750_000_000)
         return try await Seeding.many(in: store, count: count) { index in
             let (kind, status, url) = shape(index)

@@ -4,7 +4,8 @@ import Foundation
 import Hummingbird
 @testable import SwitchboardEngine
 @testable import SwitchboardServer
-@testable import SwitchboardStorage
+import StoreContract
+@testable import SwitchboardStorage  // The SQLite backend's JSON text, fuzzed as stored.
 
 /// Bytes as a request body, decoded through `JSONBody` (what every route does) as each body
 /// the API reads, then through the checks the routes and the engine run before storing

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
-import SwitchboardStorage
+import StoreBackends
+import StoreContract
 
 /// `switchboard backup`: a consistent copy of the database, while the server runs or not.
 ///
@@ -24,7 +25,7 @@ struct Backup: AsyncParsableCommand {
         let source = URL(fileURLWithPath: dataDirectory).appendingPathComponent("switchboard.sqlite").path
         let report: DatabaseBackup.Report
         do {
-            report = try DatabaseBackup.copy(from: source, to: to)
+            report = try StoreBackends.backup(from: source, to: to)
         } catch let error as DatabaseBackupError {
             throw ClientFailure(exitCode: .failure, message: error.description)
         }

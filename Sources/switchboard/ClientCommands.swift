@@ -5,7 +5,7 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 import SwitchboardDrivers
-import SwitchboardStorage
+import StoreContract
 import Yams
 
 /// How the client commands end: 0 success, 1 the server refused the request, 2 a usage

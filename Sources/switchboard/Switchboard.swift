@@ -1,12 +1,13 @@
 import ArgumentParser
 import Foundation
+import StoreBackends
 import Logging
 import NIOCore
 import ConnectionLifecycle
 import SwitchboardDrivers
 import SwitchboardEngine
 import SwitchboardServer
-import SwitchboardStorage
+import StoreContract
 
 @main
 struct Switchboard: AsyncParsableCommand {
@@ -374,7 +375,7 @@ struct Token: AsyncParsableCommand {
             guard FileManager.default.fileExists(atPath: path) else {
                 throw ValidationError("no database at \(path); name the server's --data-dir")
             }
-            return TokenService(store: try SQLiteConnectionStore(path: path),
+            return TokenService(store: try StoreBackends.open(.sqlite(path: path)),
                                 revocations: RevocationMarker(dataDirectory: dataDirectory))
         }
     }

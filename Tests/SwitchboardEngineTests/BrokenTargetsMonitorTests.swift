@@ -2,7 +2,7 @@ import ConnectionLifecycle
 import Foundation
 import Hummingbird
 import SwitchboardEngine
-import SwitchboardStorage
+import StoreContract
 import SwitchboardTestSupport
 import Synchronization
 import Testing

@@ -2,7 +2,7 @@ import ConnectionLifecycle
 import Crypto
 import Foundation
 import SwitchboardEngine
-import SwitchboardStorage
+import StoreContract
 import SwitchboardTestSupport
 import Testing
 
@@ -11,8 +11,8 @@ struct CredentialServiceTests {
     @Test func concurrentPartialUpdatesAreAllKept() async throws {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
-        let store = try SQLiteConnectionStore(path: folder.file("s.sqlite"), vault: SecretsVault(key: SymmetricKey(size: .bits256)))
-        let credentials = CredentialService(store: store)
+        let store = try TestStore.sqlite(folder.file("s.sqlite"))
+        let credentials = CredentialService(store: store, vault: SecretsVault(key: SymmetricKey(size: .bits256)))
         let environments = EnvironmentService(store: store)
         for round in 0..<10 {
             let credential = try await credentials.create(name: "c\(round)", type: "token", secret: ["token": "t"], by: .system)

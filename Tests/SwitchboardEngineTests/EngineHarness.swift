@@ -4,14 +4,14 @@ import Foundation
 import Logging
 import SwitchboardDrivers
 import SwitchboardEngine
-import SwitchboardStorage
+import StoreContract
 import SwitchboardTestSupport
 
 /// A real engine for tests: a SQLite file in a temporary folder, the real HTTP driver, and a
 /// stand-in HTTP target on a loopback port.
 struct EngineHarness {
     let engine: ConnectionEngine
-    let store: SQLiteConnectionStore
+    let store: any ConnectionStore
     let target: StandInHTTPServer
     let recorder: EffectRecorder
 
@@ -23,7 +23,7 @@ struct EngineHarness {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         var logger = Logger(label: "engine-test")
         logger.logLevel = .warning
-        let store = try SQLiteConnectionStore(path: folder.file("switchboard.sqlite"))
+        let store = try TestStore.sqlite(folder.file("switchboard.sqlite"))
         let recorder = EffectRecorder()
         let driver = RecordingDriver(
             wrapped: GenericHTTPDriver(http: OutboundHTTP(client: client), timeout: checkTimeout), recorder: recorder)

@@ -1,7 +1,7 @@
 import ConnectionLifecycle
 import Foundation
 import SwitchboardEngine
-import SwitchboardStorage
+import StoreContract
 import SwitchboardTestSupport
 import Testing
 

@@ -4,7 +4,7 @@ import Foundation
 import Logging
 import SwitchboardDrivers
 import SwitchboardEngine
-import SwitchboardStorage
+import StoreContract
 import SwitchboardTestSupport
 import Testing
 
@@ -12,7 +12,7 @@ import Testing
 /// schedule (checks every 100 ms instead of 15 s; the damping thresholds are the defaults).
 struct MonitorHarness: Sendable {
     let engine: ConnectionEngine
-    let store: SQLiteConnectionStore
+    let store: any ConnectionStore
     let monitor: HealthMonitor
     let folder: TemporaryDirectory
 
@@ -24,14 +24,14 @@ struct MonitorHarness: Sendable {
     /// as after a restart).
     static func run<T: Sendable>(policy: HealthPolicy = fastPolicy, outbound: OutboundPolicy = .init(),
                                  maxConcurrentProbes: Int = 16, jitter: Double = 0.1,
-                                 prepare: @Sendable (SQLiteConnectionStore) async throws -> Void = { _ in },
+                                 prepare: @Sendable (any ConnectionStore) async throws -> Void = { _ in },
                                  _ body: @Sendable (MonitorHarness) async throws -> T) async throws -> T {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
         let client = OutboundHTTP.makeClient()
         var logger = Logger(label: "monitor-test")
         logger.logLevel = .warning
-        let store = try SQLiteConnectionStore(path: folder.file("switchboard.sqlite"))
+        let store = try TestStore.sqlite(folder.file("switchboard.sqlite"))
         let drivers = DriverCatalog.builtIn(http: OutboundHTTP(client: client, policy: outbound),
                                             credentials: FileReferenceCredentials(), timeout: .seconds(2))
         let engine = ConnectionEngine(store: store, drivers: drivers, logger: logger)

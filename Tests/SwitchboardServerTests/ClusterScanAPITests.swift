@@ -2,7 +2,7 @@ import ConnectionLifecycle
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
-import SwitchboardStorage
+import StoreContract
 import SwitchboardTestSupport
 import Testing
 
@@ -76,7 +76,7 @@ struct ClusterScanAPITests {
                 // The shared credential outlives the parent while children use it.
                 await harness.engine.drainSideEffects()
                 let credentialId = try #require(parent.credentialId)
-                #expect(try await harness.store.credential(id: credentialId) != nil)
+                #expect(try await harness.credentials.credential(id: credentialId) != nil)
             }
         }
     }

@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import SwitchboardServer
-import SwitchboardStorage
+import StoreContract
 import SwitchboardTestSupport
 import Synchronization
 import Testing
@@ -17,7 +17,7 @@ import Testing
     /// A spoke's store, its token file and a stand-in hub.
     struct Spoke: Sendable {
         let hub: StandInHub
-        let store: SQLiteConnectionStore
+        let store: any ConnectionStore
         let folder: TemporaryDirectory
         let logs = LogCapture()
 
@@ -28,7 +28,7 @@ import Testing
             defer { folder.remove() }
             try HubLinkTests.token.write(toFile: folder.file("hub-token"), atomically: true, encoding: .utf8)
             let hub = try await StandInHub.start()
-            let spoke = Spoke(hub: hub, store: try SQLiteConnectionStore(path: folder.file("spoke.sqlite")), folder: folder)
+            let spoke = Spoke(hub: hub, store: try TestStore.sqlite(folder.file("spoke.sqlite")), folder: folder)
             do {
                 try await body(spoke)
             } catch {

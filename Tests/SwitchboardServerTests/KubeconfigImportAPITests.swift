@@ -428,7 +428,7 @@ struct KubeconfigImportAPITests {
                 #expect(elapsed < .seconds(5), "\(path) took \(elapsed)")
             }
             #expect(try await Self.kubernetesConnections(harness).isEmpty)
-            #expect(try await harness.store.credentials(.init()).totalCount == 0)
+            #expect(try await harness.credentials.list(.init()).totalCount == 0)
         }
     }
 }

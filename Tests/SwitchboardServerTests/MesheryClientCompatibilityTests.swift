@@ -207,7 +207,7 @@ import Testing
             #expect(created.status == .created, "\(String(buffer: created.body))")
             let credential = try decode(Credential.self, created)
             #expect(credential.secretKeys == ["apiKey", "insecure", "port", "ratio"])
-            let stored = try await harness.store.credential(id: try #require(UUID(uuidString: credential.id)))
+            let stored = try await harness.credentials.credential(id: try #require(UUID(uuidString: credential.id)))
             #expect(stored?.secret == ["apiKey": "glsa_x", "port": "3000", "insecure": "true", "ratio": "0.5"])
 
             let updated = try await harness.request(.put, "/api/integrations/credentials", json: """

@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import SwitchboardServer
-import SwitchboardStorage
+import StoreContract
 import SwitchboardTestSupport
 import AsyncHTTPClient
 import Testing
@@ -29,7 +29,7 @@ import Yams
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        let parts = SwitchboardApp.assemble(store: try SQLiteConnectionStore(path: folder.file("db.sqlite")),
+        let parts = SwitchboardApp.assemble(store: try TestStore.sqlite(folder.file("db.sqlite")), vault: nil,
                                             httpClient: client, configuration: ServerConfiguration(), logger: Logger(label: "t"))
         let served = Set(SwitchboardApp.router(parts).routes.map { "\($0.method) \($0.path)" })
         try await client.shutdown()

@@ -9,7 +9,7 @@ import Logging
 import NIOCore
 import SwitchboardEngine
 import SwitchboardServer
-import SwitchboardStorage
+import StoreContract
 import SwitchboardTestSupport
 import Testing
 
@@ -17,7 +17,9 @@ import Testing
 /// concurrency), with a stand-in HTTP target for the checks.
 struct ServerHarness: Sendable {
     let client: any TestClientProtocol
-    let store: SQLiteConnectionStore
+    let store: any ConnectionStore
+    /// The store's credentials, opened with the server's vault.
+    let credentials: SealedCredentials
     let engine: ConnectionEngine
     let target: StandInHTTPServer
     let databasePath: String
@@ -45,14 +47,15 @@ struct ServerHarness: Sendable {
         var logger = Logger(label: "server-test")
         logger.logLevel = .warning
         let path = folder.file("switchboard.sqlite")
-        let store = try SQLiteConnectionStore(path: path, vault: SecretsVault(key: SymmetricKey(size: .bits256)))
+        let store = try TestStore.sqlite(path)
+        let vault = SecretsVault(key: SymmetricKey(size: .bits256))
         // Checks of the local stand-ins answer at once on an idle machine; under a fresh clone's
         // build and 175 tests on two cores a 2 s limit failed a cluster verify, so 10.
         var configuration = ServerConfiguration(dataDirectory: folder.path, checkTimeout: .seconds(10),
                                                 monitor: HealthMonitorConfiguration(policy: monitor ?? .standard),
                                                 autoRegister: autoRegister)
         configuration.hubLease = hubLease ?? configuration.hubLease
-        let parts = SwitchboardApp.assemble(store: store, httpClient: httpClient, configuration: configuration, logger: logger)
+        let parts = SwitchboardApp.assemble(store: store, vault: vault, httpClient: httpClient, configuration: configuration, logger: logger)
         let engine = parts.engine
         let tokens = try #require(parts.tokens)
         let adminToken = try await tokens.issue(for: "test-admin", role: .admin).token
@@ -66,7 +69,7 @@ struct ServerHarness: Sendable {
         do {
             let result = try await app.test(mode) { client in
                 defer { parts.closeStreams() }  // An open change stream would hold the shutdown up.
-                return try await body(ServerHarness(client: client, store: store, engine: engine, target: target,
+                return try await body(ServerHarness(client: client, store: store, credentials: SealedCredentials(store: store, vault: vault), engine: engine, target: target,
                                                     databasePath: path, folder: folder, adminToken: adminToken, tokens: tokens,
                                                     keeper: parts.leases, routes: routes))
             }

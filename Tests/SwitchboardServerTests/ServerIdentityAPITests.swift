@@ -4,7 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import SwitchboardServer
-import SwitchboardStorage
+import StoreContract
 import SwitchboardTestSupport
 import Testing
 
@@ -20,12 +20,12 @@ import Testing
     /// One start of a server on the database at `path`: answers what a member and an
     /// anonymous caller get.
     func start(_ path: String, folder: TemporaryDirectory, advertiseURL: String?) async throws -> (Description, [String]) {
-        let store = try SQLiteConnectionStore(path: path)
+        let store = try TestStore.sqlite(path)
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton)
         var logger = Logger(label: "server-test")
         logger.logLevel = .warning
         let parts = SwitchboardApp.assemble(
-            store: store, httpClient: httpClient,
+            store: store, vault: nil, httpClient: httpClient,
             configuration: ServerConfiguration(dataDirectory: folder.path, advertiseURL: advertiseURL), logger: logger)
         let token = try await #require(parts.tokens).issue(for: "reader", role: .member).token
         let app = Application(router: SwitchboardApp.router(parts), logger: logger)

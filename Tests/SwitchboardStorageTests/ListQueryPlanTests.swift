@@ -1,5 +1,6 @@
 import ConnectionLifecycle
 import Foundation
+import StoreContract
 import SwitchboardStorage
 import SwitchboardTestSupport
 import Testing

@@ -1,5 +1,6 @@
 import ConnectionLifecycle
 import Foundation
+import StoreContract
 import GRDB
 import SwitchboardStorage
 import SwitchboardTestSupport

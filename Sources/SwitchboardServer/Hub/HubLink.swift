@@ -2,7 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import Logging
 import ServiceLifecycle
-import SwitchboardStorage
+import StoreContract
 import Synchronization
 
 /// The spoke's link to its hub (`serve --hub`): registers this server, heartbeats its

@@ -1,5 +1,5 @@
 import Foundation
-import SwitchboardStorage
+import StoreContract
 
 /// The bodies a spoke and its hub exchange (issue 16), field for field. The spoke encodes
 /// the requests and decodes the answers; a hub may decode the requests with the same types.

@@ -1,0 +1,77 @@
+import Foundation
+import Logging
+import StoreContract
+import SwitchboardStorage
+
+/// Where the store lives. The one place that knows the backends: everything else sees only
+/// the `ConnectionStore` protocols.
+public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
+    /// The embedded default: one SQLite file (in the data folder).
+    case sqlite(path: String)
+
+    public var description: String {
+        switch self {
+        case .sqlite(let path): "SQLite file \(path)"
+        }
+    }
+}
+
+/// A store opened for `serve`, and what its backend does at the end.
+public struct OpenStore: Sendable {
+    public let store: any ConnectionStore
+    public let location: StoreLocation
+    let closing: @Sendable () async throws -> Void
+
+    /// Stops background checks and closes the store; a clean close lets the next start skip
+    /// the full check.
+    public func close() async throws { try await closing() }
+}
+
+public enum StoreBackends {
+    /// Opens (creating and migrating as needed) the store: for commands and tests.
+    public static func open(_ location: StoreLocation) throws -> any ConnectionStore {
+        switch location {
+        case .sqlite(let path): try SQLiteConnectionStore(path: path)
+        }
+    }
+
+    /// Opens the store for a server: refuses one that is damaged or cannot take writes
+    /// (naming it and why) rather than reporting ready and failing every write.
+    public static func openForServing(_ location: StoreLocation, logger: Logger) async throws -> OpenStore {
+        switch location {
+        case .sqlite(let path):
+            let cleanShutdown = CleanShutdown(databasePath: path)
+            let unchanged = cleanShutdown.takeRecord()
+            let store = try SQLiteConnectionStore(path: path)
+            try await store.checkAtStart(knownWhole: unchanged)
+            logger.info(unchanged ? "database unchanged since its clean shutdown; checked that it takes writes"
+                                  : "database checked in full and takes writes",
+                        metadata: ["file": "\(path)"])
+            // A clean shutdown vouches for the file, so the full check runs behind the start.
+            let wholeCheck = unchanged ? Task {
+                do {
+                    try await store.checkWhole()
+                } catch let damage as StoreUnavailable {
+                    logger.critical("the database is damaged; the server is not ready until it is restored",
+                                    metadata: ["error": "\(damage)"])
+                } catch {
+                    // Cancelled by the shutdown, or the read itself failed: nothing was found.
+                }
+            } : nil
+            return OpenStore(store: store, location: location) {
+                wholeCheck?.cancel()
+                try await store.close()
+                // A file found damaged is checked in full again at the next start.
+                if !store.isKnownDamaged { try cleanShutdown.record() }
+            }
+        }
+    }
+
+    /// Copies a live SQLite database to `destination` (a consistent snapshot) and checks the copy.
+    public static func backup(from source: String, to destination: String) throws -> DatabaseBackup.Report {
+        try DatabaseBackup.copy(from: source, to: destination)
+    }
+}
+
+public typealias DatabaseBackup = SwitchboardStorage.DatabaseBackup
+public typealias DatabaseBackupError = SwitchboardStorage.DatabaseBackupError
