@@ -23,13 +23,15 @@ public struct Connection: Sendable, Hashable, Identifiable {
     public var version: Int64
     /// Who made the change that set the current status.
     public var statusChangedBy: ActorRole
+    /// The connection whose session found this one (a cluster that found its Prometheus).
+    public var parentId: UUID?
 
     public init(
         id: UUID = UUID(), name: String, description: String? = nil, url: String? = nil,
         kind: String, type: String, subType: String, status: ConnectionStatus,
         credentialId: UUID? = nil, owner: UUID? = nil, metadata: [String: JSONValue] = [:],
         fingerprint: String? = nil, createdAt: Date, updatedAt: Date, deletedAt: Date? = nil,
-        version: Int64 = 1, statusChangedBy: ActorRole = .user
+        version: Int64 = 1, statusChangedBy: ActorRole = .user, parentId: UUID? = nil
     ) {
         self.id = id
         self.name = name
@@ -48,6 +50,7 @@ public struct Connection: Sendable, Hashable, Identifiable {
         self.deletedAt = deletedAt
         self.version = version
         self.statusChangedBy = statusChangedBy
+        self.parentId = parentId
     }
 }
 

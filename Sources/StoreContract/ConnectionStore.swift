@@ -57,8 +57,8 @@ public protocol ConnectionReadModel: Sendable {
     func latestConnection(owner: UUID?, fingerprint: String) async throws -> Connection?
     /// Live connections whose `parentId` is `parentId`, by id.
     func children(of parentId: UUID) async throws -> [Connection]
-    /// Deleted connections with live children not yet marked `parentDeleted`.
-    func deletedParentsWithUnmarkedChildren() async throws -> [UUID]
+    /// Deleted connections that have live children, by id.
+    func deletedParentsWithLiveChildren() async throws -> [UUID]
     /// Live connections stored before fingerprints existed, by id, in pages after `afterId`.
     func connectionsWithoutFingerprint(after afterId: UUID?, limit: Int) async throws -> [Connection]
     /// Registered, connected and disconnected connections (what the monitor may probe), by

@@ -16,6 +16,8 @@ public struct Discovery: Sendable, Hashable, CustomStringConvertible {
     public var source: String
     /// Who made discovery look: the user who imported, or the system for its own finds.
     public var principal: Principal
+    /// The connection whose session found it.
+    public var parentId: UUID?
 
     public init(connection: NewConnection, secret: SecretValues? = nil, fingerprint: String? = nil, source: String,
                 by principal: Principal = .system) {
@@ -71,7 +73,7 @@ extension ConnectionEngine {
         var candidate = Connection(
             id: UUID(), name: new.name, description: new.description, url: new.url, kind: kind.name, type: kind.type,
             subType: kind.subType, status: .discovered, credentialId: new.credentialId, owner: new.owner,
-            metadata: new.metadata, createdAt: at, updatedAt: at, statusChangedBy: .system)
+            metadata: new.metadata, createdAt: at, updatedAt: at, statusChangedBy: .system, parentId: found.parentId)
         if found.secret != nil, found.fingerprint == nil {
             throw EngineError.invalid(field: "fingerprint", detail: "a discovery that brings a secret must say what it points at")
         }
@@ -242,11 +244,12 @@ extension ConnectionEngine {
             for key in [FileReferenceCredentials.Key.kubeconfigPath, FileReferenceCredentials.Key.context] {
                 if let value = parent.metadata[key] { metadata[key] = value }
             }
-            let found = Discovery(
+            var found = Discovery(
                 connection: NewConnection(name: String(target.name.prefix(ConnectionRules.maxName)), url: target.url,
                                           kind: target.kind, credentialId: parent.credentialId, owner: parent.owner,
                                           metadata: metadata),
                 source: "cluster scan of \(parent.name)")
+            found.parentId = parent.id
             do {
                 _ = try await discover(found)
             } catch {
@@ -264,12 +267,19 @@ extension ConnectionEngine {
     /// were marked.
     @discardableResult
     public func finishParentDeletions() async throws -> Int {
-        let parents = try await store.deletedParentsWithUnmarkedChildren()
-        for id in parents {
-            guard let parent = try await store.connection(id: id) else { continue }
+        var marked = 0
+        for id in try await store.deletedParentsWithLiveChildren() {
+            guard let parent = try await store.connection(id: id),
+                  let children = try? await store.children(of: id),
+                  children.contains(where: { !Self.carriesParentDeletion($0) }) else { continue }
             await recordParentDeletion(parent)
+            marked += 1
         }
-        return parents.count
+        return marked
+    }
+
+    private static func carriesParentDeletion(_ child: Connection) -> Bool {
+        child.metadata["parentDeleted"] == .bool(true)
     }
 
     /// Children of a deleted connection stay, with the parent's deletion in their metadata.

@@ -56,8 +56,8 @@ public final class SQLiteConnectionStore: ConnectionStore {
             try db.execute(sql: """
                 INSERT INTO connections (id, name, description, url, kind, type, sub_type, status,
                     credential_id, owner, metadata, created_at, updated_at, deleted_at, version, status_changed_by,
-                    fingerprint)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    fingerprint, parent_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: StatementArguments(ConnectionRow.values(of: connection)))
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
             throw StoreError.duplicate(connection.id)
@@ -109,7 +109,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
         try db.cachedStatement(sql: """
             UPDATE connections SET name = ?, description = ?, url = ?, kind = ?, type = ?, sub_type = ?,
                 status = ?, credential_id = ?, owner = ?, metadata = ?, created_at = ?, updated_at = ?,
-                deleted_at = ?, version = ?, status_changed_by = ?, fingerprint = ?
+                deleted_at = ?, version = ?, status_changed_by = ?, fingerprint = ?, parent_id = ?
             WHERE id = ? AND version = ?
             """).execute(arguments: StatementArguments(Array(values.dropFirst()) + [connection.id.lowercasedString, expectedVersion]))
         return db.changesCount == 0 ? nil : stored
@@ -160,20 +160,16 @@ public final class SQLiteConnectionStore: ConnectionStore {
     public func children(of parentId: UUID) async throws -> [Connection] {
         try await read { db in
             try Row.fetchAll(db, sql: """
-                SELECT * FROM connections
-                WHERE json_extract(metadata, '$.parentConnectionId') = ? AND status <> 'deleted'
-                ORDER BY id
+                SELECT * FROM connections WHERE parent_id = ? AND status <> 'deleted' ORDER BY id
                 """, arguments: [parentId.lowercasedString]).map(ConnectionRow.connection(from:))
         }
     }
 
-    public func deletedParentsWithUnmarkedChildren() async throws -> [UUID] {
+    public func deletedParentsWithLiveChildren() async throws -> [UUID] {
         try await read { db in
             try String.fetchAll(db, sql: """
-                SELECT DISTINCT parent.id FROM connections child
-                JOIN connections parent ON parent.id = json_extract(child.metadata, '$.parentConnectionId')
+                SELECT DISTINCT parent.id FROM connections child JOIN connections parent ON parent.id = child.parent_id
                 WHERE parent.status = 'deleted' AND child.status <> 'deleted'
-                    AND json_extract(child.metadata, '$.parentDeleted') IS NULL
                 ORDER BY parent.id
                 """).compactMap(UUID.init(uuidString:))
         }

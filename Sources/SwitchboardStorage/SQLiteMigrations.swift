@@ -257,6 +257,17 @@ enum SQLiteMigrations {
                 );
                 """)
         }
+        migrator.registerMigration("v14: parent column") { db in
+            try db.execute(sql: """
+                -- A child's parent is a column the store can index and join, not a metadata key
+                -- it has to interpret (issue 17). Metadata keeps parentConnectionId for clients.
+                ALTER TABLE connections ADD COLUMN parent_id TEXT;
+                UPDATE connections SET parent_id = json_extract(metadata, '$.parentConnectionId')
+                    WHERE json_type(metadata, '$.parentConnectionId') = 'text';
+                DROP INDEX connections_by_parent;
+                CREATE INDEX connections_by_parent ON connections (parent_id) WHERE parent_id IS NOT NULL;
+                """)
+        }
         return migrator
     }
 }

@@ -14,7 +14,7 @@ enum ConnectionRow {
             JSONText.encode(connection.metadata),
             connection.createdAt.storageMilliseconds, connection.updatedAt.storageMilliseconds,
             connection.deletedAt?.storageMilliseconds, connection.version, connection.statusChangedBy.rawValue,
-            connection.fingerprint,
+            connection.fingerprint, connection.parentId?.lowercasedString,
         ]
     }
 
@@ -36,7 +36,8 @@ enum ConnectionRow {
             updatedAt: Date(storageMilliseconds: row["updated_at"]),
             deletedAt: (row["deleted_at"] as Int64?).map(Date.init(storageMilliseconds:)),
             version: row["version"],
-            statusChangedBy: ActorRole(rawValue: row["status_changed_by"]) ?? .user
+            statusChangedBy: ActorRole(rawValue: row["status_changed_by"]) ?? .user,
+            parentId: try (row["parent_id"] as String?).map { try uuid($0, column: "parent_id") }
         )
     }
 }

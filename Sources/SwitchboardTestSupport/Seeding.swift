@@ -9,13 +9,16 @@ public enum Seeding {
     public static func connection(
         in store: any ConnectionStore, kind: ConnectionKind, status: ConnectionStatus,
         lastChangedBy: ActorRole = .user, name: String? = nil, url: String? = nil,
-        metadata: [String: JSONValue] = [:]
+        metadata: [String: JSONValue] = [:], parent: UUID? = nil
     ) async throws -> Connection {
         let now = Date().truncatedToMilliseconds
+        var metadata = metadata
+        // As a cluster scan records its finds: the column, and the id in metadata for clients.
+        if let parent { metadata["parentConnectionId"] = .string(parent.lowercasedString) }
         let connection = Connection(
             name: name ?? "\(kind.name)-\(status.wireName)", url: url, kind: kind.name, type: kind.type,
             subType: kind.subType, status: status, metadata: metadata, createdAt: now, updatedAt: now,
-            deletedAt: status == .deleted ? now : nil, statusChangedBy: lastChangedBy)
+            deletedAt: status == .deleted ? now : nil, statusChangedBy: lastChangedBy, parentId: parent)
         try await store.insert(connection, event: LifecycleEvent(
             connectionId: connection.id, from: nil, to: status, actor: "seed", actorRole: lastChangedBy,
             reason: "seeded by a test", correlationId: UUID(), at: now))

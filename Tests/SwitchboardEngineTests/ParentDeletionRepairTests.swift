@@ -15,14 +15,14 @@ struct ParentDeletionRepairTests {
             let parent = try await Seeding.connection(in: harness.store, kind: kubernetes, status: .deleted, name: "prod")
             let child = try await Seeding.connection(
                 in: harness.store, kind: prometheus, status: .discovered, name: "prod monitoring/prometheus",
-                metadata: ["parentConnectionId": .string(parent.id.lowercasedString)])
+                parent: parent.id)
             let goneChild = try await Seeding.connection(
                 in: harness.store, kind: prometheus, status: .deleted,
-                metadata: ["parentConnectionId": .string(parent.id.lowercasedString)])
+                parent: parent.id)
             let liveParent = try await Seeding.connection(in: harness.store, kind: kubernetes, status: .connected)
             let otherChild = try await Seeding.connection(
                 in: harness.store, kind: prometheus, status: .discovered,
-                metadata: ["parentConnectionId": .string(liveParent.id.lowercasedString)])
+                parent: liveParent.id)
 
             #expect(try await harness.engine.finishParentDeletions() == 1)
             let marked = try #require(try await harness.store.connection(id: child.id))

@@ -177,13 +177,12 @@ import Testing
     @Test func childrenAreFoundByIndex() async throws {
         let parent = try await Seeding.connection(in: store, kind: kubernetes, status: .connected)
         let child = try await Seeding.connection(in: store, kind: prometheus, status: .discovered,
-                                                 metadata: ["parentConnectionId": .string(parent.id.lowercasedString)])
+                                                 parent: parent.id)
         _ = try await Seeding.connection(in: store, kind: prometheus, status: .discovered)
         #expect(try await store.children(of: parent.id).map(\.id) == [child.id])
         let plan = try await DatabaseQueue(path: folder.file("switchboard.sqlite")).read { db in
             try Row.fetchAll(db, sql: """
-                EXPLAIN QUERY PLAN SELECT * FROM connections
-                WHERE json_extract(metadata, '$.parentConnectionId') = ? AND status <> 'deleted'
+                EXPLAIN QUERY PLAN SELECT * FROM connections WHERE parent_id = ? AND status <> 'deleted'
                 """, arguments: [parent.id.lowercasedString]).map { $0["detail"] as String }
         }
         #expect(plan.contains { $0.contains("USING INDEX connections_by_parent") }, "\(plan)")
