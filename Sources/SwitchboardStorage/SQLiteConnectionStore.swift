@@ -62,6 +62,12 @@ public final class SQLiteConnectionStore: ConnectionStore {
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_PRIMARYKEY {
             throw StoreError.duplicate(connection.id)
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            // SQLite may check the fingerprint index before the primary key: a taken id is
+            // still a taken id.
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM connections WHERE id = ?",
+                                 arguments: [connection.id.lowercasedString]) ?? false {
+                throw StoreError.duplicate(connection.id)
+            }
             throw try fingerprintConflict(connection, db) ?? error
         }
     }
