@@ -34,22 +34,28 @@ private enum ProbeLane {
 }
 
 /// One lane: the checks waiting their turn and the slots in use.
-private struct ProbeQueue {
-    var waiting = Heap<HealthMonitorDue>()
+private struct ProbeQueue<Instant: InstantProtocol> {
+    var waiting = Heap<HealthMonitorDue<Instant>>()
     var inFlight = 0
 }
 
-private struct HealthMonitorDue: Comparable {
-    var at: ContinuousClock.Instant
+private struct HealthMonitorDue<Instant: InstantProtocol>: Comparable {
+    var at: Instant
     var id: UUID
     var generation: Int
-    static func < (lhs: HealthMonitorDue, rhs: HealthMonitorDue) -> Bool { lhs.at < rhs.at }
+    static func < (lhs: Self, rhs: Self) -> Bool { lhs.at < rhs.at }
+    static func == (lhs: Self, rhs: Self) -> Bool { lhs.at == rhs.at && lhs.id == rhs.id && lhs.generation == rhs.generation }
 }
 
 /// Probes registered, connected and system-disconnected connections on a jittered
 /// schedule, stores what it observes, and asks the engine (as `system`) for the damped
 /// transitions `HealthDamping` calls for. Admin decisions are never probed or moved.
-public actor HealthMonitor: Service {
+///
+/// Schedules on `clock` (the continuous clock when running; tests pass a manual one and
+/// move time themselves, so they wait on checks instead of sleeping).
+public actor HealthMonitor<MonitorClock: Clock>: Service where MonitorClock.Duration == Duration {
+    public typealias Instant = MonitorClock.Instant
+
     private struct Entry {
         var target: ProbeTarget
         var health: HealthCounts
@@ -57,27 +63,28 @@ public actor HealthMonitor: Service {
         var probing = false
         /// When the check in flight was due (or started, if it started late): the next one
         /// is due an interval after it.
-        var startedAt: ContinuousClock.Instant?
+        var startedAt: Instant?
         /// The lane whose slot the check in flight holds.
         var lane = ProbeLane.passing
     }
 
-    private typealias Due = HealthMonitorDue
+    private typealias Due = HealthMonitorDue<Instant>
 
     private let engine: ConnectionEngine
     private let configuration: HealthMonitorConfiguration
     private let logger: Logger
-    private let clock = ContinuousClock()
+    private let clock: MonitorClock
     private var entries: [UUID: Entry] = [:]
-    private var passing = ProbeQueue()
-    private var failing = ProbeQueue()
+    private var passing = ProbeQueue<Instant>()
+    private var failing = ProbeQueue<Instant>()
     private var nextGeneration = 0
     private var completedChecks = 0
+    private var finishedProbes = 0
     /// Health records not yet stored: written together, every `healthSaveInterval`.
     private var unsavedHealth: [HealthRecord] = []
     private var savingHealth = false
-    private var lastHealthSave = ContinuousClock.now
-    private static let healthSaveInterval: Duration = .milliseconds(200)
+    private var lastHealthSave: Instant
+    private static var healthSaveInterval: Duration { .milliseconds(200) }
     /// Watched connections by kind and last observed health, for the metrics; `changedTally`
     /// holds the counts not yet published.
     private var tally: [TallyKey: Int] = [:]
@@ -88,17 +95,26 @@ public actor HealthMonitor: Service {
         var health: HealthState
     }
 
-    public init(engine: ConnectionEngine, configuration: HealthMonitorConfiguration = .init(), logger: Logger) {
+    public init(engine: ConnectionEngine, configuration: HealthMonitorConfiguration = .init(), clock: MonitorClock,
+                logger: Logger) {
         self.engine = engine
         self.configuration = configuration
+        self.clock = clock
+        self.lastHealthSave = clock.now
         self.logger = logger
     }
 
     /// Checks completed and stored since start (for tests).
     public var checksCompleted: Int { completedChecks }
 
+    /// Checks that have finished since start, stored or not yet (for tests).
+    public var probesFinished: Int { finishedProbes }
+
     /// Connections the monitor is watching now.
     public var watchedIds: Set<UUID> { Set(entries.keys) }
+
+    /// The status the monitor knows a watched connection by (it follows committed changes).
+    public func watchedStatus(of id: UUID) -> ConnectionStatus? { entries[id]?.target.status }
 
     public func run() async throws {
         let changes = await engine.changes()
@@ -115,7 +131,7 @@ public actor HealthMonitor: Service {
                     group.addTask { await self.saveBatch(records) }
                 }
                 publishTally()
-                try? await Task.sleep(for: nextWake())
+                try? await clock.sleep(for: nextWake())
             }
             group.cancelAll()
         }
@@ -156,7 +172,7 @@ public actor HealthMonitor: Service {
         let entry = Entry(target: ProbeTarget(connection), health: HealthCounts(health), generation: nextGeneration)
         count(entry, +1)
         entries[connection.id] = entry
-        enqueue(Due(at: clock.now + delay, id: connection.id, generation: nextGeneration), in: ProbeLane(health))
+        enqueue(Due(at: clock.now.advanced(by: delay), id: connection.id, generation: nextGeneration), in: ProbeLane(health))
     }
 
     /// Follows committed changes: newly probed connections join (with fresh counts: someone
@@ -197,20 +213,20 @@ public actor HealthMonitor: Service {
         return take(from: &passing, lane: .passing, now: now) + take(from: &failing, lane: .failing, now: now)
     }
 
-    private func take(from queue: inout ProbeQueue, lane: ProbeLane, now: ContinuousClock.Instant) -> [Entry] {
+    private func take(from queue: inout ProbeQueue<Instant>, lane: ProbeLane, now: Instant) -> [Entry] {
         var due: [Entry] = []
         // Once a check is due, those due a little later start with it: one wake-up starts
         // them together and their I/O overlaps. A wake per check cost more than the check
         // itself (measured at 1k connections: context switches were most of the CPU).
         guard let first = queue.waiting.min, first.at <= now else { return [] }
         while queue.inFlight < configuration.maxConcurrentProbes, let next = queue.waiting.min,
-              next.at <= now + Self.longestBatchWindow {
+              next.at <= now.advanced(by: Self.longestBatchWindow) {
             guard var entry = entries[next.id], entry.generation == next.generation, !entry.probing else {
                 _ = queue.waiting.removeMin()
                 continue
             }
             // A connection checked more often than the server's interval joins later.
-            if next.at > now + batchWindow(for: entry.target) { break }
+            if next.at > now.advanced(by: batchWindow(for: entry.target)) { break }
             _ = queue.waiting.removeMin()
             entry.probing = true
             entry.startedAt = max(now, next.at)
@@ -229,7 +245,7 @@ public actor HealthMonitor: Service {
         min(Self.longestBatchWindow, policy(target.metadata).interval / 50)
     }
 
-    private static let longestBatchWindow: Duration = .milliseconds(250)
+    private static var longestBatchWindow: Duration { .milliseconds(250) }
 
     /// How long the scheduling loop may sleep: briefly while every probe slot is busy (one
     /// frees up within milliseconds), until the next due check otherwise (at most 50 ms, so
@@ -239,7 +255,7 @@ public actor HealthMonitor: Service {
         for queue in [passing, failing] {
             guard let next = queue.waiting.min else { continue }
             // A full lane frees a slot within milliseconds.
-            wake = min(wake, queue.inFlight < configuration.maxConcurrentProbes ? next.at - clock.now : .milliseconds(2))
+            wake = min(wake, queue.inFlight < configuration.maxConcurrentProbes ? clock.now.duration(to: next.at) : .milliseconds(2))
         }
         return max(.milliseconds(1), wake)
     }
@@ -297,6 +313,7 @@ public actor HealthMonitor: Service {
         case .passing: passing.inFlight -= 1
         case .failing: failing.inFlight -= 1
         }
+        finishedProbes += 1
         guard var entry = entries[id], entry.generation == generation else { return }
         let stateChanged = entry.health.state != health.state
         if stateChanged { count(entry, -1) }
@@ -304,7 +321,7 @@ public actor HealthMonitor: Service {
         entry.health = HealthCounts(health)
         if stateChanged { count(entry, +1) }
         let delay = jittered(policy(entry.target.metadata).delay(status: entry.target.status, health: health))
-        let next = max(clock.now, (entry.startedAt ?? clock.now) + delay)
+        let next = max(clock.now, (entry.startedAt ?? clock.now).advanced(by: delay))
         entry.startedAt = nil
         entries[id] = entry
         enqueue(Due(at: next, id: id, generation: generation), in: ProbeLane(health))
@@ -316,7 +333,7 @@ public actor HealthMonitor: Service {
     /// a busy store makes the next batch larger, not the queue of writes longer).
     private func takeUnsavedHealth() -> [HealthRecord]? {
         guard !savingHealth, !unsavedHealth.isEmpty,
-              unsavedHealth.count >= 1000 || clock.now - lastHealthSave >= Self.healthSaveInterval else { return nil }
+              unsavedHealth.count >= 1000 || lastHealthSave.duration(to: clock.now) >= Self.healthSaveInterval else { return nil }
         savingHealth = true
         lastHealthSave = clock.now
         defer { unsavedHealth.removeAll(keepingCapacity: true) }
@@ -356,5 +373,11 @@ public actor HealthMonitor: Service {
             engine.metrics.monitored(kind: key.kind, health: key.health, count: tally[key] ?? 0)
         }
         changedTally.removeAll(keepingCapacity: true)
+    }
+}
+
+extension HealthMonitor where MonitorClock == ContinuousClock {
+    public init(engine: ConnectionEngine, configuration: HealthMonitorConfiguration = .init(), logger: Logger) {
+        self.init(engine: engine, configuration: configuration, clock: ContinuousClock(), logger: logger)
     }
 }

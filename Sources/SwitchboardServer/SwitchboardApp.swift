@@ -107,7 +107,7 @@ public enum SecretsKeySource: Sendable, Hashable {
 /// The parts of a running server, wired together.
 public struct SwitchboardParts: Sendable {
     public let engine: ConnectionEngine
-    public let monitor: HealthMonitor
+    public let monitor: HealthMonitor<ContinuousClock>
     public let registry: PrometheusCollectorRegistry
     public let importer: KubeconfigImporter
     /// Checks bearer tokens; `nil` when the server runs without sign-in.

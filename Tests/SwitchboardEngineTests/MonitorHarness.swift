@@ -13,7 +13,7 @@ import Testing
 struct MonitorHarness: Sendable {
     let engine: ConnectionEngine
     let store: any ConnectionStore
-    let monitor: HealthMonitor
+    let monitor: HealthMonitor<ContinuousClock>
     let folder: TemporaryDirectory
 
     static let fastPolicy = HealthPolicy(
