@@ -132,7 +132,7 @@ let package = Package(
         .executableTarget(
             name: "fuzz-inputs",
             dependencies: [
-                "ConnectionLifecycle", "SwitchboardDrivers", "SwitchboardEngine", "SwitchboardServer", "StoreContract", "SwitchboardStorage",
+                "ConnectionLifecycle", "SwitchboardDrivers", "SwitchboardEngine", "SwitchboardServer", "StoreContract",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: [.enableExperimentalFeature("Extern")]

@@ -124,32 +124,3 @@ private func status(_ text: String) throws -> ConnectionStatus {
     return value
 }
 
-enum JSONText {
-    static func encode(_ metadata: [String: JSONValue]) -> String {
-        encode(JSONValue.object(metadata))
-    }
-
-    static func encode(_ value: JSONValue) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return (try? encoder.encode(value)).flatMap { String(bytes: $0, encoding: .utf8) } ?? "null"
-    }
-
-    static func decodeValue(_ text: String) -> JSONValue {
-        (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .null
-    }
-
-    static func decode(_ text: String) -> [String: JSONValue] {
-        (try? JSONDecoder().decode([String: JSONValue].self, from: Data(text.utf8))) ?? [:]
-    }
-}
-
-extension Date {
-    /// Whole milliseconds since 1970: what every store keeps. Callers create dates with
-    /// `Date.now.truncatedToMilliseconds` so that a stored value reads back identical.
-    var storageMilliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
-
-    init(storageMilliseconds: Int64) {
-        self.init(timeIntervalSince1970: Double(storageMilliseconds) / 1000)
-    }
-}

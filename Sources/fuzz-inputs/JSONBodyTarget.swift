@@ -5,7 +5,6 @@ import Hummingbird
 @testable import SwitchboardEngine
 @testable import SwitchboardServer
 import StoreContract
-@testable import SwitchboardStorage  // The SQLite backend's JSON text, fuzzed as stored.
 
 /// Bytes as a request body, decoded through `JSONBody` (what every route does) as each body
 /// the API reads, then through the checks the routes and the engine run before storing
@@ -57,7 +56,7 @@ enum JSONBodyTarget {
         }
     }
 
-    /// Metadata is kept as JSON text in SQLite and shown through the API's encoder.
+    /// Metadata is kept as JSON text in every store and shown through the API's encoder.
     private static func checkRoundTrip(_ metadata: [String: JSONValue]) {
         let stored = JSONText.encode(metadata)
         requireThat(JSONText.decode(stored) == metadata, "metadata changes on its way through the store: \(stored)")
