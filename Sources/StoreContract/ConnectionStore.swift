@@ -69,7 +69,8 @@ public protocol ConnectionReadModel: Sendable {
 }
 
 /// The lifecycle events in the order they were stored: one connection's history, and the
-/// whole log after a position (what the change stream sends and resumes from).
+/// whole log after a position (what the change stream sends and resumes from); and the
+/// audit records of credentials and environments.
 public protocol ChangeLog: Sendable {
     /// A connection's history, newest first.
     func events(connectionId: UUID, page: Int, pageSize: Int) async throws -> EventPage
@@ -78,6 +79,8 @@ public protocol ChangeLog: Sendable {
     func eventLog(_ query: EventLogQuery) async throws -> [LifecycleEvent]
     /// The newest event's sequence (0 when there is none).
     func latestEventSequence() async throws -> Int64
+    /// The audit log of one credential or environment, oldest first.
+    func auditEvents(subjectId: UUID) async throws -> [AuditEvent]
 }
 
 /// What the monitor and the sessions observe: health records and collected data. Not part

@@ -27,9 +27,6 @@ public protocol CredentialStore: Sendable {
     @discardableResult
     func deleteCredentialIfUnused(id: UUID, audit: AuditEvent) async throws -> Bool
 
-    /// The audit log of one subject, oldest first.
-    func auditEvents(subjectId: UUID) async throws -> [AuditEvent]
-
     /// Passes up to `limit` credentials not sealed under `keyId` through `reseal` and stores
     /// what it answers, in one transaction; returns how many (0 when none is left).
     func resealCredentials(notUnder keyId: String, limit: Int,
