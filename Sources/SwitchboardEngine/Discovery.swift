@@ -125,6 +125,10 @@ extension ConnectionEngine {
 
     private func insertDiscovered(_ candidate: Connection, _ found: Discovery, at: Date,
                                   correlationId: UUID) async throws -> DiscoveryResult {
+        // A find enters as `discovered`, as the lifecycle says a creation may (no check, no effects).
+        guard case .allowed = Lifecycle.decideCreation(as: .discovered, kind: kind(of: candidate)) else {
+            throw EngineError.invalid(field: "status", detail: "a \(candidate.kind) connection cannot start as discovered")
+        }
         var connection = candidate
         var credential: Credential?
         if let secret = found.secret {
