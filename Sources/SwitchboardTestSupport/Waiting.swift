@@ -32,3 +32,22 @@ where Body.Element == ByteBuffer {
     defer { deadline.cancel() }
     return try? await reading.value
 }
+
+/// Runs `operation` and cancels it after `timeout`: its own value or error when it ends in
+/// time, `TimedOut` when it does not (once the cancelled operation has returned, so nothing
+/// of it is left running).
+public func withDeadline<T: Sendable>(_ timeout: Duration, _ what: String = "operation",
+                                      _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await operation() }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else {
+            throw TimedOut(description: "\(what) did not end within \(timeout)")
+        }
+        return value
+    }
+}
