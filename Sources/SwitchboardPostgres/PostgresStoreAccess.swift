@@ -13,9 +13,15 @@ extension PostgresConnectionStore {
     func write<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let logger = logger
         return try await access(.write) { client, leased in
-            try await client.withTransaction(logger: logger) { connection in
-                leased.set()
-                return try await body(connection)
+            do {
+                return try await client.withTransaction(logger: logger) { connection in
+                    leased.set()
+                    return try await body(connection)
+                }
+            } catch let error as PostgresTransactionError {
+                // What went wrong, not the wrapper: the body's error (the store's own, or the
+                // server's), else the BEGIN's or the COMMIT's.
+                throw error.closureError ?? error.commitError ?? error.beginError ?? error.rollbackError ?? error
             }
         }
     }
