@@ -158,6 +158,40 @@ import Testing
         try await store.close()
     }
 
+    /// The server stops under a running store: reads, writes and readiness answer
+    /// StoreUnavailable (503) within the wait; once it is back the same store answers again,
+    /// without a restart, and the row written before the outage is there.
+    @Test(.enabled(if: ExternalServer.shouldRun(needing: "\(PostgresCluster.binaries)/initdb")), .timeLimit(.minutes(3)))
+    func anOutageIsUnavailableAndTheStoreRecoversByItself() async throws {
+        try await PostgresCluster.with { cluster in
+            let store = try PostgresConnectionStore(url: cluster.url + "?connect_timeout=2")
+            let survivor = Self.connection("survivor")
+            try await store.insert(survivor, event: Self.created(survivor))
+            try await cluster.stop()
+            let started = ContinuousClock.now
+            do {
+                _ = try await store.connection(id: survivor.id)
+                Issue.record("a read answered with the server stopped")
+            } catch let error as StoreUnavailable {
+                #expect(error.cause == .unreachable && error.operation == .read, "\(error)")
+            }
+            let other = Self.connection("during the outage")
+            await #expect(throws: StoreUnavailable.self) { try await store.insert(other, event: Self.created(other)) }
+            await #expect(throws: StoreUnavailable.self) { try await store.checkReadiness() }
+            #expect(ContinuousClock.now - started < .seconds(20), "bounded waits, not a hang")
+
+            try await cluster.start()
+            var recovered: Connection?
+            for _ in 0..<100 where recovered == nil {
+                recovered = try? await store.connection(id: survivor.id)
+                if recovered == nil { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            #expect(recovered == survivor, "the store answers again by itself, with what was written before")
+            try await store.checkReadiness()
+            try await store.close()
+        }
+    }
+
     @Test func urlsAreReadAsLibpqReadsThem() throws {
         let local = try PostgresStoreURL("postgres://sb:pw@127.0.0.1:5433/switchboard")
         #expect(local.host == "127.0.0.1" && local.port == 5433 && local.username == "sb" && local.password == "pw")
