@@ -2,6 +2,7 @@ import ConnectionLifecycle
 import Foundation
 import Logging
 import PostgresNIO
+import StoreBackends
 import StoreContract
 import Synchronization
 import SwitchboardPostgres
@@ -189,6 +190,23 @@ import Testing
             #expect(recovered == survivor, "the store answers again by itself, with what was written before")
             try await store.checkReadiness()
             try await store.close()
+        }
+    }
+
+    /// The backend factory opens a PostgreSQL location for serving: migrated, ready, and its
+    /// close ends the client (the store refuses work after).
+    @Test(.enabled(if: PostgresTestDatabase.shouldRun), .timeLimit(.minutes(2)))
+    func theFactoryOpensPostgresForServing() async throws {
+        try await PostgresTestDatabase.with { database in
+            let opened = try await StoreBackends.openForServing(.postgres(url: database.url), logger: Self.logger)
+            try await opened.store.checkReadiness()
+            let id = try await opened.store.serverIdentity()
+            #expect(!opened.location.description.contains(database.url), "the location hides the password: \(opened.location)")
+            try await opened.close()
+            await #expect(throws: StoreUnavailable.self) { _ = try await opened.store.serverIdentity() }
+            let again = try StoreBackends.open(.postgres(url: database.url))
+            #expect(try await again.serverIdentity() == id, "the same id from the same database")
+            try await again.close()
         }
     }
 
