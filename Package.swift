@@ -27,7 +27,7 @@ let package = Package(
         // The serve settings file: flags, then environment, then the YAML file (the YAML trait reads it with Yams).
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: ["YAML"]),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
-        // PostgreSQL (issue 17): the test support's throwaway databases and clusters for now.
+        // PostgreSQL (issue 17): the PostgreSQL store, and the test support's throwaway databases and clusters.
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
@@ -42,11 +42,21 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // The PostgreSQL backend (PostgresNIO): the same contract as SQLite, for several replicas.
+        .target(
+            name: "SwitchboardPostgres",
+            dependencies: [
+                "ConnectionLifecycle", "StoreContract",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         // The one place that picks and opens a backend.
         .target(
             name: "StoreBackends",
             dependencies: [
-                "StoreContract", "SwitchboardStorage",
+                "StoreContract", "SwitchboardStorage", "SwitchboardPostgres",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -162,8 +172,10 @@ let package = Package(
         .testTarget(name: "ConnectionLifecycleTests", dependencies: ["ConnectionLifecycle", "SwitchboardTestSupport"]),
         .testTarget(
             name: "SwitchboardStorageTests",
-            dependencies: ["SwitchboardStorage", "StoreContract", "SwitchboardTestSupport",
-                           .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["SwitchboardStorage", "StoreContract", "SwitchboardTestSupport", "SwitchboardPostgres",
+                           "StoreBackends", "ConnectionLifecycle",
+                           .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
         .testTarget(
             name: "SwitchboardDriversTests",

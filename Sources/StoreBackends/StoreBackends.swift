@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import StoreContract
+import SwitchboardPostgres
 import SwitchboardStorage
 
 /// Where the store lives. The one place that knows the backends: everything else sees only
@@ -8,10 +9,14 @@ import SwitchboardStorage
 public enum StoreLocation: Sendable, Equatable, CustomStringConvertible {
     /// The embedded default: one SQLite file (in the data folder).
     case sqlite(path: String)
+    /// A PostgreSQL database: `postgres://user:password@host:port/database?sslmode=…`
+    /// (`sslmode` as libpq's; without it, `disable` on a loopback host and `prefer` elsewhere).
+    case postgres(url: String)
 
     public var description: String {
         switch self {
         case .sqlite(let path): "SQLite file \(path)"
+        case .postgres(let url): "PostgreSQL database \((try? PostgresStoreURL(url))?.description ?? "(an unreadable URL)")"
         }
     }
 }
@@ -28,10 +33,12 @@ public struct OpenStore: Sendable {
 }
 
 public enum StoreBackends {
-    /// Opens (creating and migrating as needed) the store: for commands and tests.
+    /// Opens (creating and migrating as needed) the store: for commands and tests. A
+    /// PostgreSQL store connects and migrates on its first read or write.
     public static func open(_ location: StoreLocation) throws -> any ConnectionStore {
         switch location {
         case .sqlite(let path): try SQLiteConnectionStore(path: path)
+        case .postgres(let url): try PostgresConnectionStore(url: url)
         }
     }
 
@@ -64,6 +71,19 @@ public enum StoreBackends {
                 // A file found damaged is checked in full again at the next start.
                 if !store.isKnownDamaged { try cleanShutdown.record() }
             }
+        case .postgres(let url):
+            // Connects, migrates (under the advisory lock) and checks that the server takes
+            // writes; a server that cannot be reached refuses the start with StoreUnavailable.
+            let store = try PostgresConnectionStore(url: url, logger: logger)
+            do {
+                try await store.prepare()
+                try await store.checkReadiness()
+            } catch {
+                try? await store.close()
+                throw error
+            }
+            logger.info("PostgreSQL database migrated and takes writes", metadata: ["database": "\(store.url)"])
+            return OpenStore(store: store, location: location) { try await store.close() }
         }
     }
 

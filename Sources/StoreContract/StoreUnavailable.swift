@@ -8,6 +8,9 @@ public struct StoreUnavailable: Error, CustomStringConvertible, Sendable, Equata
         case damaged = "the database file is damaged"
         case inputOutput = "the device reported an I/O error"
         case cannotOpen = "the database file cannot be opened"
+        /// A database server (PostgreSQL) does not answer: down, refused, the connection
+        /// dropped, or no connection within the wait.
+        case unreachable = "the database server cannot be reached"
     }
 
     public enum Operation: String, Sendable {
@@ -16,7 +19,7 @@ public struct StoreUnavailable: Error, CustomStringConvertible, Sendable, Equata
 
     public let cause: Cause
     public let operation: Operation
-    /// The database (a file path for SQLite).
+    /// The database (a file path for SQLite, a URL without its password for PostgreSQL).
     public let location: String
     /// The backend's own words (SQLite's message and code).
     public let detail: String
@@ -36,6 +39,7 @@ public struct StoreUnavailable: Error, CustomStringConvertible, Sendable, Equata
         case .damaged: "stop the server and restore the database from a backup"
         case .inputOutput: "check the disk and the system log"
         case .cannotOpen: "check that the folder exists and the server may create files in it"
+        case .unreachable: "check that the database server is running and reachable at that address with that user, password and sslmode; the store reconnects by itself once it answers"
         }
     }
 

@@ -1,0 +1,202 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import StoreContract
+import Synchronization
+
+/// How the PostgreSQL store reaches the server: every read and write waits at most
+/// `leaseTimeout` for a connection (a server that is down answers `StoreUnavailable`, not a
+/// hang), and every failure that means "the server is not there" becomes `StoreUnavailable`.
+extension PostgresConnectionStore {
+    /// One transaction (BEGIN … COMMIT, rolled back when `body` throws).
+    func write<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let logger = logger
+        return try await access(.write) { client, leased in
+            do {
+                return try await client.withTransaction(logger: logger) { connection in
+                    leased.set()
+                    return try await body(connection)
+                }
+            } catch let error as PostgresTransactionError {
+                // What went wrong, not the wrapper: the body's error (the store's own, or the
+                // server's), else the BEGIN's or the COMMIT's.
+                throw error.closureError ?? error.commitError ?? error.beginError ?? error.rollbackError ?? error
+            }
+        }
+    }
+
+    /// Reads on one connection, outside a transaction.
+    func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await access(.read) { client, leased in
+            try await client.withConnection { connection in
+                leased.set()
+                return try await body(connection)
+            }
+        }
+    }
+
+    private func access<T: Sendable>(_ operation: StoreUnavailable.Operation,
+                                     _ work: @escaping @Sendable (PostgresClient, LeaseFlag) async throws -> T) async throws -> T {
+        try activity.begin(location: url.description)
+        defer { activity.end() }
+        do {
+            try await schema.ensure { try await self.migrate() }
+            return try await Self.bounded(by: url.connectTimeout) { leased in try await work(self.client, leased) }
+        } catch {
+            throw classify(error, operation)
+        }
+    }
+
+    /// Runs `work`, failing with `LeaseTimeout` if it has not got a connection within `limit`.
+    /// Once it has one, it runs to its end (a long bulk write is not cut short).
+    static func bounded<T: Sendable>(by limit: Duration,
+                                     _ work: @escaping @Sendable (LeaseFlag) async throws -> T) async throws -> T {
+        let leased = LeaseFlag()
+        return try await withThrowingTaskGroup(of: BoundedOutcome<T>.self) { group in
+            group.addTask { .value(try await work(leased)) }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                guard leased.isSet else { throw LeaseTimeout(limit: limit) }
+                return .leasedInTime
+            }
+            while let outcome = try await group.next() {
+                if case .value(let value) = outcome {
+                    group.cancelAll()
+                    return value
+                }
+            }
+            throw CancellationError()
+        }
+    }
+
+    /// `StoreUnavailable` for an error that says the server cannot be used now; other errors
+    /// (a constraint, a bug) as they are.
+    func classify(_ error: any Error, _ operation: StoreUnavailable.Operation) -> any Error {
+        if error is StoreError || error is StoreUnavailable || error is CancellationError { return error }
+        let location = url.description
+        func unavailable(_ cause: StoreUnavailable.Cause, _ detail: String) -> StoreUnavailable {
+            StoreUnavailable(cause: cause, operation: operation, location: location, detail: detail)
+        }
+        if let timeout = error as? LeaseTimeout {
+            return unavailable(.unreachable, "no connection within \(timeout.limit)")
+        }
+        if let error = error as? PSQLError {
+            switch error.code {
+            case .server:
+                let state = error.serverInfo?[.sqlState] ?? ""
+                let message = error.serverInfo?[.message] ?? "server error"
+                let detail = "PostgreSQL error \(state): \(message)"
+                // 08: connection exception; 57P01-03: shutting down or starting; 53300: too many
+                // connections; 28: the login is refused; 3D000: no such database.
+                if state.hasPrefix("08") || state.hasPrefix("57P0") || state == "53300" || state.hasPrefix("28")
+                    || state == "3D000" {
+                    return unavailable(.unreachable, detail)
+                }
+                if state == "53100" { return unavailable(.full, detail) }
+                if state == "25006" { return unavailable(.readOnly, detail) }
+                if state.hasPrefix("XX") || state == "58030" { return unavailable(.inputOutput, detail) }
+                return error
+            case .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .poolClosed,
+                 .sslUnsupported, .failedToAddSSLHandler, .receivedUnencryptedDataAfterSSLRequest:
+                return unavailable(.unreachable, "\(error.code)\(error.underlying.map { ": \($0)" } ?? "")")
+            default:
+                return error
+            }
+        }
+        // The pool's own errors (its circuit breaker after failed connects) and NIO's.
+        let type = String(reflecting: Swift.type(of: error))
+        if type.contains("ConnectionPoolError") || error is IOError || error is ChannelError
+            || type.contains("NIOConnectionError") {
+            return unavailable(.unreachable, "\(error)")
+        }
+        return error
+    }
+}
+
+enum BoundedOutcome<T: Sendable>: Sendable {
+    case value(T)
+    case leasedInTime
+}
+
+/// Set once a connection was leased (see `bounded`).
+final class LeaseFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .relaxed) }
+    var isSet: Bool { value.load(ordering: .relaxed) }
+}
+
+struct LeaseTimeout: Error {
+    let limit: Duration
+}
+
+/// The reads and writes under way, so that `close()` can wait for them; refuses new ones once closing.
+final class StoreActivity: Sendable {
+    private let state = Mutex<(running: Int, closing: Bool)>((0, false))
+
+    func begin(location: String) throws {
+        try state.withLock { state in
+            if state.closing {
+                throw StoreUnavailable(cause: .unreachable, operation: .read, location: location,
+                                       detail: "the store is closed")
+            }
+            state.running += 1
+        }
+    }
+
+    func end() { state.withLock { $0.running -= 1 } }
+
+    /// Refuses new work, then waits (at most `limit`) for the work under way.
+    func close(within limit: Duration) async {
+        state.withLock { $0.closing = true }
+        let deadline = ContinuousClock.now + limit
+        while state.withLock({ $0.running }) > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+}
+
+/// Runs the migrations once per store; a failed attempt (the server was down) is tried again
+/// by the next read or write.
+final class SchemaGate: Sendable {
+    private enum State { case pending, running(Task<Void, any Error>), ready }
+    private let state = Mutex<State>(.pending)
+
+    func ensure(_ migrate: @escaping @Sendable () async throws -> Void) async throws {
+        let task: Task<Void, any Error>? = state.withLock { state in
+            switch state {
+            case .ready: return nil
+            case .running(let task): return task
+            case .pending:
+                let task = Task { try await migrate() }
+                state = .running(task)
+                return task
+            }
+        }
+        guard let task else { return }
+        do {
+            try await task.value
+            state.withLock { $0 = .ready }
+        } catch {
+            state.withLock { state in
+                if case .running = state { state = .pending }
+            }
+            throw error
+        }
+    }
+}
+
+extension PostgresConnection {
+    /// Runs a statement and reads every row it answers.
+    func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        try await self.query(query, logger: postgresStoreQuietLogger).collect()
+    }
+
+    /// Runs a statement; answers how many rows it returned (use `RETURNING` to count changes).
+    @discardableResult
+    func run(_ query: PostgresQuery) async throws -> Int {
+        try await rows(query).count
+    }
+}
+
+let postgresStoreQuietLogger = Logger(label: "switchboard.postgres.query", factory: { _ in SwiftLogNoOpLogHandler() })
