@@ -98,7 +98,7 @@ extension Problem {
     init(_ unavailable: StoreUnavailable) {
         self.init("store-unavailable", title: "The store cannot \(unavailable.operation.rawValue)",
                   status: .serviceUnavailable,
-                  detail: "the server's database cannot \(unavailable.operation.rawValue) now: \(unavailable.cause.rawValue); retry once an operator has fixed it (the server log names the file and what to do)")
+                  detail: "the server's database cannot \(unavailable.operation.rawValue) now: \(unavailable.cause.rawValue); retry once an operator has fixed it (the server log says which database and what to do)")
     }
 }
 

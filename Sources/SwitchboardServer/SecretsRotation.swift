@@ -13,13 +13,13 @@ public enum SecretsRotation {
         public var retired: Bool
     }
 
-    public static func run(keyFile: String, databasePath: String, retireOldKeys: Bool,
+    public static func run(keyFile: String, store location: StoreLocation, retireOldKeys: Bool,
                            settle: Duration = .seconds(2)) async throws -> Report {
-        guard FileManager.default.fileExists(atPath: databasePath) else {
-            throw VaultError("no database at \(databasePath); name the server's --data-dir")
+        if case .sqlite(let path) = location, !FileManager.default.fileExists(atPath: path) {
+            throw VaultError("no database at \(path); name the server's --data-dir (or --database)")
         }
         let newKeyId = try SecretsVault.rotate(keyFile: keyFile)
-        let credentials = SealedCredentials(store: try StoreBackends.open(.sqlite(path: databasePath)),
+        let credentials = SealedCredentials(store: try StoreBackends.open(location),
                                             vault: try SecretsVault.load(keyFile: keyFile))
         var resealed = try await credentials.resealAll()
         // A server that sealed a credential just before it noticed the new key: catch that too.

@@ -17,8 +17,11 @@ import StoreContract
 public struct ServerConfiguration: Sendable {
     public var host: String
     public var port: Int
-    /// Holds the SQLite database (and, later, the generated keys).
+    /// Holds the SQLite database (unless `databaseURL` names PostgreSQL), the generated
+    /// secrets key and the admin token.
     public var dataDirectory: String
+    /// A PostgreSQL URL (`--database`); nil for the embedded SQLite file.
+    public var databaseURL: String?
     /// How long a verify step waits for the target.
     public var checkTimeout: Duration
     /// Probe cadence, timeout and damping.
@@ -81,8 +84,9 @@ public struct ServerConfiguration: Sendable {
         URL(fileURLWithPath: dataDirectory).appendingPathComponent("switchboard.sqlite").path
     }
 
-    /// Where the store lives: the SQLite file in the data folder.
-    public var storeLocation: StoreLocation { .sqlite(path: databasePath) }
+    /// Where the store lives: the PostgreSQL database when one is named, else the SQLite
+    /// file in the data folder.
+    public var storeLocation: StoreLocation { databaseURL.map { .postgres(url: $0) } ?? .sqlite(path: databasePath) }
 
     /// Where the first start writes the admin token.
     public var adminTokenPath: String {

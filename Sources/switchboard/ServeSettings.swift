@@ -11,7 +11,7 @@ import Yams
 struct ServeSettings: Sendable {
     /// Every key a settings file may hold: the `serve` flags' names, without the dashes.
     static let keys: [String] = [
-        "host", "port", "data-dir", "tls-cert", "tls-key", "check-timeout",
+        "host", "port", "data-dir", "database-url", "tls-cert", "tls-key", "check-timeout",
         "probe-interval", "probe-registered-interval", "probe-timeout", "failure-threshold",
         "recovery-threshold", "max-backoff", "max-concurrent-probes", "secret-files-under",
         "allow-link-local-targets", "import-kubeconfig", "auto-register", "auto-register-kinds",

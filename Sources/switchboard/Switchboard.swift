@@ -68,8 +68,13 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port to listen on; 0 picks a free one (default 9081).")
     var port: Int?
 
-    @Option(name: .customLong("data-dir"), help: "Folder for the database (default ./switchboard-data).")
+    @Option(name: .customLong("data-dir"), help: "Folder for the SQLite database, the secrets key and the admin token (default ./switchboard-data).")
     var dataDirectory: String?
+
+    @Option(name: [.customLong("database"), .customLong("database-url")],
+            help: ArgumentHelp("Keep connections in this PostgreSQL database instead of SQLite (env SWITCHBOARD_DATABASE_URL).",
+                               discussion: "postgres://user:password@host:5432/database?sslmode=verify-full (sslmode as libpq's: disable, prefer, require, verify-ca, verify-full; default disable on loopback, else prefer)."))
+    var database: String?
 
     @Option(help: "Serve HTTPS with this PEM certificate (a chain: the server's first); reloaded on SIGHUP. Needs --tls-key.")
     var tlsCert: String?
@@ -170,6 +175,9 @@ struct Serve: AsyncParsableCommand {
         let port = note("port", portSetting)
         let dataDirectory = note("data-dir", try await settings.path("data-dir", flag: dataDirectory)
             ?? .init(value: "./switchboard-data", source: "default"))
+        // Noted without its password.
+        let databaseURL = try await settings.string("database-url", flag: database)
+        if let databaseURL { sources.append(("database-url", StoreLocation.postgres(url: databaseURL.value).description, databaseURL.source)) }
         // Each default is written once, here.
         func seconds(_ key: String, _ flag: Double?, default value: Double) async throws -> Duration {
             let setting = try await settings.seconds(key, flag: flag, default: value)
@@ -261,6 +269,7 @@ struct Serve: AsyncParsableCommand {
             hub: hub
         )
         server.hubLease = hubLease
+        server.databaseURL = databaseURL?.value
         return Resolved(server: server, logLevel: level, sources: sources)
     }
 
@@ -342,6 +351,10 @@ struct Secrets: AsyncParsableCommand {
         @Option(help: "The key file, when the server runs with --secrets-key-file. Default: <data-dir>/secrets.key.")
         var secretsKeyFile: String?
 
+        @Option(name: [.customLong("database"), .customLong("database-url")],
+                help: "The server's PostgreSQL database, when it runs on one (env SWITCHBOARD_DATABASE_URL).")
+        var database: String? = ProcessInfo.processInfo.environment["SWITCHBOARD_DATABASE_URL"]
+
         @Flag(help: "Then drop the old keys from the key file (after every credential is re-sealed).")
         var retireOldKeys = false
 
@@ -352,7 +365,8 @@ struct Secrets: AsyncParsableCommand {
             let data = URL(fileURLWithPath: dataDirectory)
             let keyFile = secretsKeyFile ?? data.appendingPathComponent("secrets.key").path
             let report = try await SecretsRotation.run(
-                keyFile: keyFile, databasePath: data.appendingPathComponent("switchboard.sqlite").path,
+                keyFile: keyFile,
+                store: database.map { .postgres(url: $0) } ?? .sqlite(path: data.appendingPathComponent("switchboard.sqlite").path),
                 retireOldKeys: retireOldKeys)
             let retired = report.retired ? "old keys retired" : "old keys kept in \(keyFile) (--retire-old-keys drops them)"
             print("new key \(report.newKeyId); re-sealed \(Output.counted(report.resealed, "credential")); \(retired)")
@@ -370,13 +384,23 @@ struct Token: AsyncParsableCommand {
         @Option(name: .customLong("data-dir"), help: "The server's data folder (env SWITCHBOARD_DATA_DIR).")
         var dataDirectory: String = ProcessInfo.processInfo.environment["SWITCHBOARD_DATA_DIR"] ?? "./switchboard-data"
 
+        @Option(name: [.customLong("database"), .customLong("database-url")],
+                help: "The server's PostgreSQL database, when it runs on one (env SWITCHBOARD_DATABASE_URL).")
+        var database: String? = ProcessInfo.processInfo.environment["SWITCHBOARD_DATABASE_URL"]
+
         func tokens() throws -> TokenService {
-            let path = URL(fileURLWithPath: dataDirectory).appendingPathComponent("switchboard.sqlite").path
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw ValidationError("no database at \(path); name the server's --data-dir")
+            let store: any ConnectionStore
+            if let database {
+                store = try StoreBackends.open(.postgres(url: database))
+            } else {
+                let path = URL(fileURLWithPath: dataDirectory).appendingPathComponent("switchboard.sqlite").path
+                guard FileManager.default.fileExists(atPath: path) else {
+                    throw ValidationError("no database at \(path); name the server's --data-dir (or --database)")
+                }
+                store = try StoreBackends.open(.sqlite(path: path))
             }
-            return TokenService(store: try StoreBackends.open(.sqlite(path: path)),
-                                revocations: RevocationMarker(dataDirectory: dataDirectory))
+            // Revocations are also marked in the data folder, for the servers that use it.
+            return TokenService(store: store, revocations: RevocationMarker(dataDirectory: dataDirectory))
         }
     }
 
