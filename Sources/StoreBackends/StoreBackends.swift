@@ -87,6 +87,28 @@ public enum StoreBackends {
         }
     }
 
+    /// Copies everything a SQLite store holds into an empty PostgreSQL database, in one
+    /// transaction there, checking each table's count. The source must not change meanwhile
+    /// (the caller holds its data folder's lock). Answers the rows copied per table.
+    public static func copy(from source: StoreLocation, to target: StoreLocation) async throws -> [(table: String, rows: Int)] {
+        guard case .sqlite(let path) = source, case .postgres(let url) = target else {
+            throw StoreCopyUnsupported(source: source, target: target)
+        }
+        let from = try SQLiteConnectionStore(path: path)
+        let tables = try await from.copyOut()
+        try await from.close()
+        let to = try PostgresConnectionStore(url: url)
+        do {
+            try await to.prepare()
+            let copied = try await to.copyIn(tables)
+            try await to.close()
+            return copied
+        } catch {
+            try? await to.close()
+            throw error
+        }
+    }
+
     /// Copies a live SQLite database to `destination` (a consistent snapshot) and checks the copy.
     public static func backup(from source: String, to destination: String) throws -> DatabaseBackup.Report {
         try DatabaseBackup.copy(from: source, to: destination)
@@ -95,3 +117,10 @@ public enum StoreBackends {
 
 public typealias DatabaseBackup = SwitchboardStorage.DatabaseBackup
 public typealias DatabaseBackupError = SwitchboardStorage.DatabaseBackupError
+
+/// A copy between backends other than SQLite to PostgreSQL.
+public struct StoreCopyUnsupported: Error, CustomStringConvertible, Sendable {
+    let source: StoreLocation
+    let target: StoreLocation
+    public var description: String { "a copy goes from a SQLite data folder to a PostgreSQL database, not from \(source) to \(target)" }
+}

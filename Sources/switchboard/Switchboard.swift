@@ -49,7 +49,8 @@ struct Switchboard: AsyncParsableCommand {
         // No default subcommand: a bare `switchboard` prints this help instead of starting a
         // server in whatever folder it was typed in.
         subcommands: [Serve.self, ConnectionCommand.self, EnvironmentCommand.self, CredentialCommand.self,
-                      KubeconfigCommand.self, Login.self, Logout.self, Token.self, Secrets.self, Backup.self, VersionCommand.self]
+                      KubeconfigCommand.self, Login.self, Logout.self, Token.self, Secrets.self, Backup.self, Store.self,
+                      VersionCommand.self]
     )
 }
 
@@ -330,6 +331,32 @@ struct Serve: AsyncParsableCommand {
         }
         let home = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".kube/config").path
         return existing(home) ? [home] : []
+    }
+}
+
+struct Store: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Move the store between backends.",
+        subcommands: [Copy.self]
+    )
+
+    struct Copy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy a SQLite data folder's database into an empty PostgreSQL database (stop the server first).",
+            discussion: "Connections and their history, credentials (still sealed: keep the data folder's secrets key), environments, users, tokens and the server id. Refuses a database that already holds data; checks every table's count. Then start the server with --database."
+        )
+
+        @Option(help: "The data folder whose SQLite database is copied.")
+        var from: String
+
+        @Option(help: "The PostgreSQL database to copy into: postgres://user:password@host:5432/database?sslmode=…")
+        var to: String
+
+        func run() async throws {
+            let copied = try await StoreMove.copy(dataDirectory: from, to: to, logger: Logger(label: "switchboard"))
+            for (table, rows) in copied { print("\(table)\t\(rows)") }
+            print("copied \(Output.counted(copied.first { $0.table == "connections" }?.rows ?? 0, "connection")) into \(StoreLocation.postgres(url: to)); start the server with --database")
+        }
     }
 }
 
