@@ -129,7 +129,8 @@ let package = Package(
         .executableTarget(
             name: "benchmarks",
             dependencies: [
-                "ConnectionLifecycle", "StoreContract", "StoreBackends", "SwitchboardTestSupport",
+                "ConnectionLifecycle", "StoreContract", "StoreBackends", "SwitchboardPostgres", "SwitchboardTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "GRDB", package: "GRDB.swift"),

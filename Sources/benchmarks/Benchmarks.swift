@@ -11,7 +11,7 @@ struct Benchmarks: AsyncParsableCommand {
         subcommands: [Run.self, Targets.self, Seed.self], defaultSubcommand: Run.self)
 
     struct Run: AsyncParsableCommand {
-        @Option(help: "Only these scenarios (comma-separated): api-read, api-transition, list-scaling, startup, monitor-scale (includes memory).")
+        @Option(help: "Only these scenarios (comma-separated): api-read, api-transition, list-scaling, startup, monitor-scale (includes memory), postgres (api-transition and list-scaling on PostgreSQL).")
         var only: String?
         @Option(help: "The largest store and target count.") var scale: Int = 100_000
         @Option(help: "Store and target counts for list-scaling and monitor-scale (comma-separated; default scale/100, scale/10, scale).")
@@ -20,7 +20,7 @@ struct Benchmarks: AsyncParsableCommand {
         @Option(help: "Where the table goes.") var output: String = "BENCHMARKS.md"
 
         func run() async throws {
-            let chosen = Set((only ?? "api-read,api-transition,list-scaling,startup,monitor-scale").split(separator: ",").map(String.init))
+            let chosen = Set((only ?? "api-read,api-transition,list-scaling,startup,monitor-scale,postgres").split(separator: ",").map(String.init))
             let folder = try TemporaryDirectory(prefix: "switchboard-bench")
             defer { folder.remove() }
             let sizes = sizes.map { $0.split(separator: ",").compactMap { Int($0) } } ?? [scale / 100, scale / 10, scale]
@@ -40,9 +40,35 @@ struct Benchmarks: AsyncParsableCommand {
             await step("api-transition") { try await APIScenarios.apiTransition(folder, count: min(scale, 20_000)) }
             await step("list-scaling") { try await StoreScenarios.listScaling(folder, sizes: sizes, requests: 300) }
             await step("startup") { try await StoreScenarios.startup(folder, count: scale) }
+            await step("postgres") {
+                try await PostgresScenarios.apiTransition(folder, count: min(scale, 20_000))
+                    + StoreScenarios.listScaling(folder, sizes: sizes, requests: 300, onPostgres: true)
+            }
             await step("monitor-scale") { try await MonitorScenarios.monitorScale(folder, sizes: sizes, window: Double(seconds * 3)) }
-            try report(results).write(toFile: output, atomically: true, encoding: .utf8)
-            print(report(results))
+            let text = report(results, keeping: (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+            try text.write(toFile: output, atomically: true, encoding: .utf8)
+            print(text)
+        }
+
+        /// The table of `results`, after the rows of `earlier` (the file as it was) whose
+        /// scenarios did not run now: a run of some scenarios updates their rows only.
+        func report(_ results: [Result], keeping earlier: String) -> String {
+            let ran = Set(results.map(\.scenario))
+            let kept = earlier.split(separator: "\n").map(String.init).filter { line in
+                guard line.hasPrefix("| "), !line.hasPrefix("| scenario |"), !line.hasPrefix("|---") else { return false }
+                let scenario = line.dropFirst(2).prefix { $0 != "|" }.trimmingCharacters(in: .whitespaces)
+                return !ran.contains(scenario)
+            }
+            let earlierRun = earlier.split(separator: "\n").first { $0.hasPrefix("Written by") }.map(String.init)
+            var text = report(results)
+            guard !kept.isEmpty else { return text }
+            text = text.replacingOccurrences(of: "| scenario | figure | compared with | ratio | target | met |\n|---|---|---|---|---|---|\n",
+                                             with: "| scenario | figure | compared with | ratio | target | met |\n|---|---|---|---|---|---|\n"
+                                                + kept.joined(separator: "\n") + "\n")
+            if let earlierRun {
+                text = text.replacingOccurrences(of: "\n\n| scenario |", with: "\nRows of scenarios not run this time are kept from the earlier run (\(earlierRun.dropFirst("Written by ".count).trimmingCharacters(in: .punctuationCharacters))).\n\n| scenario |")
+            }
+            return text
         }
 
         func report(_ results: [Result]) -> String {

@@ -19,13 +19,19 @@ enum StoreScenarios {
     /// `Seeder.listAnswer` connections at every size, so every size serves the same full pages
     /// and only the store around them grows (a filter matching a fixed share would compare a
     /// four-row page at 1k with a fifty-row page at 100k).
-    static func listScaling(_ folder: TemporaryDirectory, sizes: [Int], requests: Int) async throws -> [Result] {
+    ///
+    /// On PostgreSQL (`onPostgres`), each size's store is copied into a database of its own on
+    /// the run's cluster and the server runs with `--database`.
+    static func listScaling(_ folder: TemporaryDirectory, sizes: [Int], requests: Int,
+                            onPostgres: Bool = false) async throws -> [Result] {
         var results: [Result] = []
         var baseline: Double?
         for size in sizes {
             let data = try await store(folder, count: size)
-            let server = try await ServerProcess(dataDirectory: data, logPath: folder.file("list-\(size).log"),
-                                                 arguments: APIScenarios.serverArguments)
+            let database = onPostgres ? try await PostgresScenarios.database(copying: data) : nil
+            let server = try await ServerProcess(
+                dataDirectory: data, logPath: folder.file("list-\(onPostgres ? "pg-" : "")\(size).log"),
+                arguments: APIScenarios.serverArguments + (database.map { ["--database", $0.url] } ?? []))
             func path(_ index: Int) -> String {
                 "/api/integrations/connections?status=maintenance&kind=prometheus&search=edge&order=name%20asc&pageSize=50&page=\(index % 3)"
             }
@@ -39,13 +45,14 @@ enum StoreScenarios {
                 if index == 0 { try expectFullPage(answer.body) }
             }
             _ = server.terminate()
+            try await database?.drop()
             let p50 = Tools.percentile(latencies, 0.5)
             let p99 = Tools.percentile(latencies, 0.99)
             let reference = baseline ?? p99
             baseline = reference
             let isLargest = size == sizes.last
             results.append(Result(
-                scenario: "list-scaling \(size.formatted())", figure: "p50 \(Tools.format(p50, 2)) ms, p99 \(Tools.format(p99, 2)) ms",
+                scenario: "list-scaling \(onPostgres ? "on PostgreSQL " : "")\(size.formatted())", figure: "p50 \(Tools.format(p50, 2)) ms, p99 \(Tools.format(p99, 2)) ms",
                 comparedWith: "p99 at \(sizes[0].formatted()): \(Tools.format(reference, 2)) ms", ratio: p99 / reference,
                 target: isLargest ? "≤ 3" : "-", met: !isLargest || p99 / reference <= 3))
         }
