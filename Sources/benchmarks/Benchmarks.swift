@@ -66,7 +66,10 @@ struct Benchmarks: AsyncParsableCommand {
                                              with: "| scenario | figure | compared with | ratio | target | met |\n|---|---|---|---|---|---|\n"
                                                 + kept.joined(separator: "\n") + "\n")
             if let earlierRun {
-                text = text.replacingOccurrences(of: "\n\n| scenario |", with: "\nRows of scenarios not run this time are kept from the earlier run (\(earlierRun.dropFirst("Written by ".count).trimmingCharacters(in: .punctuationCharacters))).\n\n| scenario |")
+                // "Written by `scripts/bench` on DATE at commit `X`, on a machine …." → "on DATE at commit `X`, on a machine …"
+                let when = earlierRun.replacingOccurrences(of: "Written by `scripts/bench` ", with: "")
+                    .trimmingCharacters(in: CharacterSet(charactersIn: "."))
+                text = text.replacingOccurrences(of: "\n\n| scenario |", with: "\nRows of scenarios not run this time are kept from the earlier run \(when).\n\n| scenario |")
             }
             return text
         }
