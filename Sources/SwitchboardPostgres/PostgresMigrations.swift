@@ -200,6 +200,30 @@ enum PostgresMigrations {
             )
             """,
         ]),
+        // A search (`name` or `url` containing a text) otherwise reads every row the other
+        // filters leave: with 100,000 connections a list's p99 was 3.4 times its p99 at 1,000
+        // (benchmark, 3 Dec 2026); trigram indexes find the matches themselves. pg_trgm ships
+        // with PostgreSQL and is a trusted extension (the database's owner may create it); where
+        // it cannot be had, searches still work, by reading the rows.
+        Migration(version: 2, name: "trigram indexes for search", statements: [
+            """
+            DO $$
+            BEGIN
+                CREATE EXTENSION IF NOT EXISTS pg_trgm;
+            EXCEPTION WHEN OTHERS THEN
+                RAISE NOTICE 'pg_trgm is not available (%): searches read the rows the other filters leave', SQLERRM;
+            END $$
+            """,
+            """
+            DO $$
+            BEGIN
+                IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
+                    CREATE INDEX connections_name_trigrams ON connections USING gin (name gin_trgm_ops);
+                    CREATE INDEX connections_url_trigrams ON connections USING gin (url gin_trgm_ops);
+                END IF;
+            END $$
+            """,
+        ]),
     ]
 
     /// Applies the migrations this database lacks, on one connection, under the advisory lock.
