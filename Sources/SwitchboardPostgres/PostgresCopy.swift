@@ -9,7 +9,7 @@ extension PostgresConnectionStore {
     /// every token go on working. Answers the rows written per table.
     public func copyIn(_ tables: [CopiedTable]) async throws -> [(table: String, rows: Int)] {
         let location = url.description
-        return try await write { db in
+        return try await write(answerWithin: nil) { db in
             var holding: [String] = []
             for table in CopiedTable.copiedInOrder
             where try await db.run(PostgresQuery(unsafeSQL: "SELECT 1 FROM \"\(table)\" LIMIT 1")) > 0 {

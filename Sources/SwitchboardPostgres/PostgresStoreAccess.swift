@@ -6,13 +6,22 @@ import StoreContract
 import Synchronization
 
 /// How the PostgreSQL store reaches the server: every read and write waits at most
-/// `leaseTimeout` for a connection (a server that is down answers `StoreUnavailable`, not a
-/// hang), and every failure that means "the server is not there" becomes `StoreUnavailable`.
+/// `connect_timeout` for a connection and `answerTimeout` for its answer (a server that is
+/// down or gone answers `StoreUnavailable`, not a hang), and every failure that means "the
+/// server is not there" becomes `StoreUnavailable`.
 extension PostgresConnectionStore {
-    /// One transaction (BEGIN … COMMIT, rolled back when `body` throws).
-    func write<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+    /// How long a read or write may take in all. A query on a connection the server dropped
+    /// could wait far longer, ignoring cancellation (a PostgreSQL outage under load left a
+    /// request unanswered after 30 s, 3 Dec 2026), so the caller stops waiting and the work is
+    /// left to end by itself. The longest writes (a bulk transition of 1,000) take about a second.
+    static let answerTimeout: Duration = .seconds(20)
+
+    /// One transaction (BEGIN … COMMIT, rolled back when `body` throws). `answerWithin: nil`
+    /// for a write that may take long (a store copy).
+    func write<T: Sendable>(answerWithin answer: Duration? = answerTimeout,
+                            _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let logger = logger
-        return try await access(.write) { client, leased in
+        return try await access(.write, answerWithin: answer) { client, leased in
             do {
                 return try await client.withTransaction(logger: logger) { connection in
                     leased.set()
@@ -28,7 +37,7 @@ extension PostgresConnectionStore {
 
     /// Reads on one connection, outside a transaction.
     func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        try await access(.read) { client, leased in
+        try await access(.read, answerWithin: Self.answerTimeout) { client, leased in
             try await client.withConnection { connection in
                 leased.set()
                 return try await body(connection)
@@ -36,37 +45,50 @@ extension PostgresConnectionStore {
         }
     }
 
-    private func access<T: Sendable>(_ operation: StoreUnavailable.Operation,
+    private func access<T: Sendable>(_ operation: StoreUnavailable.Operation, answerWithin answer: Duration?,
                                      _ work: @escaping @Sendable (PostgresClient, LeaseFlag) async throws -> T) async throws -> T {
         try activity.begin(location: url.description)
         defer { activity.end() }
         do {
             try await schema.ensure { try await self.migrate() }
-            return try await Self.bounded(by: url.connectTimeout) { leased in try await work(self.client, leased) }
+            return try await Self.bounded(by: url.connectTimeout, answerWithin: answer) { leased in
+                try await work(self.client, leased)
+            }
         } catch {
             throw classify(error, operation)
         }
     }
 
-    /// Runs `work`, failing with `LeaseTimeout` if it has not got a connection within `limit`.
-    /// Once it has one, it runs to its end (a long bulk write is not cut short).
-    static func bounded<T: Sendable>(by limit: Duration,
+    /// Runs `work`, failing with `LeaseTimeout` if it has not got a connection within `limit`
+    /// and with `AnswerTimeout` if it has not finished within `answer` (nil: no bound once it
+    /// has its connection). The caller is freed either way; work that ignores cancellation is
+    /// left to end by itself.
+    static func bounded<T: Sendable>(by limit: Duration, answerWithin answer: Duration? = nil,
                                      _ work: @escaping @Sendable (LeaseFlag) async throws -> T) async throws -> T {
         let leased = LeaseFlag()
-        return try await withThrowingTaskGroup(of: BoundedOutcome<T>.self) { group in
-            group.addTask { .value(try await work(leased)) }
-            group.addTask {
-                try await Task.sleep(for: limit)
-                guard leased.isSet else { throw LeaseTimeout(limit: limit) }
-                return .leasedInTime
-            }
-            while let outcome = try await group.next() {
-                if case .value(let value) = outcome {
-                    group.cancelAll()
-                    return value
+        let race = Race<T>()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                race.wait(continuation)
+                let watch = Task {
+                    guard (try? await Task.sleep(for: limit)) != nil else { return }
+                    if !leased.isSet {
+                        if race.finish(.failure(LeaseTimeout(limit: limit))) { race.cancelWork() }
+                        return
+                    }
+                    guard let answer, answer > limit, (try? await Task.sleep(for: answer - limit)) != nil else { return }
+                    if race.finish(.failure(AnswerTimeout(limit: answer))) { race.cancelWork() }
                 }
+                race.start(Task {
+                    let result: Result<T, any Error>
+                    do { result = .success(try await work(leased)) } catch { result = .failure(error) }
+                    _ = race.finish(result)
+                    // Work that finishes stops its timer (one sleeping task per query would pile up).
+                    watch.cancel()
+                })
             }
-            throw CancellationError()
+        } onCancel: {
+            race.cancelWork()
         }
     }
 
@@ -80,6 +102,9 @@ extension PostgresConnectionStore {
         }
         if let timeout = error as? LeaseTimeout {
             return unavailable(.unreachable, "no connection within \(timeout.limit)")
+        }
+        if let timeout = error as? AnswerTimeout {
+            return unavailable(.unreachable, "no answer within \(timeout.limit)")
         }
         if let error = error as? PSQLError {
             switch error.code {
@@ -114,10 +139,6 @@ extension PostgresConnectionStore {
     }
 }
 
-enum BoundedOutcome<T: Sendable>: Sendable {
-    case value(T)
-    case leasedInTime
-}
 
 /// Set once a connection was leased (see `bounded`).
 final class LeaseFlag: Sendable {
@@ -126,7 +147,28 @@ final class LeaseFlag: Sendable {
     var isSet: Bool { value.load(ordering: .relaxed) }
 }
 
+/// The caller of `bounded`, resumed once: by the work's result or by a timeout, whichever comes first.
+final class Race<T: Sendable>: Sendable {
+    private let waiting = Mutex<CheckedContinuation<T, any Error>?>(nil)
+    private let work = Mutex<Task<Void, Never>?>(nil)
+
+    func wait(_ continuation: CheckedContinuation<T, any Error>) { waiting.withLock { $0 = continuation } }
+    func start(_ task: Task<Void, Never>) { work.withLock { $0 = task } }
+    func cancelWork() { work.withLock { $0?.cancel() } }
+
+    /// Resumes the caller unless that happened already; says whether this call did.
+    func finish(_ result: Result<T, any Error>) -> Bool {
+        guard let continuation = waiting.withLock({ slot in defer { slot = nil }; return slot }) else { return false }
+        continuation.resume(with: result)
+        return true
+    }
+}
+
 struct LeaseTimeout: Error {
+    let limit: Duration
+}
+
+struct AnswerTimeout: Error {
     let limit: Duration
 }
 
