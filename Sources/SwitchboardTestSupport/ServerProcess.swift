@@ -37,6 +37,12 @@ public final class ServerProcess: @unchecked Sendable {
     public init(dataDirectory: String, logPath: String, arguments: [String] = [],
          environment: [String: String] = [:], launcher: [String] = []) async throws {
         self.logPath = logPath
+        var environment = environment
+        // A PostgreSQL run (`TestStore.onPostgres`): the data folder's database, the same at every start.
+        if environment["SWITCHBOARD_DATABASE_URL"] == nil, !arguments.contains("--database"),
+           let url = try await TestStore.databaseURL(standingFor: dataDirectory) {
+            environment["SWITCHBOARD_DATABASE_URL"] = url
+        }
         let process = try Self.makeProcess(dataDirectory: dataDirectory, arguments: arguments,
                                            environment: environment, launcher: launcher)
         let output = Pipe()

@@ -15,7 +15,7 @@ struct EngineHarness {
     let target: StandInHTTPServer
     let recorder: EffectRecorder
 
-    static func run<T>(checkTimeout: Duration = .seconds(2),
+    static func run<T>(checkTimeout: Duration = .seconds(10),
                        _ body: (EngineHarness) async throws -> T) async throws -> T {
         let folder = try TemporaryDirectory()
         defer { folder.remove() }
@@ -23,7 +23,7 @@ struct EngineHarness {
         let client = HTTPClient(eventLoopGroupProvider: .singleton)
         var logger = Logger(label: "engine-test")
         logger.logLevel = .warning
-        let store = try TestStore.sqlite(folder.file("switchboard.sqlite"))
+        let store = try await TestStore.chosen(folder.file("switchboard.sqlite"))
         let recorder = EffectRecorder()
         let driver = RecordingDriver(
             wrapped: GenericHTTPDriver(http: OutboundHTTP(client: client), timeout: checkTimeout), recorder: recorder)

@@ -47,7 +47,7 @@ struct ServerHarness: Sendable {
         var logger = Logger(label: "server-test")
         logger.logLevel = .warning
         let path = folder.file("switchboard.sqlite")
-        let store = try TestStore.sqlite(path)
+        let store = try await TestStore.chosen(path)
         let vault = SecretsVault(key: SymmetricKey(size: .bits256))
         // Checks of the local stand-ins answer at once on an idle machine; under a fresh clone's
         // build and 175 tests on two cores a 2 s limit failed a cluster verify, so 10.
