@@ -65,6 +65,9 @@ public struct ConnectionOrder: Sendable, Hashable {
         var snakeCase: String {
             rawValue.map { $0.isUppercase ? "_" + $0.lowercased() : String($0) }.joined()
         }
+
+        /// The column it sorts by in every SQL backend (`updated_at`).
+        public var column: String { snakeCase }
     }
 
     public var field: Field
@@ -89,4 +92,17 @@ public struct ConnectionOrder: Sendable, Hashable {
     }
 
     public var text: String { "\(field.rawValue) \(descending ? "desc" : "asc")" }
+}
+
+extension ConnectionQuery {
+    /// `%text%` for a SQL `LIKE … ESCAPE '\\'`, with LIKE's wildcards in `text` escaped so
+    /// they match literally (every SQL backend searches this way).
+    public static func containsPattern(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            if character == "%" || character == "_" || character == "\\" { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return "%\(escaped)%"
+    }
 }

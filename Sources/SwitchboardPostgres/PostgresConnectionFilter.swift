@@ -47,10 +47,10 @@ enum PostgresConnectionFilter {
                 """)
         }
         if let name = query.name, !name.isEmpty {
-            conditions.append(#"name ILIKE \#(sql.bind(containsPattern(name))) ESCAPE '\'"#)
+            conditions.append(#"name ILIKE \#(sql.bind(ConnectionQuery.containsPattern(name))) ESCAPE '\'"#)
         }
         if let search = query.search, !search.isEmpty {
-            let pattern = sql.bind(containsPattern(search))
+            let pattern = sql.bind(ConnectionQuery.containsPattern(search))
             conditions.append(#"(name ILIKE \#(pattern) ESCAPE '\' OR url ILIKE \#(pattern) ESCAPE '\')"#)
         }
         sql.append(" WHERE " + conditions.joined(separator: " AND "))
@@ -59,29 +59,8 @@ enum PostgresConnectionFilter {
     /// ` ORDER BY column dir, id dir`: `id` breaks ties so that pages never overlap or skip rows.
     static func orderClause(_ order: ConnectionOrder) -> String {
         let direction = order.descending ? "DESC" : "ASC"
-        return " ORDER BY \(column(order.field)) \(direction), id \(direction)"
+        return " ORDER BY \(order.field.column) \(direction), id \(direction)"
     }
 
-    static func column(_ field: ConnectionOrder.Field) -> String {
-        switch field {
-        case .name: "name"
-        case .kind: "kind"
-        case .status: "status"
-        case .type: "type"
-        case .subType: "sub_type"
-        case .createdAt: "created_at"
-        case .updatedAt: "updated_at"
-        case .id: "id"
-        }
-    }
 
-    /// `%text%` with LIKE's wildcards in `text` escaped, so they match literally.
-    static func containsPattern(_ text: String) -> String {
-        var escaped = ""
-        for character in text {
-            if character == "%" || character == "_" || character == "\\" { escaped.append("\\") }
-            escaped.append(character)
-        }
-        return "%\(escaped)%"
-    }
 }

@@ -23,7 +23,7 @@ extension PostgresConnectionStore {
                 }
             }
             if let search = query.search, !search.isEmpty {
-                conditions.append(#"name ILIKE \#(sql.bind(PostgresConnectionFilter.containsPattern(search))) ESCAPE '\'"#)
+                conditions.append(#"name ILIKE \#(sql.bind(ConnectionQuery.containsPattern(search))) ESCAPE '\'"#)
             }
             if !conditions.isEmpty { sql.append(" WHERE " + conditions.joined(separator: " AND ")) }
             return sql

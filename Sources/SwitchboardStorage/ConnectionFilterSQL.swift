@@ -41,18 +41,18 @@ struct ConnectionFilterSQL {
         }
         if let name = query.name, !name.isEmpty {
             conditions.append(#"name LIKE ? ESCAPE '\'"#)
-            arguments.append(Self.containsPattern(name))
+            arguments.append(ConnectionQuery.containsPattern(name))
         }
         if let search = query.search, !search.isEmpty {
             conditions.append(#"(name LIKE ? ESCAPE '\' OR url LIKE ? ESCAPE '\')"#)
-            let pattern = Self.containsPattern(search)
+            let pattern = ConnectionQuery.containsPattern(search)
             arguments += [pattern, pattern]
         }
         self.whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         self.arguments = arguments
         let direction = query.order.descending ? "DESC" : "ASC"
         // `id` breaks ties so that pages never overlap or skip rows.
-        self.orderClause = "ORDER BY \(Self.column(query.order.field)) \(direction), id \(direction)"
+        self.orderClause = "ORDER BY \(query.order.field.column) \(direction), id \(direction)"
     }
 
     /// One page in order; bind `arguments`, then the page size and offset.
@@ -61,26 +61,5 @@ struct ConnectionFilterSQL {
     /// The matching connections counted by status; bind `arguments`.
     var summarySQL: String { "SELECT status, COUNT(*) AS count FROM connections \(whereClause) GROUP BY status" }
 
-    static func column(_ field: ConnectionOrder.Field) -> String {
-        switch field {
-        case .name: "name"
-        case .kind: "kind"
-        case .status: "status"
-        case .type: "type"
-        case .subType: "sub_type"
-        case .createdAt: "created_at"
-        case .updatedAt: "updated_at"
-        case .id: "id"
-        }
-    }
 
-    /// `%text%` with LIKE's wildcards in `text` escaped, so they match literally.
-    static func containsPattern(_ text: String) -> String {
-        var escaped = ""
-        for character in text {
-            if character == "%" || character == "_" || character == "\\" { escaped.append("\\") }
-            escaped.append(character)
-        }
-        return "%\(escaped)%"
-    }
 }

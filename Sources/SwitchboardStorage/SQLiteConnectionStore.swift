@@ -217,8 +217,7 @@ public final class SQLiteConnectionStore: ConnectionStore {
         }
         if let search = query.search, !search.isEmpty {
             conditions.append("name LIKE ? ESCAPE '\\'")
-            arguments.append("%" + search.replacingOccurrences(of: "\\", with: "\\\\")
-                .replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_") + "%")
+            arguments.append(ConnectionQuery.containsPattern(search))
         }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let values = arguments

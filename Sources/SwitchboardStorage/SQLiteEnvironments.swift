@@ -25,7 +25,7 @@ extension SQLiteConnectionStore {
         }
         if let search = query.search, !search.isEmpty {
             conditions.append(#"name LIKE ? ESCAPE '\'"#)
-            arguments.append(ConnectionFilterSQL.containsPattern(search))
+            arguments.append(ConnectionQuery.containsPattern(search))
         }
         let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let values = arguments
