@@ -5,7 +5,7 @@ import Foundation
 /// A backend (SQLite, PostgreSQL) implements them all; a service asks only for the part it
 /// uses where that keeps it honest.
 public typealias ConnectionStore = ConnectionLedger & ConnectionReadModel & ChangeLog & ObservationStore
-    & CredentialStore & EnvironmentStore & UserStore & StoreHousekeeping
+    & CredentialStore & EnvironmentStore & UserStore & StoreHousekeeping & ReplicaRegistry
 
 /// The writes of connections. Every one is a compare-and-set on the row's `version` that
 /// appends its event (and stores the credential it carries) in the same transaction: either

@@ -32,3 +32,10 @@ extension Date {
         self.init(timeIntervalSince1970: Double(storageMilliseconds) / 1000)
     }
 }
+
+extension Duration {
+    /// Whole milliseconds, as stores compare times.
+    public var storageMilliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
+}

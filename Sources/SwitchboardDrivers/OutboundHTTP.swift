@@ -31,11 +31,15 @@ public struct OutboundResponse: Sendable {
 public struct OutboundHTTP: Sendable {
     public let client: HTTPClient
     public let policy: OutboundPolicy
+    /// Sent with every request that sets none, so a target's log says which server (and
+    /// which replica of it) asked.
+    public let userAgent: String
     static let maxRedirects = 3
 
-    public init(client: HTTPClient, policy: OutboundPolicy = OutboundPolicy()) {
+    public init(client: HTTPClient, policy: OutboundPolicy = OutboundPolicy(), userAgent: String = "switchboard") {
         self.client = client
         self.policy = policy
+        self.userAgent = userAgent
     }
 
     /// The HTTP client checks and sessions share. Redirects are handled here (same host
@@ -71,6 +75,7 @@ public struct OutboundHTTP: Sendable {
             var request = HTTPClientRequest(url: current)
             request.method = method
             for (name, value) in headers { request.headers.add(name: name, value: value) }
+            if !request.headers.contains(name: "User-Agent") { request.headers.add(name: "User-Agent", value: userAgent) }
             request.tlsConfiguration = tls
             let (response, body) = try await withCheckedClient(for: current) { client in
                 let response = try await client.execute(request, deadline: deadline)

@@ -16,7 +16,7 @@ public final class ConnectionEngine: Sendable {
     let credentials: StoredCredentials?
     /// Seals the credentials a change writes, opens those it reads.
     let sealed: SealedCredentials
-    let metrics: EngineMetrics
+    public let metrics: EngineMetrics
     private let sessions: SessionManager
     private let effects: SideEffectRunner
     let feed = ChangeFeed()
@@ -24,6 +24,9 @@ public final class ConnectionEngine: Sendable {
     let logger: Logger
     let now: @Sendable () -> Date
     private let discoveries = DiscoveryRelay()
+    /// Which connections this process probes and runs sessions for (all of them, unless it
+    /// is one of several replicas of a shared store).
+    public let replicas: ReplicaSet
 
     /// How often a request re-reads and re-decides after losing a compare-and-set race.
     static let maxAttempts = 5
@@ -31,16 +34,17 @@ public final class ConnectionEngine: Sendable {
     public init(
         store: any ConnectionStore, kinds: KindCatalog = .builtIn, drivers: DriverCatalog,
         vault: SecretsVault? = nil, credentials: StoredCredentials? = nil, metrics: EngineMetrics = .discarded,
-        logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
+        replicas: ReplicaSet = .solo(), logger: Logger, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store
+        self.replicas = replicas
         self.sealed = SealedCredentials(store: store, vault: vault)
         self.credentials = credentials
         self.kinds = kinds
         self.drivers = drivers
         self.metrics = metrics
         self.sessions = SessionManager(drivers: drivers, sink: StoreSink(store: store, discoveries: discoveries),
-                                       logger: logger)
+                                       replicas: replicas, logger: logger)
         self.effects = SideEffectRunner(sessions: sessions, store: store, logger: logger, now: now)
         self.logger = logger
         self.now = now
@@ -49,18 +53,47 @@ public final class ConnectionEngine: Sendable {
 
     // MARK: Running
 
-    /// Starts the sessions of every connected connection (at server start: what was
-    /// connected before a restart is connected again).
+    /// Starts the sessions of every connected connection this process owns (at server
+    /// start: what was connected before a restart is connected again).
     public func resumeSessions() async throws {
         var after: UUID?
         while true {
             let batch = try await store.probeCandidates(after: after, limit: 1000)
             for connection in batch where connection.status == .connected {
-                await effects.enqueue([.startSession], for: connection)
+                await effects.enqueueFollow(connection)
             }
             guard let last = batch.last else { break }
             after = last.id
         }
+    }
+
+    /// After the replicas changed: sessions of connections this replica no longer owns
+    /// stop, and those of connected connections it now owns start.
+    public func rebalanceSessions() async {
+        await sessions.stopUnowned()
+        do {
+            try await resumeSessions()
+        } catch {
+            logger.error("could not read the connected connections to start the sessions this replica now owns; the next change of replicas tries again",
+                         metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Changes another replica committed, as the shared change log told of them: the monitor
+    /// hears of them, and sessions follow them where this replica owns the connection.
+    func followCommitted(elsewhere connections: [Connection]) async {
+        for connection in connections {
+            _ = try? await locks.withLock(connection.id) {
+                guard await self.feed.publish(connection) else { return }
+                await self.effects.enqueueFollow(connection)
+            }
+        }
+    }
+
+    /// Runs `body` while no other replica of the store runs `job` (start-up repairs and
+    /// imports, re-sealing): see `ReplicaRegistry.exclusively`.
+    public func exclusively<T: Sendable>(_ job: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await store.exclusively(job, body)
     }
 
     /// Gives connections stored before fingerprints existed their fingerprint, so discovery

@@ -35,4 +35,19 @@ public struct EngineMetrics: Sendable {
         Gauge(label: "switchboard_monitored_connections", dimensions: [("kind", kind), ("health", health.rawValue)],
               factory: factory).record(count)
     }
+
+    /// How many connections this replica watches (probes, and runs the sessions of).
+    func owned(_ count: Int) {
+        Gauge(label: "switchboard_replica_owned_connections", factory: factory).record(count)
+    }
+
+    /// Connections this replica took over from another when the members changed.
+    func handedOver(_ count: Int) {
+        Counter(label: "switchboard_replica_handovers_total", factory: factory).increment(by: count)
+    }
+
+    /// This process's replica id, as a label on a constant 1 (so every series can be joined to it).
+    public func replica(_ id: String) {
+        Gauge(label: "switchboard_replica_info", dimensions: [("replica", id)], factory: factory).record(1)
+    }
 }

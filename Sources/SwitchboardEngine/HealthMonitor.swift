@@ -118,10 +118,14 @@ public actor HealthMonitor<MonitorClock: Clock>: Service where MonitorClock.Dura
 
     public func run() async throws {
         let changes = await engine.changes()
-        try await loadCandidates()
+        let replicaChanges = engine.replicas.changes()
+        try await loadCandidates(handover: false)
         await withDiscardingTaskGroup { group in
             group.addTask {
                 for await change in changes { await self.apply(change) }
+            }
+            group.addTask {
+                for await _ in replicaChanges { await self.rebalance() }
             }
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 for entry in takeDue() {
@@ -142,28 +146,60 @@ public actor HealthMonitor<MonitorClock: Clock>: Service where MonitorClock.Dura
 
     // MARK: Scheduling
 
-    private func loadCandidates() async throws {
+    /// Loads the connections to watch from the store. At start the first round is spread
+    /// over one interval; a `handover` (connections another replica watched until the
+    /// members changed) continues each one's schedule from its last stored check, with its
+    /// damping counts, so the move neither delays nor resets an outage's count.
+    private func loadCandidates(handover: Bool) async throws {
         var after: UUID?
+        var taken = 0
         while true {
             let batch = try await engine.store.probeCandidates(after: after, limit: 1000)
             guard let last = batch.last else { break }
             after = last.id
-            let records = try await engine.health(of: batch.map(\.id))
-            for connection in batch where watches(connection) {
+            let wanted = batch.filter { entries[$0.id] == nil && watches($0) }
+            guard !wanted.isEmpty else { continue }
+            let records = try await engine.health(of: wanted.map(\.id))
+            let now = Date()
+            for connection in wanted where entries[connection.id] == nil && watches(connection) {
                 let health = records[connection.id] ?? HealthRecord(connectionId: connection.id)
-                let policy = policy(connection.metadata)
-                // Spread the first round over one interval instead of checking everything at once.
-                let first = policy.delay(status: connection.status, health: health) * Double.random(in: 0...1)
+                let delay = policy(connection.metadata).delay(status: connection.status, health: health)
+                let first: Duration
+                if handover {
+                    let since = health.checkedAt.map { Duration.seconds(now.timeIntervalSince($0)) } ?? delay
+                    first = max(.zero, jittered(delay) - since)
+                    taken += 1
+                } else {
+                    // Spread the first round over one interval instead of checking everything at once.
+                    first = delay * Double.random(in: 0...1)
+                }
                 track(connection, health: health, after: first)
             }
+        }
+        if taken > 0 { engine.metrics.handedOver(taken) }
+    }
+
+    /// After the replicas changed: stops watching what another replica owns now, and takes
+    /// on what this one owns now.
+    private func rebalance() async {
+        for id in Array(entries.keys) where !engine.replicas.owns(id) {
+            count(entries[id], -1)
+            entries[id] = nil
+        }
+        do {
+            try await loadCandidates(handover: true)
+        } catch {
+            logger.error("could not load the connections this replica now owns; the next change of replicas tries again",
+                         metadata: ["error": "\(error)"])
         }
     }
 
     /// Whether the monitor probes the connection: the damped statuses, except for targets
-    /// that report their own liveness (their leases are kept by `LeaseKeeper`).
+    /// that report their own liveness (their leases are kept by `LeaseKeeper`), and only
+    /// where this replica owns it.
     private func watches(_ connection: Connection) -> Bool {
         HealthDamping.isProbed(status: connection.status, lastChangedBy: connection.statusChangedBy)
-            && !engine.kind(of: connection).registersItself
+            && !engine.kind(of: connection).registersItself && engine.replicas.owns(connection.id)
     }
 
     private func track(_ connection: Connection, health: HealthRecord, after delay: Duration) {
@@ -282,6 +318,12 @@ public actor HealthMonitor<MonitorClock: Clock>: Service where MonitorClock.Dura
                                             latencyMilliseconds: result.latencyMilliseconds,
                                             at: Date().truncatedToMilliseconds)
         engine.metrics.probed(kind: connection.kind, latency: result.latency)
+        guard engine.replicas.owns(connection.id) else {
+            // Another replica owns it now (or this one's membership lapsed): its owner's
+            // checks count, not this one.
+            finished(connection.id, generation: entry.generation, lane: entry.lane, health: health)
+            return
+        }
         if let move = HealthDamping.automaticTransition(status: connection.status, lastChangedBy: connection.statusChangedBy,
                                                          health: health, policy: policy),
            isCurrent(entry) {
@@ -369,6 +411,9 @@ public actor HealthMonitor<MonitorClock: Clock>: Service where MonitorClock.Dura
     }
 
     private func publishTally() {
+        if engine.replicas.watched.exchange(entries.count, ordering: .relaxed) != entries.count {
+            engine.metrics.owned(entries.count)
+        }
         for key in changedTally {
             engine.metrics.monitored(kind: key.kind, health: key.health, count: tally[key] ?? 0)
         }

@@ -36,7 +36,7 @@ public struct ContextImportResult: Sendable, Hashable {
 /// known cluster and user is found again by fingerprint instead of duplicated, and the
 /// context's cluster and user become the connection's credential.
 public struct KubeconfigImporter: Sendable {
-    let engine: ConnectionEngine
+    public let engine: ConnectionEngine
     let credentials: StoredCredentials
     /// More contexts than this in one file is a mistake (or an attack), not a kubeconfig.
     public static let maxContexts = 256

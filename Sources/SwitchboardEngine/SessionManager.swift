@@ -5,26 +5,30 @@ import SwitchboardDrivers
 import StoreContract
 import Synchronization
 
-/// Runs one session per connected connection: the kind driver's `runSession`, restarted
-/// with a growing pause when it fails, until the session is stopped.
+/// Runs one session per connected connection this replica owns: the kind driver's
+/// `runSession`, restarted with a growing pause when it fails, until the session is stopped.
 actor SessionManager {
     private let drivers: DriverCatalog
     private let sink: any CollectedDataSink
+    private let replicas: ReplicaSet
     private let logger: Logger
-    private var running: [UUID: Task<Void, Never>] = [:]
+    /// Each running session with the connection it was started for.
+    private var running: [UUID: (connection: Connection, task: Task<Void, Never>)] = [:]
     /// Connected connections of kinds without a session: in use, with nothing running.
     private var idle: Set<UUID> = []
 
-    init(drivers: DriverCatalog, sink: any CollectedDataSink, logger: Logger) {
+    init(drivers: DriverCatalog, sink: any CollectedDataSink, replicas: ReplicaSet, logger: Logger) {
         self.drivers = drivers
         self.sink = sink
+        self.replicas = replicas
         self.logger = logger
     }
 
     var activeSessionIds: Set<UUID> { idle.union(running.keys) }
 
+    /// Starts the connection's session, if this replica owns it and none runs.
     func start(_ connection: Connection) {
-        guard running[connection.id] == nil, !idle.contains(connection.id) else { return }
+        guard running[connection.id] == nil, !idle.contains(connection.id), replicas.owns(connection.id) else { return }
         let driver = drivers.driver(for: connection.kind)
         guard driver.hasSession else {
             idle.insert(connection.id)
@@ -32,7 +36,7 @@ actor SessionManager {
         }
         let sink = sink
         let logger = logger
-        running[connection.id] = Task {
+        running[connection.id] = (connection, Task {
             var pause: Duration = .seconds(1)
             while !Task.isCancelled {
                 do {
@@ -50,13 +54,36 @@ actor SessionManager {
                 try? await Task.sleep(for: pause)
                 pause = min(pause * 2, .seconds(60))
             }
+        })
+    }
+
+    /// Brings the session in line with `connection` as another replica committed it (or as
+    /// it is after the members changed): running while it is connected and owned here,
+    /// restarted when its target changed, stopped otherwise.
+    func follow(_ connection: Connection) async {
+        guard connection.status == .connected, replicas.owns(connection.id) else {
+            await stop(connection.id)
+            return
         }
+        if let session = running[connection.id] {
+            let was = session.connection
+            guard was.url != connection.url || was.metadata != connection.metadata
+                || was.credentialId != connection.credentialId else { return }
+            await stop(connection.id)
+        }
+        start(connection)
+    }
+
+    /// Stops the sessions of connections this replica no longer owns.
+    func stopUnowned() async {
+        for id in idle where !replicas.owns(id) { idle.remove(id) }
+        for id in Array(running.keys) where !replicas.owns(id) { await stop(id) }
     }
 
     /// Stops a session and waits until it has ended, so nothing it collects lands after.
     func stop(_ id: UUID) async {
         idle.remove(id)
-        guard let task = running.removeValue(forKey: id) else { return }
+        guard let task = running.removeValue(forKey: id)?.task else { return }
         task.cancel()
         await task.value
     }

@@ -23,15 +23,11 @@ actor SideEffectRunner {
 
     func enqueue(_ effects: [SideEffect], for connection: Connection) {
         guard !effects.isEmpty else { return }
-        let previous = tails[connection.id]?.task
-        nextToken += 1
-        let token = nextToken
         let sessions = sessions
         let store = store
         let logger = logger
         let now = now
-        let task = Task {
-            await previous?.value
+        chain(connection.id) {
             for effect in effects {
                 do {
                     switch effect {
@@ -54,9 +50,40 @@ actor SideEffectRunner {
                     ])
                 }
             }
-            self.finished(connection.id, token: token)
         }
-        tails[connection.id] = (token, task)
+    }
+
+    /// Follows a change another replica committed (its own effects ran there): the session
+    /// runs where the connection is owned, and what a session here may have collected after
+    /// that replica purged a deleted connection's data is purged again.
+    func enqueueFollow(_ connection: Connection) {
+        let sessions = sessions
+        let store = store
+        let logger = logger
+        chain(connection.id) {
+            await sessions.follow(connection)
+            guard connection.status == .deleted else { return }
+            do {
+                try await store.purgeCollectedData(connectionId: connection.id)
+            } catch {
+                logger.error("side effect failed", metadata: [
+                    "connection": "\(connection.id.lowercasedString)", "effect": "purgeData", "error": "\(error)",
+                ])
+            }
+        }
+    }
+
+    /// Runs `work` after everything queued for the connection so far.
+    private func chain(_ id: UUID, _ work: @escaping @Sendable () async -> Void) {
+        let previous = tails[id]?.task
+        nextToken += 1
+        let token = nextToken
+        let task = Task {
+            await previous?.value
+            await work()
+            self.finished(id, token: token)
+        }
+        tails[id] = (token, task)
     }
 
     /// Waits until every effect queued so far has run (for shutdown and tests).

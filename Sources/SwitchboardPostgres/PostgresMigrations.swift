@@ -224,6 +224,18 @@ enum PostgresMigrations {
             END $$
             """,
         ]),
+        // The processes serving this database (issue 18): heartbeats by the database's clock.
+        Migration(version: 3, name: "replica members", statements: [
+            """
+            CREATE TABLE replica_members (
+                id text PRIMARY KEY,
+                started_at bigint NOT NULL,
+                heartbeat_at bigint NOT NULL,
+                owned_connections bigint NOT NULL,
+                address text
+            )
+            """,
+        ]),
     ]
 
     /// Applies the migrations this database lacks, on one connection, under the advisory lock.

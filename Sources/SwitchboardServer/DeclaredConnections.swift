@@ -83,10 +83,20 @@ public struct DeclaredConnectionsLoader: Service {
 
     public func run() async throws {
         let hangups = await UnixSignalsSequence(trapping: .sighup)
-        _ = await load()
+        await loadExclusively()
         for await _ in hangups.cancelOnGracefulShutdown() {
             logger.info("SIGHUP: reloading the connections file", metadata: ["file": "\(path)"])
-            _ = await load()
+            await loadExclusively()
+        }
+    }
+
+    /// One replica loads at a time; a second load finds each entry already there (discovery
+    /// matches by fingerprint), so every replica may be given the same file.
+    private func loadExclusively() async {
+        do {
+            _ = try await engine.exclusively("declared-connections") { await self.load() }
+        } catch {
+            logger.error("cannot load the connections file", metadata: ["file": "\(path)", "error": "\(error)"])
         }
     }
 

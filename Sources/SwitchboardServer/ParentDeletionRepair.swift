@@ -10,7 +10,9 @@ struct ParentDeletionRepair: Service {
 
     func run() async throws {
         do {
-            let parents = try await engine.finishParentDeletions()
+            let engine = engine
+            // One replica at a time (the marks are idempotent: a second run finds nothing).
+            let parents = try await engine.exclusively("parent-deletion-repair") { try await engine.finishParentDeletions() }
             if parents > 0 {
                 logger.notice("marked the children of deleted connections", metadata: ["parents": "\(parents)"])
             }

@@ -32,9 +32,13 @@ struct StartupKubeconfigImport: Service {
         let files = paths.joined(separator: ":")
         do {
             // Every file it names is spelled out in full, so no folder is needed to read them.
-            let results = try await importer.importKubeconfig(
-                try Kubeconfig.merging(configurations).yaml(), origin: .operatorFile(directory: "/"), by: .system,
-                source: "kubeconfig \(files)")
+            let yaml = try Kubeconfig.merging(configurations).yaml()
+            let importer = importer
+            // One replica at a time: the second finds every context already imported (by fingerprint).
+            let results = try await importer.engine.exclusively("startup-kubeconfig-import") {
+                try await importer.importKubeconfig(yaml, origin: .operatorFile(directory: "/"), by: .system,
+                                                    source: "kubeconfig \(files)")
+            }
             for result in results {
                 logger.info("kubeconfig context", metadata: [
                     "file": "\(files)", "context": "\(result.context)", "outcome": "\(result.outcome.rawValue)",

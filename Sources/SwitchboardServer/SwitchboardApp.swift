@@ -55,6 +55,12 @@ public struct ServerConfiguration: Sendable {
     public var advertiseURL: String?
     /// The hub this server registers with and heartbeats to (`--hub`); nil for none.
     public var hub: HubConfiguration?
+    /// This process's id among the replicas of one PostgreSQL database (`--replica-id`);
+    /// nil: the host name and port.
+    public var replicaId: String?
+    /// How long a replica's last heartbeat keeps it a member (`--member-ttl`): a replica
+    /// gone longer has its connections taken over by the others.
+    public var memberTTL: Duration = .seconds(15)
 
     public init(host: String = "127.0.0.1", port: Int = 9081, dataDirectory: String = "./switchboard-data",
                 checkTimeout: Duration = .seconds(5), monitor: HealthMonitorConfiguration = .init(),
@@ -123,6 +129,8 @@ public struct SwitchboardParts: Sendable {
     public let environments: EnvironmentService
     /// The URL others reach this server at (`GET /api/system/server`, the hub link).
     public let address: AdvertisedAddress
+    /// This replica's row among those sharing the store (`GET /api/system/replicas`).
+    public let membership: ReplicaMembership
     /// Change streams open now (ended at shutdown).
     let streams = OpenStreams()
 
@@ -144,7 +152,8 @@ public enum SwitchboardApp {
         } else {
             router.middlewares.add(NoSignInMiddleware())
         }
-        SystemRoutes(engine: parts.engine, registry: parts.registry, address: parts.address).register(on: router)
+        SystemRoutes(engine: parts.engine, registry: parts.registry, address: parts.address,
+                     membership: parts.membership).register(on: router)
         WebPageRoutes().register(on: router)
         let limits = RouteLimits()
         ConnectionRoutes(engine: parts.engine, limits: limits).register(on: router)
@@ -158,11 +167,14 @@ public enum SwitchboardApp {
         return router
     }
 
-    /// The engine and monitor over `store`.
+    /// The engine and monitor over `store`. `replicas`: which connections this process
+    /// owns (all of them unless several serve one PostgreSQL database).
     public static func assemble(store: any ConnectionStore, vault: SecretsVault?, httpClient: HTTPClient,
-                                configuration: ServerConfiguration, logger: Logger) -> SwitchboardParts {
+                                configuration: ServerConfiguration, replicas: ReplicaSet = .solo(),
+                                logger: Logger) -> SwitchboardParts {
         let registry = PrometheusCollectorRegistry()
-        let http = OutboundHTTP(client: httpClient, policy: configuration.outbound)
+        let http = OutboundHTTP(client: httpClient, policy: configuration.outbound,
+                                userAgent: "switchboard/\(SwitchboardRelease.version) (replica \(replicas.me))")
         let leases = HeartbeatLeases(duration: configuration.hubLease)
         let credentials = StoredCredentials(
             store: store, vault: vault, files: FileReferenceCredentials(allowedDirectories: configuration.secretFileDirectories))
@@ -173,8 +185,12 @@ public enum SwitchboardApp {
             drivers: .builtIn(http: http, credentials: credentials, timeout: configuration.checkTimeout, leases: leases),
             vault: vault, credentials: credentials,
             metrics: EngineMetrics(factory: PrometheusMetricsFactory(registry: registry)),
-            logger: logger)
+            replicas: replicas, logger: logger)
         let monitor = HealthMonitor(engine: engine, configuration: configuration.monitor, logger: logger)
+        let address = AdvertisedAddress(
+            configured: configuration.advertiseURL,
+            fallback: ServerURL.make(scheme: configuration.tls == nil ? "http" : "https",
+                                     host: configuration.host, port: configuration.port))
         return SwitchboardParts(engine: engine, monitor: monitor, registry: registry,
                                 importer: KubeconfigImporter(engine: engine, credentials: credentials),
                                 tokens: configuration.requireSignIn
@@ -182,10 +198,9 @@ public enum SwitchboardApp {
                                     : nil,
                                 leases: LeaseKeeper(engine: engine, leases: leases, logger: logger),
                                 credentials: CredentialService(store: store, vault: vault), environments: EnvironmentService(store: store),
-                                address: AdvertisedAddress(
-                                    configured: configuration.advertiseURL,
-                                    fallback: ServerURL.make(scheme: configuration.tls == nil ? "http" : "https",
-                                                             host: configuration.host, port: configuration.port)))
+                                address: address,
+                                membership: ReplicaMembership(engine: engine, ttl: configuration.memberTTL,
+                                                              address: { address.current }, logger: logger))
     }
 
     /// The vault for credentials, from the configured key source.
@@ -211,11 +226,16 @@ public enum SwitchboardApp {
 
     /// Runs the server until SIGTERM or SIGINT, then shuts down gracefully. `onRunning`
     /// receives the address once the server listens.
-    public static func run(_ configuration: ServerConfiguration, logger: Logger,
+    public static func run(_ configuration: ServerConfiguration, logger given: Logger,
                            onAdminToken: @escaping @Sendable (_ token: String, _ file: String) -> Void = { _, _ in },
                            onNoAdminToken: @escaping @Sendable () -> Void = {},
                            onRunning: @escaping @Sendable (String) async -> Void = { _ in }) async throws {
         // Bad certificate files or a bad advertised URL end the start before anything else is touched.
+        // Replicas share a PostgreSQL database; a SQLite folder has one process.
+        let shared = configuration.databaseURL != nil
+        let replicaId = configuration.replicaId ?? ReplicaIdentity.default(port: configuration.port)
+        var logger = given
+        if shared { logger[metadataKey: "replica"] = "\(replicaId)" }
         let certificate = try configuration.tls.map(ListenerCertificate.init(files:))
         if let advertised = configuration.advertiseURL { _ = try ServerURL.parse(advertised, setting: "advertise-url") }
         let folder = try DataFolder.acquire(configuration.dataDirectory, logger: logger)
@@ -235,7 +255,10 @@ public enum SwitchboardApp {
         }
         logger.info("server id \(serverId.lowercasedString)")
         let httpClient = makeHTTPClient()
-        let parts = assemble(store: store, vault: vault, httpClient: httpClient, configuration: configuration, logger: logger)
+        let parts = assemble(store: store, vault: vault, httpClient: httpClient, configuration: configuration,
+                             replicas: shared ? .shared(replicaId) : .solo(replicaId), logger: logger)
+        parts.engine.metrics.replica(replicaId)
+        let follower = shared ? ChangeFollower(engine: parts.engine, logger: logger) : nil
         let scheme = certificate == nil ? "http" : "https"
         let app = Application(
             router: router(parts),
@@ -250,10 +273,13 @@ public enum SwitchboardApp {
             logger: logger
         )
         // Shut down in reverse order: open change streams end first, so the server is not held up.
+        // The membership row goes after the monitor stopped (so no connection is probed by
+        // two replicas) and before the listener (so a load balancer's retry finds another).
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: app), .init(service: parts.monitor), .init(service: parts.leases),
-            .init(service: OpenStreamsCloser(streams: parts.streams)),
+            .init(service: app), .init(service: parts.membership), .init(service: parts.monitor),
+            .init(service: parts.leases), .init(service: OpenStreamsCloser(streams: parts.streams)),
         ]
+        if let follower { services.append(.init(service: follower)) }
         services.append(.init(service: ParentDeletionRepair(engine: parts.engine, logger: logger),
                               successTerminationBehavior: .ignore))
         if !configuration.startupKubeconfigs.isEmpty {
@@ -275,12 +301,21 @@ public enum SwitchboardApp {
         let group = ServiceGroup(configuration: .init(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
-            switch try await parts.tokens?.bootstrapAdmin(tokenFile: configuration.adminTokenPath) {
+            // Known before anything is loaded: what changes meanwhile is followed, and what
+            // this replica owns is decided by the live members.
+            try await follower?.start()
+            try await parts.membership.join()
+            let tokens = parts.tokens
+            // Once per database at a time: two replicas starting together make one admin.
+            switch try await parts.engine.exclusively("bootstrap-admin", {
+                try await tokens?.bootstrapAdmin(tokenFile: configuration.adminTokenPath)
+            }) {
             case .created(let token)?: onAdminToken(token, configuration.adminTokenPath)
             case .noAdminToken?: onNoAdminToken()
             case .present?, nil: break
             }
-            try await parts.engine.backfillFingerprints()
+            let engine = parts.engine
+            try await engine.exclusively("backfill-fingerprints") { try await engine.backfillFingerprints() }
             try await parts.engine.resumeSessions()
             try await group.run()
         } catch {

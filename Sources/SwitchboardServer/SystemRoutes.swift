@@ -10,6 +10,7 @@ struct SystemRoutes<Context: RequestContext>: Sendable {
     let engine: ConnectionEngine
     let registry: PrometheusCollectorRegistry
     let address: AdvertisedAddress
+    let membership: ReplicaMembership
 
     func register(on router: Router<Context>) {
         // Liveness reads nothing and encodes nothing: orchestrators ask often.
@@ -42,10 +43,44 @@ struct SystemRoutes<Context: RequestContext>: Sendable {
                                                     version: SwitchboardRelease.version, build: SwitchboardRelease.build,
                                                     advertiseUrl: address.current))
         }
+        // The processes serving this store and what each watches (one, with SQLite).
+        router.get("api/system/replicas") { _, _ in
+            let me = engine.replicas.me
+            let members = await membership.members
+            return try JSONBody.response(ReplicaList(
+                self: me, memberTtlSeconds: Double(membership.ttl.components.seconds),
+                replicas: members.map {
+                    ReplicaDescription(id: $0.id, startedAt: $0.startedAt, heartbeatAt: $0.heartbeatAt,
+                                       ownedConnections: $0.id == me ? engine.replicas.watchedConnections : $0.ownedConnections,
+                                       address: $0.address, isSelf: $0.id == me)
+                }))
+        }
         router.get("api/openapi.yaml") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/yaml"],
                      body: ResponseBody(byteBuffer: ByteBuffer(bytes: try OpenAPIDocument.bytes())))
         }
+    }
+}
+
+/// The answer of `GET /api/system/replicas`.
+struct ReplicaList: Encodable {
+    var `self`: String
+    var memberTtlSeconds: Double
+    var replicas: [ReplicaDescription]
+}
+
+struct ReplicaDescription: Encodable {
+    var id: String
+    var startedAt: Date
+    var heartbeatAt: Date
+    /// Connections it watches (this replica's count is live; the others' as of their heartbeat).
+    var ownedConnections: Int
+    var address: String?
+    var isSelf: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case id, startedAt, heartbeatAt, ownedConnections, address
+        case isSelf = "self"
     }
 }
 

@@ -268,6 +268,19 @@ enum SQLiteMigrations {
                 CREATE INDEX connections_by_parent ON connections (parent_id) WHERE parent_id IS NOT NULL;
                 """)
         }
+        migrator.registerMigration("v15: replica members") { db in
+            try db.execute(sql: """
+                -- The processes serving this store (issue 18). With SQLite there is one; the
+                -- table is the same as PostgreSQL's so both answer GET /api/system/replicas alike.
+                CREATE TABLE replica_members (
+                    id TEXT PRIMARY KEY,
+                    started_at INTEGER NOT NULL,
+                    heartbeat_at INTEGER NOT NULL,
+                    owned_connections INTEGER NOT NULL,
+                    address TEXT
+                );
+                """)
+        }
         return migrator
     }
 }

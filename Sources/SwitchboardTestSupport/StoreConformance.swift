@@ -27,6 +27,7 @@ public enum StoreConformance {
         Check(name: "environments, members and sharing", run: environments),
         Check(name: "users and tokens", run: usersAndTokens),
         Check(name: "readiness and a stable server id", run: housekeeping),
+        Check(name: "replica members by heartbeat; jobs of one name one at a time", run: replicas),
     ]
 
     // MARK: Connections
@@ -474,6 +475,53 @@ public enum StoreConformance {
         async let a = store.serverIdentity()
         async let b = store.serverIdentity()
         try expect(try await [a, b] == [id, id], "and the same for concurrent callers")
+    }
+
+    // MARK: Replicas
+
+    static func replicas(_ store: any ConnectionStore) async throws {
+        let started = epoch
+        let ttl = Duration.seconds(15)
+        try expect(try await store.heartbeat("b", startedAt: started, ownedConnections: 0, address: nil, ttl: ttl).map(\.id) == ["b"],
+                   "the first heartbeat makes the member's row")
+        let both = try await store.heartbeat("a", startedAt: started, ownedConnections: 7, address: "http://a", ttl: ttl)
+        try expect(both.map(\.id) == ["a", "b"], "members are answered by id: \(both.map(\.id))")
+        try expect(both.first?.ownedConnections == 7 && both.first?.address == "http://a" && both.first?.startedAt == started,
+                   "a member's row holds what its heartbeat said")
+        try await store.leave("a")
+        try expect(try await store.heartbeat("b", startedAt: started, ownedConnections: 0, address: nil, ttl: ttl).map(\.id) == ["b"],
+                   "a member that left is gone at once")
+        _ = try await store.heartbeat("c", startedAt: started, ownedConnections: 0, address: nil, ttl: ttl)
+        try await Task.sleep(for: .milliseconds(600))
+        let fresh = try await store.heartbeat("b", startedAt: started, ownedConnections: 0, address: nil, ttl: .milliseconds(300))
+        try expect(fresh.map(\.id) == ["b"], "a member whose heartbeat is older than the TTL is not live: \(fresh.map(\.id))")
+
+        let overlap = OverlapMeter()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    try await store.exclusively("conformance-job") {
+                        await overlap.enter()
+                        try await Task.sleep(for: .milliseconds(50))
+                        await overlap.leave()
+                    }
+                }
+            }
+            group.addTask { try await store.exclusively("another-job") { await overlap.other() } }
+            try await group.waitForAll()
+        }
+        let (most, runs, others) = await (overlap.most, overlap.runs, overlap.others)
+        try expect(most == 1 && runs == 4, "four runs of one job, one at a time (at most \(most) at once)")
+        try expect(others == 1, "a job of another name runs too")
+        let answer = try await store.exclusively("conformance-job") { 42 }
+        try expect(answer == 42, "a job's result is answered")
+    }
+
+    private actor OverlapMeter {
+        var now = 0, most = 0, runs = 0, others = 0
+        func enter() { now += 1; runs += 1; most = max(most, now) }
+        func leave() { now -= 1 }
+        func other() { others += 1 }
     }
 
     // MARK: Making values

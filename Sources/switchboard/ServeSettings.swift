@@ -17,6 +17,7 @@ struct ServeSettings: Sendable {
         "allow-link-local-targets", "import-kubeconfig", "auto-register", "auto-register-kinds",
         "connections-file", "secrets-key-file", "log-level",
         "advertise-url", "hub", "hub-token-file", "hub-heartbeat", "hub-allow-http", "hub-ca-file", "hub-lease",
+        "replica-id", "member-ttl",
     ]
 
     /// A value and where it came from (`--port`, `SWITCHBOARD_PORT`, `port in FILE`, `default`).

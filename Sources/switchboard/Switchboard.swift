@@ -133,6 +133,12 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "Seconds a spoke server's heartbeat keeps it connected on this hub; then it becomes disconnected (default 40).")
     var hubLease: Double?
+
+    @Option(help: "This replica's id among those serving one PostgreSQL database (default: host name and port).")
+    var replicaId: String?
+
+    @Option(help: "Seconds a replica's last heartbeat keeps it a member; then the others take over its connections (default 15).")
+    var memberTtl: Double?
     @Option(help: "The URL other servers and people reach this server at, told to the hub (default: the address it listens on).")
     var advertiseUrl: String?
 
@@ -204,6 +210,14 @@ struct Serve: AsyncParsableCommand {
             recoveryThreshold: try await count("recovery-threshold", recoveryThreshold, default: 2),
             maxBackoff: try await seconds("max-backoff", maxBackoff, default: 300))
         let maxConcurrentProbes = try await count("max-concurrent-probes", maxConcurrentProbes, default: 256)
+        let memberTTL = try await seconds("member-ttl", memberTtl, default: 15)
+        guard memberTTL >= .seconds(1), memberTTL <= .seconds(3600) else {
+            throw ValidationError("member-ttl must be between 1 and 3600 seconds, not \(memberTTL)")
+        }
+        let replicaId = try await settings.string("replica-id", flag: replicaId)
+        if let replicaId, let problem = ReplicaIdentity.check(replicaId.value) {
+            throw ValidationError("\(problem) (\(replicaId.source))")
+        }
         let hubLease = try await seconds("hub-lease", hubLease, default: 40)
         guard hubLease <= .seconds(86_400) else {
             throw ValidationError("hub-lease must be at most 86400 seconds (a day), not \(hubLease.components.seconds)")
@@ -270,6 +284,8 @@ struct Serve: AsyncParsableCommand {
             hub: hub
         )
         server.hubLease = hubLease
+        server.memberTTL = memberTTL
+        server.replicaId = replicaId?.value
         server.databaseURL = databaseURL?.value
         return Resolved(server: server, logLevel: level, sources: sources)
     }

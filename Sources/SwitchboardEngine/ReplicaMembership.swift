@@ -1,0 +1,94 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import StoreContract
+
+/// Keeps this replica's row in the shared store alive and its `ReplicaSet` current: a
+/// heartbeat every `beatInterval` answers the live members; a graceful stop removes the row,
+/// so the others take this replica's share at their next heartbeat.
+///
+/// A heartbeat that cannot be stored leaves the last view standing until the member TTL
+/// after the last one that was; then this replica owns nothing (the others have taken its
+/// share by then, and two replicas must not both keep probing).
+public actor ReplicaMembership: Service {
+    private let engine: ConnectionEngine
+    /// How long a heartbeat keeps a replica a member.
+    public nonisolated let ttl: Duration
+    private let address: @Sendable () -> String?
+    private let logger: Logger
+    private let startedAt = Date().truncatedToMilliseconds
+    private var lastMembers: [ReplicaMember] = []
+
+    public init(engine: ConnectionEngine, ttl: Duration, address: @escaping @Sendable () -> String?, logger: Logger) {
+        self.engine = engine
+        self.ttl = ttl
+        self.address = address
+        self.logger = logger
+    }
+
+    /// How often a replica says it is alive: at least five times per TTL and at least every
+    /// second, so a replica that died is noticed within the TTL plus a second.
+    public var beatInterval: Duration { min(ttl / 5, .seconds(1)) }
+
+    /// The members as the last stored heartbeat answered them.
+    public var members: [ReplicaMember] { lastMembers }
+
+    /// The first heartbeat: afterwards this replica knows what it owns (call before the
+    /// monitor and the sessions start).
+    public func join() async throws {
+        try await beat()
+        if lastMembers.count > 1 {
+            // The others hear of this replica at their next heartbeat: it takes its share only
+            // then, so no connection is probed by two replicas while they catch up.
+            engine.replicas.hold()
+            try await Task.sleep(for: beatInterval)
+            try await beat()
+        }
+        logger.info("joined the replicas", metadata: ["replica": "\(engine.replicas.me)",
+                                                      "members": "\(lastMembers.map(\.id).joined(separator: ","))"])
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: beatInterval)
+            if Task.isCancelled || Task.isShuttingDownGracefully { break }
+            do {
+                try await beat()
+            } catch {
+                logger.warning("could not store this replica's heartbeat", metadata: [
+                    "error": "\(error)", "ownsUntil": "\(ttl) after the last one stored",
+                ])
+                if engine.replicas.noticeLapse() {
+                    logger.warning("no heartbeat stored within the member TTL: this replica owns nothing until one is")
+                    await engine.rebalanceSessions()
+                }
+            }
+        }
+        do {
+            try await engine.store.leave(engine.replicas.me)
+        } catch {
+            logger.warning("could not remove this replica's row; the others take its share after the member TTL",
+                           metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func beat() async throws {
+        let sent = ContinuousClock.now
+        let members = try await engine.store.heartbeat(engine.replicas.me, startedAt: startedAt,
+                                                       ownedConnections: engine.replicas.watchedConnections,
+                                                       address: address(), ttl: ttl)
+        lastMembers = members
+        // The stored heartbeat vouches from when it was sent: the others count the TTL from
+        // the database's clock at about that moment.
+        let validity = ttl - (ContinuousClock.now - sent)
+        let before = engine.replicas.members
+        if engine.replicas.update(members: members.map(\.id), validFor: validity) {
+            if before != members.map(\.id) {
+                logger.info("the replicas changed", metadata: [
+                    "before": "\(before.joined(separator: ","))", "now": "\(members.map(\.id).joined(separator: ","))",
+                ])
+            }
+            await engine.rebalanceSessions()
+        }
+    }
+}

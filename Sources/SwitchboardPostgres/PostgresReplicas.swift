@@ -1,0 +1,64 @@
+import Foundation
+import PostgresNIO
+import StoreContract
+
+/// Replicas heartbeat a row each; who is alive is decided by the database's clock, so the
+/// machines' clocks need not agree. Jobs take a transaction-scoped advisory lock, released
+/// when the job ends or its connection drops (a replica killed mid-job frees it).
+extension PostgresConnectionStore {
+    /// Milliseconds since 1970 by the database server's clock.
+    private static let databaseNow = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+
+    public func heartbeat(_ id: String, startedAt: Date, ownedConnections: Int, address: String?,
+                          ttl: Duration) async throws -> [ReplicaMember] {
+        let started = startedAt.storageMilliseconds, owned = Int64(ownedConnections), window = ttl.storageMilliseconds
+        return try await write { db in
+            try await db.run("""
+                INSERT INTO replica_members (id, started_at, heartbeat_at, owned_connections, address)
+                VALUES (\(id), \(started), \(unescaped: Self.databaseNow), \(owned), \(address))
+                ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at,
+                    owned_connections = excluded.owned_connections, address = excluded.address
+                """)
+            // Rows of processes long gone (a crash leaves its row) are forgotten after a day.
+            try await db.run("DELETE FROM replica_members WHERE heartbeat_at < \(unescaped: Self.databaseNow) - 86400000")
+            var members: [ReplicaMember] = []
+            for row in try await db.rows("""
+                SELECT id, started_at, heartbeat_at, owned_connections, address FROM replica_members
+                WHERE heartbeat_at >= \(unescaped: Self.databaseNow) - \(window) ORDER BY id
+                """) {
+                let (id, started, beat, owned, address) = try row.decode((String, Int64, Int64, Int64, String?).self)
+                members.append(ReplicaMember(id: id, startedAt: Date(storageMilliseconds: started),
+                                             heartbeatAt: Date(storageMilliseconds: beat),
+                                             ownedConnections: Int(owned), address: address))
+            }
+            return members
+        }
+    }
+
+    public func leave(_ id: String) async throws {
+        try await write { db in try await db.run("DELETE FROM replica_members WHERE id = \(id)") }
+    }
+
+    public func exclusively<T: Sendable>(_ job: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let key = Self.jobLockKey(job)
+        // No answer bound: a job (an import, a re-seal) may take minutes; it holds one pooled
+        // connection, idle in its transaction, while its own reads and writes use others.
+        return try await write(answerWithin: nil) { db in
+            try await db.run("SELECT pg_advisory_xact_lock(\(Self.jobLockClass), \(key))")
+            return try await body()
+        }
+    }
+
+    /// Job locks use the two-key form, in a class of their own ("SWBJ").
+    static let jobLockClass: Int32 = 0x5357_424A
+
+    /// A stable key for a job's name (FNV-1a: the same in every process, unlike `Hasher`).
+    static func jobLockKey(_ job: String) -> Int32 {
+        var hash: UInt32 = 2_166_136_261
+        for byte in job.utf8 {
+            hash ^= UInt32(byte)
+            hash = hash &* 16_777_619
+        }
+        return Int32(bitPattern: hash)
+    }
+}
