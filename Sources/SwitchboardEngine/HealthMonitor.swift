@@ -119,7 +119,10 @@ public actor HealthMonitor<MonitorClock: Clock>: Service where MonitorClock.Dura
     public func run() async throws {
         let changes = await engine.changes()
         let replicaChanges = engine.replicas.changes()
-        try await loadCandidates(handover: false)
+        // A replica of a shared store continues the schedule the others kept (a connection
+        // due now is checked now: its last check may be a member TTL old); one process on its
+        // own spreads its first round, so a restart does not check everything at once.
+        try await loadCandidates(continuing: engine.replicas.isShared)
         await withDiscardingTaskGroup { group in
             group.addTask {
                 for await change in changes { await self.apply(change) }
@@ -146,11 +149,13 @@ public actor HealthMonitor<MonitorClock: Clock>: Service where MonitorClock.Dura
 
     // MARK: Scheduling
 
-    /// Loads the connections to watch from the store. At start the first round is spread
-    /// over one interval; a `handover` (connections another replica watched until the
-    /// members changed) continues each one's schedule from its last stored check, with its
-    /// damping counts, so the move neither delays nor resets an outage's count.
-    private func loadCandidates(handover: Bool) async throws {
+    /// Loads the connections to watch that are not watched yet; answers how many. Each keeps
+    /// its stored damping counts. `continuing`: each one's next check is due an interval after
+    /// its last stored one (connections another replica watched until the members changed,
+    /// so a move neither delays nor resets an outage's count); otherwise the first round is
+    /// spread over one interval.
+    @discardableResult
+    private func loadCandidates(continuing: Bool) async throws -> Int {
         var after: UUID?
         var taken = 0
         while true {
@@ -165,18 +170,17 @@ public actor HealthMonitor<MonitorClock: Clock>: Service where MonitorClock.Dura
                 let health = records[connection.id] ?? HealthRecord(connectionId: connection.id)
                 let delay = policy(connection.metadata).delay(status: connection.status, health: health)
                 let first: Duration
-                if handover {
+                if continuing {
                     let since = health.checkedAt.map { Duration.seconds(now.timeIntervalSince($0)) } ?? delay
                     first = max(.zero, jittered(delay) - since)
-                    taken += 1
                 } else {
-                    // Spread the first round over one interval instead of checking everything at once.
                     first = delay * Double.random(in: 0...1)
                 }
                 track(connection, health: health, after: first)
+                taken += 1
             }
         }
-        if taken > 0 { engine.metrics.handedOver(taken) }
+        return taken
     }
 
     /// After the replicas changed: stops watching what another replica owns now, and takes
@@ -187,7 +191,8 @@ public actor HealthMonitor<MonitorClock: Clock>: Service where MonitorClock.Dura
             entries[id] = nil
         }
         do {
-            try await loadCandidates(handover: true)
+            let taken = try await loadCandidates(continuing: true)
+            if taken > 0 { engine.metrics.handedOver(taken) }
         } catch {
             logger.error("could not load the connections this replica now owns; the next change of replicas tries again",
                          metadata: ["error": "\(error)"])

@@ -11,6 +11,8 @@ import Synchronization
 public final class ReplicaSet: Sendable {
     /// This replica's id.
     public let me: String
+    /// Whether other processes may share the store (then what this one owns depends on them).
+    public let isShared: Bool
 
     private struct View {
         /// Live member ids; nil for a process on its own (it owns everything).
@@ -28,6 +30,7 @@ public final class ReplicaSet: Sendable {
 
     private init(me: String, members: [String]?) {
         self.me = me
+        self.isShared = members != nil
         self.view = Mutex(View(members: members, validUntil: .now))
     }
 

@@ -11,7 +11,7 @@ struct Benchmarks: AsyncParsableCommand {
         subcommands: [Run.self, Targets.self, Seed.self], defaultSubcommand: Run.self)
 
     struct Run: AsyncParsableCommand {
-        @Option(help: "Only these scenarios (comma-separated): api-read, api-transition, list-scaling, startup, monitor-scale (includes memory), postgres (api-transition and list-scaling on PostgreSQL).")
+        @Option(help: "Only these scenarios (comma-separated): api-read, api-transition, list-scaling, startup, monitor-scale (includes memory), postgres (api-transition and list-scaling on PostgreSQL), replicas (two servers on one PostgreSQL database monitoring the largest size).")
         var only: String?
         @Option(help: "The largest store and target count.") var scale: Int = 100_000
         @Option(help: "Store and target counts for list-scaling and monitor-scale (comma-separated; default scale/100, scale/10, scale).")
@@ -20,7 +20,7 @@ struct Benchmarks: AsyncParsableCommand {
         @Option(help: "Where the table goes.") var output: String = "BENCHMARKS.md"
 
         func run() async throws {
-            let chosen = Set((only ?? "api-read,api-transition,list-scaling,startup,monitor-scale,postgres").split(separator: ",").map(String.init))
+            let chosen = Set((only ?? "api-read,api-transition,list-scaling,startup,monitor-scale,postgres,replicas").split(separator: ",").map(String.init))
             let folder = try TemporaryDirectory(prefix: "switchboard-bench")
             defer { folder.remove() }
             let sizes = sizes.map { $0.split(separator: ",").compactMap { Int($0) } } ?? [scale / 100, scale / 10, scale]
@@ -45,6 +45,7 @@ struct Benchmarks: AsyncParsableCommand {
                     + StoreScenarios.listScaling(folder, sizes: sizes, requests: 300, onPostgres: true)
             }
             await step("monitor-scale") { try await MonitorScenarios.monitorScale(folder, sizes: sizes, window: Double(seconds * 3)) }
+            await step("replicas") { try await ReplicaScenarios.replicas(folder, count: scale, window: Double(seconds * 3)) }
             let text = report(results, keeping: (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
             try text.write(toFile: output, atomically: true, encoding: .utf8)
             print(text)

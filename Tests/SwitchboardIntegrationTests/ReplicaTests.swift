@@ -41,6 +41,84 @@ import Testing
         }
     }
 
+    /// 60 s of chaos: replicas are killed with SIGKILL and started again at random while
+    /// clients write transitions through all of them and targets go down and come back.
+    /// Afterwards no acknowledged write is missing, every status is the replay of its events,
+    /// no event is there twice, every outage became `disconnected` within the damping bound
+    /// plus one member TTL, and no connection went longer than the member TTL plus two probe
+    /// intervals without a check.
+    @Test func killingReplicasAtRandomLosesNothingAndLeavesNothingUnchecked() async throws {
+        try await ReplicaCluster.with { cluster in
+            for id in ["r1", "r2", "r3"] { try await cluster.start(id) }
+            try await cluster.waitForMembers(["r1", "r2", "r3"])
+            // Targets 0..<90 are watched (connected, never moved by a person); 90..<102 are
+            // the clients' (moved between connected and maintenance).
+            let watched = try await cluster.createConnections(90, status: "connected")
+            let written = try await cluster.createConnections(12, from: 90, status: "connected")
+            try await Task.sleep(for: .seconds(2))
+            let chaosStart = ContinuousClock.now
+            cluster.farm.resetChecks()
+            let writes = Task { try await cluster.writeTransitions(written, until: chaosStart + .seconds(60)) }
+            let outages = Task { try await cluster.takeTargetsDown(0..<90, until: chaosStart + .seconds(60)) }
+            var kills = 0
+            while ContinuousClock.now < chaosStart + .seconds(60) {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 3000...6000)))
+                let victim = try #require(["r1", "r2", "r3"].filter { cluster.liveIds.contains($0) }.randomElement())
+                cluster.kill(victim)
+                kills += 1
+                try await Task.sleep(for: .milliseconds(Int.random(in: 500...4000)))
+                try await cluster.start(victim)
+            }
+            let acknowledged = try await writes.value
+            let downs = try await outages.value
+            let checks = cluster.farm.checks
+            try await cluster.waitForMembers(["r1", "r2", "r3"])
+            #expect(kills >= 8 && acknowledged.count > 100, "enough chaos to prove something: \(kills) kills, \(acknowledged.count) writes")
+
+            // Nothing acknowledged is missing; every status is the replay of its events; no event twice.
+            var sequences = Set<Int64>()
+            var disconnectedAt: [String: [Date]] = [:]
+            for id in watched + written {
+                let (status, history) = try await cluster.history(id)
+                var replayed: String?
+                for event in history {
+                    #expect(sequences.insert(event.sequence).inserted, "event \(event.sequence) appears twice")
+                    #expect(event.from == replayed, "broken chain in \(id): \(event.from ?? "none") after \(replayed ?? "none")")
+                    replayed = event.to
+                    if event.to == "disconnected" { disconnectedAt[id, default: []].append(event.createdAt) }
+                }
+                #expect(replayed == status, "the status of \(id) is the replay of its events")
+                let logged = Set(history.map(\.correlationId))
+                for ack in acknowledged where ack.connectionId == id {
+                    #expect(logged.contains(ack.correlationId), "acknowledged move of \(id) to \(ack.status) is missing")
+                }
+            }
+
+            // Each outage (10 s) became disconnected within 3 checks of 1 s, a 1 s timeout and a 3 s TTL.
+            let bound = 3.0 + 1 + 3
+            var slowest = 0.0
+            for down in downs {
+                let wentDown = down.start
+                let seen = disconnectedAt[watched[down.target], default: []].first { $0 >= wentDown && $0 <= down.end.addingTimeInterval(2) }
+                let after = seen.map { $0.timeIntervalSince(wentDown) }
+                #expect(after != nil, "the outage of target \(down.target) from \(down.start) never became disconnected")
+                slowest = max(slowest, after ?? 0)
+            }
+            #expect(slowest <= bound, "every outage became disconnected within \(bound) s; the slowest took \(slowest) s")
+
+            // No watched connection went unchecked longer than TTL + two intervals.
+            var longest = (gap: Duration.zero, target: -1)
+            for (target, seen) in Dictionary(grouping: checks.filter { $0.target < 90 }, by: \.target) {
+                let times = seen.map(\.at).sorted()
+                for (earlier, later) in zip(times, times.dropFirst()) where later - earlier > longest.gap {
+                    longest = (later - earlier, target)
+                }
+            }
+            #expect(longest.gap <= .seconds(5), "longest gap between checks: \(longest.gap) (target \(longest.target))")
+            print("chaos: \(kills) kills, \(acknowledged.count) acknowledged writes, \(downs.count) outages, slowest to disconnected \(slowest) s, longest gap between checks \(longest.gap)")
+        }
+    }
+
     /// 1 → 3 → 1: every connection stays checked, and when members change only the
     /// connections that must move do (to a member that joined, or away from one that left).
     @Test func scalingUpAndDownMovesOnlyWhatMust() async throws {
@@ -78,8 +156,11 @@ final class ReplicaCluster: @unchecked Sendable {
     let farm: ProbeFarm
     /// Shared: credentials sealed by one replica open on every other.
     let secretsKey = Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
-    private(set) var servers: [String: ServerProcess] = [:]
-    private(set) var token = ""
+    /// The running replicas by id (the chaos test kills and starts them while clients write).
+    private let running = Mutex<[String: ServerProcess]>([:])
+    private let adminToken = Mutex("")
+    var token: String { adminToken.withLock { $0 } }
+    var liveIds: [String] { running.withLock { $0.keys.sorted() } }
 
     private init(database: PostgresTestDatabase, folder: TemporaryDirectory, farm: ProbeFarm) {
         self.database = database
@@ -111,24 +192,30 @@ final class ReplicaCluster: @unchecked Sendable {
         let server = try await ServerProcess(
             dataDirectory: folder.file("data-\(id)"), logPath: folder.file("\(id).log"),
             arguments: ["--database", database.url, "--replica-id", id, "--member-ttl", "3",
-                        "--probe-interval", "1", "--probe-registered-interval", "1", "--probe-timeout", "1"],
+                        "--probe-interval", "1", "--probe-registered-interval", "1", "--probe-timeout", "1",
+                        "--max-backoff", "1"],
             environment: ["SWITCHBOARD_SECRETS_KEY": secretsKey])
         // The first replica makes the admin token; the others find one made.
-        if token.isEmpty { token = server.adminToken }
-        servers[id] = server
+        adminToken.withLock { if $0.isEmpty { $0 = server.adminToken } }
+        running.withLock { $0[id] = server }
     }
 
     func stop(_ id: String) async -> Int32? {
-        guard let server = servers.removeValue(forKey: id) else { return nil }
+        guard let server = running.withLock({ $0.removeValue(forKey: id) }) else { return nil }
         return await server.stop(within: .seconds(30))
     }
 
+    /// SIGKILL, as a crash or an out-of-memory kill would.
+    func kill(_ id: String) {
+        running.withLock { $0.removeValue(forKey: id) }?.kill()
+    }
+
     func stopAll() async {
-        for id in Array(servers.keys) { _ = await stop(id) }
+        for id in liveIds { _ = await stop(id) }
     }
 
     func server(_ id: String) throws -> ServerProcess {
-        guard let server = servers[id] else { throw ServerProcessError("no replica \(id) is running") }
+        guard let server = running.withLock({ $0[id] }) else { throw ServerProcessError("no replica \(id) is running") }
         return server
     }
 
@@ -154,32 +241,32 @@ final class ReplicaCluster: @unchecked Sendable {
     /// Until every running replica lists exactly `ids`.
     func waitForMembers(_ ids: [String]) async throws {
         try await waitUntil(timeout: .seconds(20), "the replicas list \(ids)") {
-            for id in servers.keys where try await replicasAnswer(from: id).map(\.id) != ids { return false }
+            for id in liveIds where try await replicasAnswer(from: id).map(\.id) != ids { return false }
             return true
         }
     }
 
     /// `count` http connections to the farm's targets, registered (so the monitor checks
     /// them), made through the replicas in turn.
-    func createConnections(_ count: Int) async throws -> [String] {
-        let replicas = servers.keys.sorted()
-        return try await withThrowingTaskGroup(of: String.self) { group in
-            for target in 0..<count {
+    func createConnections(_ count: Int, from first: Int = 0, status: String = "registered") async throws -> [String] {
+        let replicas = liveIds
+        var created: [(Int, String)] = []
+        return try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            for target in first..<(first + count) {
                 let via = replicas[target % replicas.count]
                 group.addTask {
                     let (status, json) = try await self.request(via, .POST, "/api/integrations/connections", body: """
-                        {"name": "target-\(target)", "kind": "http", "url": "\(self.farm.url(target))", "status": "registered"}
+                        {"name": "target-\(target)", "kind": "http", "url": "\(self.farm.url(target))", "status": "\(status)"}
                         """)
                     guard status == 201, let id = json["id"] as? String else {
                         throw ServerProcessError("creating target \(target) through \(via) answered \(status): \(json)")
                     }
-                    return id
+                    return (target, id)
                 }
-                if target % 8 == 7 { _ = try await group.next() }
+                if target % 8 == 7, let made = try await group.next() { created.append(made) }
             }
-            var ids: [String] = []
-            for try await id in group { ids.append(id) }
-            return ids
+            for try await made in group { created.append(made) }
+            return created.sorted { $0.0 < $1.0 }.map(\.1)
         }
     }
 
@@ -199,7 +286,7 @@ final class ReplicaCluster: @unchecked Sendable {
     /// A transition through one replica, then a read through the next: the read always
     /// shows the transition.
     func readYourWrites(_ ids: [String], rounds: Int) async throws {
-        let replicas = servers.keys.sorted()
+        let replicas = liveIds
         var stale: [String] = []
         for round in 0..<rounds {
             let id = ids[round % ids.count]
@@ -292,8 +379,120 @@ final class ReplicaCluster: @unchecked Sendable {
         return collected.withLock { $0 }
     }
 
+    /// A transition the server answered 200 to.
+    struct Acknowledged: Sendable {
+        var connectionId: String
+        var correlationId: String
+        var status: String
+    }
+
+    /// Three writers move `ids` between connected and maintenance through whichever replicas
+    /// run, each with a correlation id, until `deadline`; answers those acknowledged.
+    func writeTransitions(_ ids: [String], until deadline: ContinuousClock.Instant) async throws -> [Acknowledged] {
+        try await withThrowingTaskGroup(of: [Acknowledged].self) { group in
+            for writer in 0..<3 {
+                group.addTask {
+                    var acknowledged: [Acknowledged] = []
+                    var turn = writer
+                    while ContinuousClock.now < deadline {
+                        turn += 3
+                        let id = ids[turn % ids.count]
+                        guard let via = self.liveIds.randomElement(), let server = try? self.server(via) else { continue }
+                        guard let (_, data) = try? await server.request(.GET, "/api/integrations/connections/\(id)", token: self.token,
+                                                                         timeout: .seconds(10)),
+                              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                              let status = json["status"] as? String else { continue }
+                        let to = status == "maintenance" ? "connected" : "maintenance"
+                        let correlation = UUID().uuidString.lowercased()
+                        var request = HTTPClientRequest(url: server.address + "/api/integrations/connections/\(id)/transitions")
+                        request.method = .POST
+                        request.headers.add(name: "Authorization", value: "Bearer \(self.token)")
+                        request.headers.add(name: "Content-Type", value: "application/json")
+                        request.headers.add(name: "X-Correlation-Id", value: correlation)
+                        request.body = .bytes(ByteBuffer(string: #"{"status": "\#(to)"}"#))
+                        guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(10)) else { continue }
+                        if response.status == .ok {
+                            acknowledged.append(Acknowledged(connectionId: id, correlationId: correlation, status: to))
+                        }
+                        _ = try? await response.body.collect(upTo: 1 << 20)
+                    }
+                    return acknowledged
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+    }
+
+    /// One outage: the target answered 503 from `start` to `end`.
+    struct Outage: Sendable {
+        var target: Int
+        var start: Date
+        var end: Date
+    }
+
+    /// Every 4 s, three targets of `targets` not down in the last 20 s go down for 10 s.
+    func takeTargetsDown(_ targets: Range<Int>, until deadline: ContinuousClock.Instant) async throws -> [Outage] {
+        var outages: [Outage] = []
+        var down: [(target: Int, until: Date)] = []
+        var lastDown: [Int: Date] = [:]
+        var lastStart = Date.distantPast
+        while ContinuousClock.now < deadline {
+            let now = Date()
+            down.removeAll { $0.until <= now }
+            let rested = targets.filter { lastDown[$0].map { now.timeIntervalSince($0) > 20 } ?? true }
+            if ContinuousClock.now < deadline - .seconds(12), now.timeIntervalSince(lastStart) >= 4 {
+                lastStart = now
+                for target in rested.shuffled().prefix(3) {
+                    down.append((target, now.addingTimeInterval(10)))
+                    lastDown[target] = now
+                    outages.append(Outage(target: target, start: now, end: now.addingTimeInterval(10)))
+                }
+            }
+            farm.setDown(Set(down.map(\.target)))
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        farm.setDown([])
+        return outages
+    }
+
+    struct Event: Decodable {
+        var sequence: Int64
+        var from: String?
+        var to: String
+        var correlationId: String
+        var createdAt: Date
+    }
+
+    /// A connection's status and its whole history, oldest first.
+    func history(_ id: String) async throws -> (status: String, events: [Event]) {
+        let via = try #require(liveIds.first)
+        let (_, connection) = try await request(via, .GET, "/api/integrations/connections/\(id)")
+        var events: [Event] = []
+        var page = 0
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            let format = ISO8601DateFormatter()
+            format.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            guard let date = format.date(from: text) ?? ISO8601DateFormatter().date(from: text) else {
+                throw ServerProcessError("not a date: \(text)")
+            }
+            return date
+        }
+        struct Page: Decodable { var events: [Event]; var totalCount: Int }
+        while true {
+            let (_, data) = try await server(via).request(.GET, "/api/integrations/connections/\(id)/events?page=\(page)&pageSize=100",
+                                                           token: token)
+            let batch = try decoder.decode(Page.self, from: data)
+            events += batch.events
+            if events.count >= batch.totalCount || batch.events.isEmpty { break }
+            page += 1
+        }
+        return (connection["status"] as? String ?? "", events.reversed())
+    }
+
     func attachLogs() {
-        for id in servers.keys.sorted() {
+        for id in ["r1", "r2", "r3"] {
             let log = (try? String(contentsOfFile: folder.file("\(id).log"), encoding: .utf8)) ?? ""
             Issue.record("log of \(id) (last 3000 characters): \(log.suffix(3000))")
         }
