@@ -25,6 +25,15 @@ public struct CredentialService: Sendable {
         try await sealed.list(query)
     }
 
+    /// Keys that stored credentials are sealed with and this server lacks, from the first
+    /// `sample` credentials: a replica started with another replica's data folder but not its
+    /// key, or a server given the wrong key file, says so at start instead of at first use.
+    public func missingSealingKeys(sample: Int = 100) async throws -> Set<String> {
+        let known = Set(sealed.vault?.keyIds ?? [])
+        let stored = try await store.sealedCredentials(CredentialQuery(pageSize: sample)).credentials
+        return Set(stored.map(\.keyId)).subtracting(known)
+    }
+
     public func get(_ id: UUID) async throws -> CredentialSummary {
         guard let summary = try await sealed.summary(id: id) else { throw EngineError.credentialNotFound(id) }
         return summary

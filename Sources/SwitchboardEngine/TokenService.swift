@@ -11,6 +11,8 @@ public struct TokenService: Sendable {
     let now: @Sendable () -> Date
     let recent: RecentTokens
     let revocations: RevocationMarker?
+    /// Whether looked-up tokens are remembered (see `recheckAfter`).
+    let remembers: Bool
 
     /// How long a looked-up token is trusted before it is read again. A revocation through
     /// `revocations` empties the memory at once; this bounds what a revocation without it
@@ -18,10 +20,13 @@ public struct TokenService: Sendable {
     public static let recheckAfter: TimeInterval = 1
 
     /// `revocations`: the data folder's marker, signalled by `revoke` and watched by
-    /// `authenticate`; nil for a store no other process revokes in.
-    public init(store: any ConnectionStore, revocations: RevocationMarker? = nil,
+    /// `authenticate`; nil for a store no other process revokes in. `remember: false` reads
+    /// every token from the store: replicas of a shared store, where another replica's
+    /// revocation must hold from the next request on and no marker file reaches them.
+    public init(store: any ConnectionStore, revocations: RevocationMarker? = nil, remember: Bool = true,
                 now: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
+        self.remembers = remember
         self.revocations = revocations
         self.now = now
         self.recent = RecentTokens()
@@ -86,11 +91,11 @@ public struct TokenService: Sendable {
         let at = now()
         let generation = recent.generation(markedBy: revocations?.stamp())
         let found: (APIToken, User)?
-        if let cached = recent.lookup(digest, at: at) {
+        if remembers, let cached = recent.lookup(digest, at: at) {
             found = cached
         } else {
             found = try await store.token(hash: digest.hexadecimal)
-            if let found {
+            if remembers, let found {
                 recent.remember(digest, found, until: at.addingTimeInterval(Self.recheckAfter), readIn: generation)
             }
         }

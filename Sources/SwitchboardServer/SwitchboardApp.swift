@@ -194,7 +194,8 @@ public enum SwitchboardApp {
         return SwitchboardParts(engine: engine, monitor: monitor, registry: registry,
                                 importer: KubeconfigImporter(engine: engine, credentials: credentials),
                                 tokens: configuration.requireSignIn
-                                    ? TokenService(store: store, revocations: RevocationMarker(dataDirectory: configuration.dataDirectory))
+                                    ? TokenService(store: store, revocations: RevocationMarker(dataDirectory: configuration.dataDirectory),
+                                                   remember: !replicas.isShared)
                                     : nil,
                                 leases: LeaseKeeper(engine: engine, leases: leases, logger: logger),
                                 credentials: CredentialService(store: store, vault: vault), environments: EnvironmentService(store: store),
@@ -313,6 +314,11 @@ public enum SwitchboardApp {
             case .created(let token)?: onAdminToken(token, configuration.adminTokenPath)
             case .noAdminToken?: onNoAdminToken()
             case .present?, nil: break
+            }
+            let missing = try await parts.credentials.missingSealingKeys()
+            if !missing.isEmpty {
+                logger.error("stored credentials are sealed with keys this server does not have; they cannot be opened here. Give this server the key the others use (--secrets-key-file or SWITCHBOARD_SECRETS_KEY)",
+                             metadata: ["missing": "\(missing.sorted().joined(separator: ","))"])
             }
             let engine = parts.engine
             try await engine.exclusively("backfill-fingerprints") { try await engine.backfillFingerprints() }

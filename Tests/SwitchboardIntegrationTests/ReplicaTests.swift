@@ -38,6 +38,7 @@ import Testing
 
             try await cluster.readYourWrites(ids, rounds: 1000)
             try await cluster.streamResumesOnAnotherReplica(ids)
+            try await cluster.revocationHoldsOnEveryReplica()
         }
     }
 
@@ -144,6 +145,14 @@ import Testing
             try await cluster.waitForMembers(["r1"])
             let back = try await cluster.settledOwners(expecting: 150)
             #expect(Set(back.values) == ["r1"], "the last replica checks everything again")
+
+            // A replica started without the others' key says so at start.
+            let (made, _) = try await cluster.request("r1", .POST, "/api/integrations/credentials",
+                                                      body: #"{"name": "shared", "type": "token", "secret": {"token": "t"}}"#)
+            #expect(made == 201)
+            try await cluster.start("keyless", secretsKey: Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString())
+            let log = try String(contentsOfFile: cluster.folder.file("keyless.log"), encoding: .utf8)
+            #expect(log.contains("sealed with keys this server does not have"), "\(log.suffix(2000))")
         }
     }
 }
@@ -188,13 +197,13 @@ final class ReplicaCluster: @unchecked Sendable {
         }
     }
 
-    func start(_ id: String) async throws {
+    func start(_ id: String, secretsKey: String? = nil) async throws {
         let server = try await ServerProcess(
             dataDirectory: folder.file("data-\(id)"), logPath: folder.file("\(id).log"),
             arguments: ["--database", database.url, "--replica-id", id, "--member-ttl", "3",
                         "--probe-interval", "1", "--probe-registered-interval", "1", "--probe-timeout", "1",
                         "--max-backoff", "1"],
-            environment: ["SWITCHBOARD_SECRETS_KEY": secretsKey])
+            environment: ["SWITCHBOARD_SECRETS_KEY": secretsKey ?? self.secretsKey])
         // The first replica makes the admin token; the others find one made.
         adminToken.withLock { if $0.isEmpty { $0 = server.adminToken } }
         running.withLock { $0[id] = server }
@@ -377,6 +386,27 @@ final class ReplicaCluster: @unchecked Sendable {
         _ = try? await reading.value
         timer.cancel()
         return collected.withLock { $0 }
+    }
+
+    /// A token revoked with the CLI beside one replica (its data folder gets the marker) is
+    /// refused by another replica from the very next request: replicas remember no token.
+    func revocationHoldsOnEveryReplica() async throws {
+        let binary = try ServerProcess.binaryPath()
+        let created = try Program.run(binary, ["token", "create", "--data-dir", folder.file("data-r1"), "--database", database.url,
+                                               "--user", "rita", "--role", "member"])
+        let token = try #require(created.text.range(of: #"sbt_[A-Za-z0-9_-]+"#, options: .regularExpression).map { String(created.text[$0]) },
+                                 "\(created.text)")
+        let id = try #require(created.text.range(of: #"[0-9a-f]{8}-[0-9a-f-]{27}"#, options: .regularExpression).map { String(created.text[$0]) },
+                              "\(created.text)")
+        for replica in ["r1", "r2", "r3"] {
+            #expect(try await server(replica).request(.GET, "/api/integrations/connections", token: token).status == 200)
+        }
+        let revoked = try Program.run(binary, ["token", "revoke", id, "--data-dir", folder.file("data-r1"), "--database", database.url])
+        #expect(revoked.status == 0, "\(revoked.text)")
+        for replica in ["r2", "r3", "r1"] {
+            #expect(try await server(replica).request(.GET, "/api/integrations/connections", token: token).status == 401,
+                    "\(replica) refuses a token revoked a moment ago")
+        }
     }
 
     /// A transition the server answered 200 to.
