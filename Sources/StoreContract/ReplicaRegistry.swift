@@ -21,14 +21,29 @@ public struct ReplicaMember: Sendable, Hashable {
     }
 }
 
+/// What a heartbeat answers.
+public struct ReplicaHeartbeat: Sendable, Hashable {
+    /// The live members, by id (the caller among them).
+    public var members: [ReplicaMember]
+    /// Whether the caller's id was a live member before this heartbeat.
+    public var wasMember: Bool
+
+    public init(members: [ReplicaMember], wasMember: Bool) {
+        self.members = members
+        self.wasMember = wasMember
+    }
+}
+
 /// The replicas that share this store and the jobs only one of them may run at a time.
 /// With SQLite one process owns the data folder, so it is the only member and its jobs are
 /// exclusive by construction.
 public protocol ReplicaRegistry: Sendable {
     /// Records that `id` is alive now, by the database's clock (its row is made on the first
-    /// call), and answers the members whose last heartbeat is within `ttl`, by id.
+    /// call), and answers the members whose last heartbeat is within `ttl`, by id, and
+    /// whether `id` was one of them before this call (a process restarted under the same id
+    /// within the TTL is a member the others never lost).
     func heartbeat(_ id: String, startedAt: Date, ownedConnections: Int, address: String?,
-                   ttl: Duration) async throws -> [ReplicaMember]
+                   ttl: Duration) async throws -> ReplicaHeartbeat
     /// Removes the row of `id`: a replica that stops says so, and the others take its share
     /// at their next heartbeat instead of a member TTL later.
     func leave(_ id: String) async throws

@@ -28,8 +28,9 @@ public actor ReplicaMembership: Service {
 
     /// How often a replica says it is alive: ten times per TTL, at least every second, so a
     /// replica that died is noticed within the TTL plus a tenth of it (a row a second per
-    /// replica costs the database nothing worth counting).
-    public var beatInterval: Duration { min(ttl / 10, .seconds(1)) }
+    /// replica costs the database nothing worth counting). A process on its own store only
+    /// keeps its row current for `GET /api/system/replicas`: once per TTL.
+    public var beatInterval: Duration { engine.replicas.isShared ? min(ttl / 10, .seconds(1)) : ttl }
 
     /// The members as the last stored heartbeat answered them.
     public var members: [ReplicaMember] { lastMembers }
@@ -37,12 +38,14 @@ public actor ReplicaMembership: Service {
     /// The first heartbeat: afterwards this replica knows what it owns (call before the
     /// monitor and the sessions start).
     public func join() async throws {
-        try await beat()
-        if lastMembers.count > 1 {
-            // The others hear of this replica at their next heartbeat: it takes its share only
-            // then, so no connection is probed by two replicas while they catch up.
+        let wasMember = try await beat()
+        if engine.replicas.isShared && lastMembers.count > 1 && !wasMember {
+            // The others hear of this replica at their next heartbeat, within one interval: it
+            // takes its share two intervals on, so no connection is checked by two replicas
+            // while they catch up (one interval left an old owner's check after a new one's).
+            // A replica restarted within the TTL under its id never left: it takes its share at once.
             engine.replicas.hold()
-            try await Task.sleep(for: beatInterval)
+            try await Task.sleep(for: beatInterval * 2)
             try await beat()
         }
         logger.info("joined the replicas", metadata: ["replica": "\(engine.replicas.me)",
@@ -51,7 +54,8 @@ public actor ReplicaMembership: Service {
 
     public func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            try? await Task.sleep(for: beatInterval)
+            // A stop must not wait out the interval (a SQLite server's is the whole TTL).
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.beatInterval) }
             if Task.isCancelled || Task.isShuttingDownGracefully { break }
             do {
                 try await beat()
@@ -73,11 +77,15 @@ public actor ReplicaMembership: Service {
         }
     }
 
-    private func beat() async throws {
+    /// Stores a heartbeat and follows the members it answers; says whether this replica's id
+    /// was a member before it.
+    @discardableResult
+    private func beat() async throws -> Bool {
         let sent = ContinuousClock.now
-        let members = try await engine.store.heartbeat(engine.replicas.me, startedAt: startedAt,
-                                                       ownedConnections: engine.replicas.watchedConnections,
-                                                       address: address(), ttl: ttl)
+        let answer = try await engine.store.heartbeat(engine.replicas.me, startedAt: startedAt,
+                                                      ownedConnections: engine.replicas.watchedConnections,
+                                                      address: address(), ttl: ttl)
+        let members = answer.members
         lastMembers = members
         // The stored heartbeat vouches from when it was sent: the others count the TTL from
         // the database's clock at about that moment.
@@ -91,5 +99,6 @@ public actor ReplicaMembership: Service {
             }
             await engine.rebalanceSessions()
         }
+        return answer.wasMember
     }
 }

@@ -75,6 +75,9 @@ public final class ReplicaSet: Sendable {
     /// whether what this replica owns may have changed.
     @discardableResult
     func update(members: [String], validFor validity: Duration) -> Bool {
+        // A process on its own owns everything whatever its heartbeats say (a SQLite store
+        // that cannot take one for a while must not stop the monitor).
+        guard isShared else { return false }
         let changed = view.withLock { view in
             let wasValid = ContinuousClock.now < view.validUntil
             let changed = view.members != members || !wasValid

@@ -10,13 +10,17 @@ extension PostgresConnectionStore {
     private static let databaseNow = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 
     public func heartbeat(_ id: String, startedAt: Date, ownedConnections: Int, address: String?,
-                          ttl: Duration) async throws -> [ReplicaMember] {
+                          ttl: Duration) async throws -> ReplicaHeartbeat {
         let started = startedAt.storageMilliseconds, owned = Int64(ownedConnections), window = ttl.storageMilliseconds
         return try await write { db in
+            let wasMember = try await db.rows("""
+                SELECT EXISTS (SELECT 1 FROM replica_members WHERE id = \(id)
+                    AND heartbeat_at >= \(unescaped: Self.databaseNow) - \(window))
+                """).first?.decode(Bool.self) ?? false
             try await db.run("""
                 INSERT INTO replica_members (id, started_at, heartbeat_at, owned_connections, address)
                 VALUES (\(id), \(started), \(unescaped: Self.databaseNow), \(owned), \(address))
-                ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at,
+                ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,
                     owned_connections = excluded.owned_connections, address = excluded.address
                 """)
             // Rows of processes long gone (a crash leaves its row) are forgotten after a day.
@@ -31,7 +35,7 @@ extension PostgresConnectionStore {
                                              heartbeatAt: Date(storageMilliseconds: beat),
                                              ownedConnections: Int(owned), address: address))
             }
-            return members
+            return ReplicaHeartbeat(members: members, wasMember: wasMember)
         }
     }
 

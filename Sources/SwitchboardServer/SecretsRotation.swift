@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import StoreBackends
+import StoreContract
 import SwitchboardEngine
 
 /// `switchboard secrets rotate-key`: a new key goes in front of the key file (the old ones
@@ -19,18 +20,22 @@ public enum SecretsRotation {
             throw VaultError("no database at \(path); name the server's --data-dir (or --database)")
         }
         let newKeyId = try SecretsVault.rotate(keyFile: keyFile)
-        let credentials = SealedCredentials(store: try StoreBackends.open(location),
-                                            vault: try SecretsVault.load(keyFile: keyFile))
-        var resealed = try await credentials.resealAll()
-        // A server that sealed a credential just before it noticed the new key: catch that too.
-        try await Task.sleep(for: settle)
-        resealed += try await credentials.resealAll()
-        if retireOldKeys {
-            try SecretsVault.retireOldKeys(keyFile: keyFile)
-            // This vault still holds the old keys: anything a server sealed with one at the
-            // last moment is re-sealed now rather than lost.
+        let store = try StoreBackends.open(location)
+        let credentials = SealedCredentials(store: store, vault: try SecretsVault.load(keyFile: keyFile))
+        // One re-seal at a time per database (two operators rotating beside two replicas wait
+        // for each other; each pass is safe to repeat).
+        return try await store.exclusively("secrets-reseal") {
+            var resealed = try await credentials.resealAll()
+            // A server that sealed a credential just before it noticed the new key: catch that too.
+            try await Task.sleep(for: settle)
             resealed += try await credentials.resealAll()
+            if retireOldKeys {
+                try SecretsVault.retireOldKeys(keyFile: keyFile)
+                // This vault still holds the old keys: anything a server sealed with one at the
+                // last moment is re-sealed now rather than lost.
+                resealed += try await credentials.resealAll()
+            }
+            return Report(newKeyId: newKeyId, resealed: resealed, retired: retireOldKeys)
         }
-        return Report(newKeyId: newKeyId, resealed: resealed, retired: retireOldKeys)
     }
 }

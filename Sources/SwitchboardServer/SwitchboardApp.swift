@@ -305,7 +305,13 @@ public enum SwitchboardApp {
             // Known before anything is loaded: what changes meanwhile is followed, and what
             // this replica owns is decided by the live members.
             try await follower?.start()
-            try await parts.membership.join()
+            do {
+                try await parts.membership.join()
+            } catch {
+                // Not fatal: the heartbeat is tried again every interval; until one is stored a
+                // replica of a shared store owns nothing (and a SQLite server everything).
+                logger.warning("could not store this server's first heartbeat; trying again", metadata: ["error": "\(error)"])
+            }
             let tokens = parts.tokens
             // Once per database at a time: two replicas starting together make one admin.
             switch try await parts.engine.exclusively("bootstrap-admin", {
@@ -315,7 +321,8 @@ public enum SwitchboardApp {
             case .noAdminToken?: onNoAdminToken()
             case .present?, nil: break
             }
-            let missing = try await parts.credentials.missingSealingKeys()
+            // A check, not a requirement: a store that cannot be read now is reported by /readyz.
+            let missing = (try? await parts.credentials.missingSealingKeys()) ?? []
             if !missing.isEmpty {
                 logger.error("stored credentials are sealed with keys this server does not have; they cannot be opened here. Give this server the key the others use (--secrets-key-file or SWITCHBOARD_SECRETS_KEY)",
                              metadata: ["missing": "\(missing.sorted().joined(separator: ","))"])

@@ -6,19 +6,22 @@ import StoreContract
 /// and its jobs need only wait for each other.
 extension SQLiteConnectionStore {
     public func heartbeat(_ id: String, startedAt: Date, ownedConnections: Int, address: String?,
-                          ttl: Duration) async throws -> [ReplicaMember] {
+                          ttl: Duration) async throws -> ReplicaHeartbeat {
         let now = Date().storageMilliseconds
         let oldest = now - ttl.storageMilliseconds
         return try await write { db in
+            let wasMember = try Bool.fetchOne(db, sql: """
+                SELECT EXISTS (SELECT 1 FROM replica_members WHERE id = ? AND heartbeat_at >= ?)
+                """, arguments: [id, oldest]) ?? false
             try db.execute(sql: """
                 INSERT INTO replica_members (id, started_at, heartbeat_at, owned_connections, address)
                 VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at,
+                ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at,
                     owned_connections = excluded.owned_connections, address = excluded.address
                 """, arguments: [id, startedAt.storageMilliseconds, now, ownedConnections, address])
             // Rows of processes long gone (a crash leaves its row) are forgotten after a day.
             try db.execute(sql: "DELETE FROM replica_members WHERE heartbeat_at < ?", arguments: [now - 86_400_000])
-            return try Row.fetchAll(db, sql: """
+            let members = try Row.fetchAll(db, sql: """
                 SELECT id, started_at, heartbeat_at, owned_connections, address FROM replica_members
                 WHERE heartbeat_at >= ? ORDER BY id
                 """, arguments: [oldest]).map { row in
@@ -26,6 +29,7 @@ extension SQLiteConnectionStore {
                               heartbeatAt: Date(storageMilliseconds: row["heartbeat_at"]),
                               ownedConnections: row["owned_connections"], address: row["address"])
             }
+            return ReplicaHeartbeat(members: members, wasMember: wasMember)
         }
     }
 

@@ -18,6 +18,19 @@ enum PostgresScenarios {
         return database
     }
 
+    /// `body` with a copy of the SQLite store in `dataDirectory` in a new database, dropped afterwards.
+    static func withDatabase<T>(copying dataDirectory: String, _ body: (PostgresTestDatabase) async throws -> T) async throws -> T {
+        let database = try await database(copying: dataDirectory)
+        do {
+            let result = try await body(database)
+            try await database.drop()
+            return result
+        } catch {
+            try? await database.drop()
+            throw error
+        }
+    }
+
     /// Durable transitions over HTTP, one per request from 16 clients, against one loop doing
     /// what the store does for each (a transaction: read the version, compare-and-set the row,
     /// take the event log's lock, append the event) on the same server.
@@ -25,14 +38,8 @@ enum PostgresScenarios {
         let shape = { (index: Int) in (Seeder.kinds[4], ConnectionStatus.discovered, "http://127.0.0.1:9/move-\(index)") }
         let seeded = folder.file("pg-transition")
         let ids = try await Seeder.seed(seeded, count: 2 * count, shape: shape)
-        let database = try await database(copying: seeded)
-        do {
-            let results = try await apiTransition(folder, seeded: seeded, database: database, ids: ids, count: count)
-            try await database.drop()
-            return results
-        } catch {
-            try? await database.drop()
-            throw error
+        return try await withDatabase(copying: seeded) { database in
+            try await apiTransition(folder, seeded: seeded, database: database, ids: ids, count: count)
         }
     }
 

@@ -60,6 +60,9 @@ struct ReplicaSetTests {
         #expect(!replicas.noticeLapse(), "a lapse is told once")
         #expect(replicas.update(members: ["a"], validFor: .seconds(10)), "a renewed view is a change after a lapse")
         #expect(replicas.owns(id))
-        #expect(ReplicaSet.solo().owns(id), "a process on its own owns everything")
+        let solo = ReplicaSet.solo()
+        #expect(solo.owns(id), "a process on its own owns everything")
+        #expect(!solo.update(members: ["solo"], validFor: .zero), "whatever its heartbeats say")
+        #expect(solo.owns(id) && !solo.noticeLapse())
     }
 }

@@ -130,20 +130,28 @@ import Testing
             let alone = try await cluster.settledOwners(expecting: 150)
             #expect(Set(alone.values) == ["r1"], "one replica checks everything")
 
+            cluster.farm.resetChecks()
             try await cluster.start("r2")
             try await cluster.start("r3")
             try await cluster.waitForMembers(["r1", "r2", "r3"])
-            let three = try await cluster.settledOwners(expecting: 150)
+            let three = try await cluster.settledOwners(expecting: 150, keepingChecks: true)
+            let upMoves = ReplicaCluster.ownerChanges(cluster.farm.checks)
+            #expect(upMoves.values.allSatisfy { $0 <= 2 },
+                    "two replicas joined: no connection changed owner more than twice; \(upMoves.filter { $0.value > 2 }.count) did, e.g. \(upMoves.filter { $0.value > 2 }.first.map { "\($0.key): \($0.value)" } ?? "")")
             #expect(Set(three.values) == ["r1", "r2", "r3"], "each replica took a share")
             let kept = three.filter { $0.value == "r1" }.count
             #expect(alone.keys.allSatisfy { three[$0] == "r1" || ["r2", "r3"].contains(three[$0] ?? "") },
                     "connections moved only to the replicas that joined")
             #expect(kept > 20 && kept < 80, "r1 kept about a third: \(kept)")
 
+            cluster.farm.resetChecks()
             #expect(await cluster.stop("r2") == 0)
             #expect(await cluster.stop("r3") == 0)
             try await cluster.waitForMembers(["r1"])
-            let back = try await cluster.settledOwners(expecting: 150)
+            let back = try await cluster.settledOwners(expecting: 150, keepingChecks: true)
+            let downMoves = ReplicaCluster.ownerChanges(cluster.farm.checks)
+            #expect(downMoves.values.allSatisfy { $0 <= 1 },
+                    "each connection changed owner at most once as two replicas left: \(downMoves.filter { $0.value > 1 }.count) did more")
             #expect(Set(back.values) == ["r1"], "the last replica checks everything again")
 
             // A replica started without the others' key says so at start.
@@ -281,15 +289,28 @@ final class ReplicaCluster: @unchecked Sendable {
 
     /// Which replica checked each target in a 3 s window, once every target has exactly one
     /// (at most 20 s after the members last changed).
-    func settledOwners(expecting count: Int) async throws -> [Int: String] {
+    /// `keepingChecks`: the farm's record is kept (for `ownerChanges` over the whole change).
+    func settledOwners(expecting count: Int, keepingChecks: Bool = false) async throws -> [Int: String] {
         var owners: [Int: Set<String>] = [:]
         try await waitUntil(timeout: .seconds(20), "each of \(count) targets checked by one replica") {
-            farm.resetChecks()
+            if !keepingChecks { farm.resetChecks() }
+            let windowStart = ContinuousClock.now
             try await Task.sleep(for: .seconds(3))
-            owners = Dictionary(grouping: farm.checks, by: \.target).mapValues { Set($0.map(\.replica)) }
+            owners = Dictionary(grouping: farm.checks.filter { $0.at >= windowStart }, by: \.target)
+                .mapValues { Set($0.map(\.replica)) }
             return owners.count == count && owners.values.allSatisfy { $0.count == 1 }
         }
         return owners.compactMapValues(\.first)
+    }
+
+    /// How often each target's checks changed replica, in the order they came.
+    static func ownerChanges(_ checks: [ProbeFarm.Check]) -> [Int: Int] {
+        var last: [Int: String] = [:], changes: [Int: Int] = [:]
+        for check in checks {
+            if let previous = last[check.target], previous != check.replica { changes[check.target, default: 0] += 1 }
+            last[check.target] = check.replica
+        }
+        return changes
     }
 
     /// A transition through one replica, then a read through the next: the read always
