@@ -38,16 +38,23 @@ public actor ReplicaMembership: Service {
     /// The first heartbeat: afterwards this replica knows what it owns (call before the
     /// monitor and the sessions start).
     public func join() async throws {
-        let wasMember = try await beat()
+        let wasMember = try await beat(applying: false)
         if engine.replicas.isShared && lastMembers.count > 1 && !wasMember {
-            // The others hear of this replica at their next heartbeat, within one interval: it
-            // takes its share two intervals on, so no connection is checked by two replicas
-            // while they catch up (one interval left an old owner's check after a new one's).
+            // This replica takes its share only once every other member has seen it: once each
+            // has stored a heartbeat (whose answer lists the members) after this replica's
+            // second one, which began after its first was stored. Waiting a fixed two intervals
+            // was not enough on a loaded machine (an old owner checked again after a new one).
             // A replica restarted within the TTL under its id never left: it takes its share at once.
-            engine.replicas.hold()
-            try await Task.sleep(for: beatInterval * 2)
-            try await beat()
+            try await Task.sleep(for: beatInterval)
+            try await beat(applying: false)
+            let seen = lastMembers.first { $0.id == engine.replicas.me }?.heartbeatAt ?? .distantFuture
+            // Members that stop beating drop out of the answer after the TTL, so this ends.
+            while !lastMembers.allSatisfy({ $0.id == engine.replicas.me || $0.heartbeatAt > seen }) {
+                try await Task.sleep(for: beatInterval)
+                try await beat(applying: false)
+            }
         }
+        try await beat()
         logger.info("joined the replicas", metadata: ["replica": "\(engine.replicas.me)",
                                                       "members": "\(lastMembers.map(\.id).joined(separator: ","))"])
     }
@@ -77,16 +84,17 @@ public actor ReplicaMembership: Service {
         }
     }
 
-    /// Stores a heartbeat and follows the members it answers; says whether this replica's id
-    /// was a member before it.
+    /// Stores a heartbeat and (when `applying`) follows the members it answers; says whether
+    /// this replica's id was a member before it.
     @discardableResult
-    private func beat() async throws -> Bool {
+    private func beat(applying: Bool = true) async throws -> Bool {
         let sent = ContinuousClock.now
         let answer = try await engine.store.heartbeat(engine.replicas.me, startedAt: startedAt,
                                                       ownedConnections: engine.replicas.watchedConnections,
                                                       address: address(), ttl: ttl)
         let members = answer.members
         lastMembers = members
+        guard applying else { return answer.wasMember }
         // The stored heartbeat vouches from when it was sent: the others count the TTL from
         // the database's clock at about that moment.
         let validity = ttl - (ContinuousClock.now - sent)

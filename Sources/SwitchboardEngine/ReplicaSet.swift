@@ -90,11 +90,6 @@ public final class ReplicaSet: Sendable {
         return changed
     }
 
-    /// Owns nothing until the next heartbeat (a replica joining others waits until they know of it).
-    func hold() {
-        view.withLock { $0.validUntil = .now }
-    }
-
     /// Tells the listeners once when the view has lapsed (no heartbeat stored within the
     /// TTL); says whether this call did.
     @discardableResult
