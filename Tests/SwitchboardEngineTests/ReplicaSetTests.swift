@@ -26,6 +26,17 @@ struct ReplicaSetTests {
         #expect(Rendezvous.score("a:9081", fixed) != Rendezvous.score("b:9081", fixed))
     }
 
+    /// ReplicaTests gives its 300 connections these ids: their split over r1, r2 and r3 is
+    /// within the ±20% that test asserts, in every run.
+    @Test func theReplicaTestsFixedIdsSplitWithinTheirBound() throws {
+        var counts: [String: Int] = [:]
+        for index in 0..<300 {
+            let id = try #require(UUID(uuidString: String(format: "00000000-0000-4000-8000-%012d", index)))
+            counts[Rendezvous.owner(of: id, among: ["r1", "r2", "r3"]) ?? "none", default: 0] += 1
+        }
+        #expect(["r1", "r2", "r3"].allSatisfy { (80...120).contains(counts[$0, default: 0]) }, "\(counts)")
+    }
+
     @Test func onlyWhatMustMoveMovesWhenMembersChange() {
         let three = ["a", "b", "c"], four = ["a", "b", "c", "d"]
         var moved = 0
