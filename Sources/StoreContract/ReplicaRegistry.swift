@@ -42,8 +42,14 @@ public protocol ReplicaRegistry: Sendable {
     /// call), and answers the members whose last heartbeat is within `ttl`, by id, and
     /// whether `id` was one of them before this call (a process restarted under the same id
     /// within the TTL is a member the others never lost).
+    ///
+    /// A store that can see a member's process end (PostgreSQL: each member holds a session
+    /// lock, released the moment its connection closes, as when the process is killed) drops
+    /// an ended member once its heartbeat is older than `endedAfter`, without waiting out the
+    /// TTL; it does so only while the caller's own heartbeats are that recent (silence from all
+    /// is more likely the database's outage than everyone's death). SQLite has one process.
     func heartbeat(_ id: String, startedAt: Date, ownedConnections: Int, address: String?,
-                   ttl: Duration) async throws -> ReplicaHeartbeat
+                   ttl: Duration, endedAfter: Duration) async throws -> ReplicaHeartbeat
     /// Removes the row of `id`: a replica that stops says so, and the others take its share
     /// at their next heartbeat instead of a member TTL later.
     func leave(_ id: String) async throws

@@ -26,10 +26,11 @@ public actor ReplicaMembership: Service {
         self.logger = logger
     }
 
-    /// How often a replica says it is alive: ten times per TTL, at least every second, so a
-    /// replica that died is noticed within the TTL plus a tenth of it (a row a second per
-    /// replica costs the database nothing worth counting). A process on its own store only
-    /// keeps its row current for `GET /api/system/replicas`: once per TTL.
+    /// How often a replica says it is alive: ten times per TTL, at least every second (a row a
+    /// second per replica costs the database nothing worth counting). A replica that hangs is
+    /// noticed within the TTL plus a tenth of it; one whose process ended (killed, crashed)
+    /// within three intervals, as PostgreSQL releases its liveness lock at once. A process on
+    /// its own store only keeps its row current for `GET /api/system/replicas`: once per TTL.
     public var beatInterval: Duration { engine.replicas.isShared ? min(ttl / 10, .seconds(1)) : ttl }
 
     /// The members as the last stored heartbeat answered them.
@@ -91,7 +92,7 @@ public actor ReplicaMembership: Service {
         let sent = ContinuousClock.now
         let answer = try await engine.store.heartbeat(engine.replicas.me, startedAt: startedAt,
                                                       ownedConnections: engine.replicas.watchedConnections,
-                                                      address: address(), ttl: ttl)
+                                                      address: address(), ttl: ttl, endedAfter: beatInterval * 3)
         let members = answer.members
         lastMembers = members
         guard applying else { return answer.wasMember }

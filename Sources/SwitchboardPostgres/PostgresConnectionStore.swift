@@ -17,6 +17,7 @@ public final class PostgresConnectionStore: ConnectionStore {
     let logger: Logger
     let schema = SchemaGate()
     let activity = StoreActivity()
+    let livenessLocks: PostgresLivenessLocks
     private let running: Task<Void, Never>
 
     public init(url: PostgresStoreURL, logger: Logger = Logger(label: "switchboard.postgres"), maximumConnections: Int = 20) {
@@ -25,6 +26,7 @@ public final class PostgresConnectionStore: ConnectionStore {
         let client = PostgresClient(configuration: url.clientConfiguration(maximumConnections: maximumConnections),
                                     backgroundLogger: postgresStoreQuietLogger)
         self.client = client
+        livenessLocks = PostgresLivenessLocks(client: client, logger: logger)
         running = Task { await client.run() }
     }
 
@@ -50,6 +52,7 @@ public final class PostgresConnectionStore: ConnectionStore {
     /// Waits (at most 10 s) for the reads and writes under way, then ends the client.
     public func close() async throws {
         await activity.close(within: .seconds(10))
+        await livenessLocks.releaseAll()
         running.cancel()
         await running.value
     }

@@ -6,7 +6,7 @@ import StoreContract
 /// and its jobs need only wait for each other.
 extension SQLiteConnectionStore {
     public func heartbeat(_ id: String, startedAt: Date, ownedConnections: Int, address: String?,
-                          ttl: Duration) async throws -> ReplicaHeartbeat {
+                          ttl: Duration, endedAfter: Duration) async throws -> ReplicaHeartbeat {
         let now = Date().storageMilliseconds
         let oldest = now - ttl.storageMilliseconds
         return try await write { db in

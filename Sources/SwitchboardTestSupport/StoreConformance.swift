@@ -481,24 +481,25 @@ public enum StoreConformance {
 
     static func replicas(_ store: any ConnectionStore) async throws {
         let started = epoch
-        let ttl = Duration.seconds(15)
-        let first = try await store.heartbeat("b", startedAt: started, ownedConnections: 0, address: nil, ttl: ttl)
+        func beat(_ id: String, owned: Int = 0, address: String? = nil, startedAt: Date = started,
+                  ttl: Duration = .seconds(15)) async throws -> ReplicaHeartbeat {
+            try await store.heartbeat(id, startedAt: startedAt, ownedConnections: owned, address: address,
+                                      ttl: ttl, endedAfter: ttl)
+        }
+        let first = try await beat("b")
         try expect(first.members.map(\.id) == ["b"] && !first.wasMember, "the first heartbeat makes the member's row")
-        try expect(try await store.heartbeat("b", startedAt: started, ownedConnections: 0, address: nil, ttl: ttl).wasMember,
-                   "the next finds it a member")
-        let both = try await store.heartbeat("a", startedAt: started, ownedConnections: 7, address: "http://a", ttl: ttl).members
+        try expect(try await beat("b").wasMember, "the next finds it a member")
+        let both = try await beat("a", owned: 7, address: "http://a").members
         try expect(both.map(\.id) == ["a", "b"], "members are answered by id: \(both.map(\.id))")
         try expect(both.first?.ownedConnections == 7 && both.first?.address == "http://a" && both.first?.startedAt == started,
                    "a member's row holds what its heartbeat said")
         try await store.leave("a")
-        try expect(try await store.heartbeat("b", startedAt: started, ownedConnections: 0, address: nil, ttl: ttl).members.map(\.id) == ["b"],
-                   "a member that left is gone at once")
-        _ = try await store.heartbeat("c", startedAt: started, ownedConnections: 0, address: nil, ttl: ttl)
+        try expect(try await beat("b").members.map(\.id) == ["b"], "a member that left is gone at once")
+        _ = try await beat("c")
         try await Task.sleep(for: .milliseconds(600))
-        let fresh = try await store.heartbeat("b", startedAt: started, ownedConnections: 0, address: nil, ttl: .milliseconds(300)).members
+        let fresh = try await beat("b", ttl: .milliseconds(300)).members
         try expect(fresh.map(\.id) == ["b"], "a member whose heartbeat is older than the TTL is not live: \(fresh.map(\.id))")
-        let back = try await store.heartbeat("c", startedAt: started.addingTimeInterval(60), ownedConnections: 0, address: nil,
-                                             ttl: .milliseconds(300))
+        let back = try await beat("c", startedAt: started.addingTimeInterval(60), ttl: .milliseconds(300))
         try expect(!back.wasMember && back.members.first { $0.id == "c" }?.startedAt == started.addingTimeInterval(60),
                    "a member back after its TTL was not a member, and its row says when it started again")
 

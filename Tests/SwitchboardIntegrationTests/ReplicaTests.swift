@@ -63,18 +63,19 @@ import Testing
             let outages = Task { try await cluster.takeTargetsDown(0..<90, until: chaosStart + .seconds(60)) }
             var kills = 0
             while ContinuousClock.now < chaosStart + .seconds(60) {
-                try await Task.sleep(for: .milliseconds(Int.random(in: 3000...6000)))
+                // A kill every 4 to 9 s with the restart (which waits for the replica's address).
+                try await Task.sleep(for: .milliseconds(Int.random(in: 2000...4000)))
                 let victim = try #require(["r1", "r2", "r3"].filter { cluster.liveIds.contains($0) }.randomElement())
                 cluster.kill(victim)
                 kills += 1
-                try await Task.sleep(for: .milliseconds(Int.random(in: 500...4000)))
+                try await Task.sleep(for: .milliseconds(Int.random(in: 500...3000)))
                 try await cluster.start(victim)
             }
             let acknowledged = try await writes.value
             let downs = try await outages.value
             let checks = cluster.farm.checks
             try await cluster.waitForMembers(["r1", "r2", "r3"])
-            #expect(kills >= 8 && acknowledged.count > 100, "enough chaos to prove something: \(kills) kills, \(acknowledged.count) writes")
+            #expect(kills >= 6 && acknowledged.count > 100, "enough chaos to prove something: \(kills) kills, \(acknowledged.count) writes")
 
             // Nothing acknowledged is missing; every status is the replay of its events; no event twice.
             var sequences = Set<Int64>()
@@ -165,6 +166,32 @@ import Testing
             #expect(log.contains("sealed with keys this server does not have"), "\(log.suffix(2000))")
         }
     }
+
+    /// A replica killed with SIGKILL is gone as soon as PostgreSQL sees its connections close
+    /// (its liveness lock is released), not a member TTL later: with a 30 s TTL the survivor
+    /// checks every connection of the killed one within a few seconds.
+    @Test func aKilledReplicasShareMovesLongBeforeItsTTL() async throws {
+        try await ReplicaCluster.with { cluster in
+            try await cluster.start("a", memberTTL: 30)
+            try await cluster.start("b", memberTTL: 30)
+            try await cluster.waitForMembers(["a", "b"])
+            _ = try await cluster.createConnections(40)
+            let owners = try await cluster.settledOwners(expecting: 40)
+            let killedShare = Set(owners.filter { $0.value == "b" }.keys)
+            #expect(!killedShare.isEmpty, "b checked some: \(owners)")
+
+            let killedAt = ContinuousClock.now
+            cluster.kill("b")
+            try await waitUntil(timeout: .seconds(25), "a checks b's \(killedShare.count) connections") {
+                let byA = Set(cluster.farm.checks.filter { $0.at > killedAt && $0.replica == "a" }.map(\.target))
+                return killedShare.isSubset(of: byA)
+            }
+            let taken = ContinuousClock.now - killedAt
+            print("failover: a checked b's \(killedShare.count) connections \(taken) after b was killed")
+            #expect(taken < .seconds(10), "b's share moved \(taken) after the kill (member TTL 30 s)")
+            #expect(try await cluster.replicasAnswer(from: "a").map(\.id) == ["a"], "a lists itself only")
+        }
+    }
 }
 
 /// Replicas of one PostgreSQL database, each with a data folder of its own and the same
@@ -207,10 +234,10 @@ final class ReplicaCluster: @unchecked Sendable {
         }
     }
 
-    func start(_ id: String, secretsKey: String? = nil) async throws {
+    func start(_ id: String, secretsKey: String? = nil, memberTTL: Int = 3) async throws {
         let server = try await ServerProcess(
             dataDirectory: folder.file("data-\(id)"), logPath: folder.file("\(id).log"),
-            arguments: ["--database", database.url, "--replica-id", id, "--member-ttl", "3",
+            arguments: ["--database", database.url, "--replica-id", id, "--member-ttl", "\(memberTTL)",
                         "--probe-interval", "1", "--probe-registered-interval", "1", "--probe-timeout", "1",
                         "--max-backoff", "1"],
             environment: ["SWITCHBOARD_SECRETS_KEY": secretsKey ?? self.secretsKey])

@@ -142,6 +142,44 @@ import Testing
     }
 
     /// Nothing listens: reads and readiness answer StoreUnavailable (a 503), not a hang.
+    /// A replica whose process ended (here: its store closed, which drops its connections as a
+    /// SIGKILL does) is gone once its heartbeat is older than `endedAfter`, long before its
+    /// TTL; one whose process is still there stays a member though it is as quiet; and while
+    /// the caller itself has not been beating (a database outage silences everyone) only the
+    /// TTL counts.
+    @Test(.enabled(if: PostgresTestDatabase.shouldRun), .timeLimit(.minutes(2)))
+    func aReplicaWhoseProcessEndedIsGoneBeforeItsTTL() async throws {
+        try await PostgresTestDatabase.with { database in
+            let survivor = try PostgresConnectionStore(url: database.url)
+            let ending = try PostgresConnectionStore(url: database.url)
+            func beat(_ store: PostgresConnectionStore, _ id: String) async throws -> ReplicaHeartbeat {
+                try await store.heartbeat(id, startedAt: Date(), ownedConnections: 0, address: nil,
+                                          ttl: .seconds(60), endedAfter: .milliseconds(500))
+            }
+            _ = try await beat(ending, "b")
+            for _ in 0..<5 {
+                _ = try await beat(survivor, "a")
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(try await beat(survivor, "a").members.map(\.id) == ["a", "b"],
+                    "b has been quiet for a second, but its process holds its lock")
+
+            try await ending.close()
+            try await Task.sleep(for: .milliseconds(700))
+            #expect(try await beat(survivor, "a").members.map(\.id) == ["a", "b"],
+                    "a caller quiet itself for longer than endedAfter counts the TTL only")
+            #expect(try await beat(survivor, "a").members.map(\.id) == ["a"],
+                    "b's process ended: gone at the next heartbeat, 59 s before its TTL")
+
+            let restarted = try PostgresConnectionStore(url: database.url)
+            let again = try await beat(restarted, "b")
+            #expect(!again.wasMember, "a replica started again under b's id was not a member the others kept")
+            #expect(try await beat(survivor, "a").members.map(\.id) == ["a", "b"], "and is one from its first heartbeat")
+            try await restarted.close()
+            try await survivor.close()
+        }
+    }
+
     @Test(.timeLimit(.minutes(1)))
     func anUnreachableServerIsUnavailableWithinTheWait() async throws {
         let port = try freeLoopbackPort()
