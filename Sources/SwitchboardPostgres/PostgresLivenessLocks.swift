@@ -21,6 +21,7 @@ actor PostgresLivenessLocks {
         /// Whether the holder has tried at least once (a heartbeat waits for that, briefly).
         var tried = false
         var stopping = false
+        var ended = false
     }
 
     private let client: PostgresClient
@@ -46,11 +47,17 @@ actor PostgresLivenessLocks {
         return holders[id]?.backend
     }
 
-    /// Releases `id`'s lock (a replica that leaves) and waits until it is released.
+    /// Releases `id`'s lock (a replica that leaves) and waits until it is released, or for at
+    /// most two seconds: a holder still waiting for a connection while the database is down
+    /// is cancelled instead (its lock, if any, ends with its connection when the pool closes).
     func release(_ id: String) async {
         guard let holder = holders[id] else { return }
         holders[id]?.stopping = true
-        await holder.task.value
+        let deadline = ContinuousClock.now + .seconds(2)
+        while holders[id]?.ended == false, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        holder.task.cancel()
         holders[id] = nil
     }
 
@@ -94,5 +101,6 @@ actor PostgresLivenessLocks {
             note(id, backend: nil)
             if !isStopping(id) { try? await Task.sleep(for: .seconds(1)) }
         }
+        holders[id]?.ended = true
     }
 }
