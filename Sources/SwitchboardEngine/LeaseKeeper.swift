@@ -243,7 +243,11 @@ public actor LeaseKeeper: Service {
             schedule.removeMin()
             scheduled.remove(first.id)
             do {
-                try await peerLocks.withLock(first.id) { try await self.expire(first.id) }
+                // Every replica keeps a schedule of the leases it knows; one at a time acts on
+                // a lapse (a job lock on the shared store), and the next finds it recorded.
+                try await peerLocks.withLock(first.id) {
+                    try await self.engine.exclusively("hub-lease-expiry") { try await self.expire(first.id) }
+                }
             } catch {
                 logger.warning("could not end a lapsed lease; trying again shortly",
                                metadata: ["connection": "\(first.id.lowercasedString)", "error": "\(error)"])

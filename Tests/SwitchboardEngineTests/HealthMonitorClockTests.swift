@@ -25,7 +25,7 @@ struct HealthMonitorClockTests {
         let store = try TestStore.sqlite(folder.file("switchboard.sqlite"))
         let engine = ConnectionEngine(
             store: store, drivers: .builtIn(http: OutboundHTTP(client: client), credentials: FileReferenceCredentials(),
-                                            timeout: .seconds(2)),
+                                            timeout: .seconds(10)),
             logger: logger)
         let clock = ManualClock()
         let monitor = HealthMonitor(engine: engine, configuration: .init(policy: Self.policy, jitter: 0), clock: clock,
