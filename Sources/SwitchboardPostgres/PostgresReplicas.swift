@@ -28,16 +28,15 @@ extension PostgresConnectionStore {
                         AND l.pid <> \(own))
                 """
             let withinTTL = "m.heartbeat_at >= \(Self.databaseNow) - \(window)"
-            let wasMember = try await db.rows("""
-                SELECT EXISTS (SELECT 1 FROM replica_members m WHERE m.id = \(id)
-                    AND \(unescaped: withinTTL) AND NOT (\(unescaped: ended)))
-                """).first?.decode(Bool.self) ?? false
-            // Others' silence means they ended only while the caller's own heartbeats got
-            // through: after an outage of the database everyone is silent and no lock is held yet.
-            let callerBeating = try await db.rows("""
-                SELECT EXISTS (SELECT 1 FROM replica_members WHERE id = \(id)
-                    AND heartbeat_at >= \(unescaped: Self.databaseNow) - \(quiet))
-                """).first?.decode(Bool.self) ?? false
+            // Whether `id` was a member before this heartbeat, and whether its own last one is
+            // recent: others' silence means they ended only while the caller's own heartbeats got
+            // through (after an outage of the database everyone is silent and no lock is held yet).
+            let previous = try await db.rows("""
+                SELECT \(unescaped: withinTTL) AND NOT (\(unescaped: ended)),
+                    m.heartbeat_at >= \(unescaped: Self.databaseNow) - \(quiet)
+                FROM replica_members m WHERE m.id = \(id)
+                """).first?.decode((Bool, Bool).self)
+            let (wasMember, callerBeating) = previous ?? (false, false)
             let live = callerBeating ? "\(withinTTL) AND NOT (\(ended))" : withinTTL
             try await db.run("""
                 INSERT INTO replica_members (id, started_at, heartbeat_at, owned_connections, address)
@@ -67,25 +66,15 @@ extension PostgresConnectionStore {
     }
 
     public func exclusively<T: Sendable>(_ job: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        let key = Self.jobLockKey(job)
         // No answer bound: a job (an import, a re-seal) may take minutes; it holds one pooled
         // connection, idle in its transaction, while its own reads and writes use others.
-        return try await write(answerWithin: nil) { db in
-            try await db.run("SELECT pg_advisory_xact_lock(\(Self.jobLockClass), \(key))")
+        try await write(answerWithin: nil) { db in
+            try await db.run("SELECT pg_advisory_xact_lock(\(Self.jobLockClass), hashtext(\(job)))")
             return try await body()
         }
     }
 
-    /// Job locks use the two-key form, in a class of their own ("SWBJ").
+    /// Job locks use the two-key form, in a class of their own ("SWBJ"); the second key is the
+    /// server's `hashtext` of the job's name, as for the liveness locks.
     static let jobLockClass: Int32 = 0x5357_424A
-
-    /// A stable key for a job's name (FNV-1a: the same in every process, unlike `Hasher`).
-    static func jobLockKey(_ job: String) -> Int32 {
-        var hash: UInt32 = 2_166_136_261
-        for byte in job.utf8 {
-            hash ^= UInt32(byte)
-            hash = hash &* 16_777_619
-        }
-        return Int32(bitPattern: hash)
-    }
 }

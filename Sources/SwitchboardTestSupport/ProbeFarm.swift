@@ -30,6 +30,12 @@ public final class ProbeFarm: Sendable {
         self.record = record
     }
 
+    /// A fixed connection id for target `index` (`00000000-0000-4000-8000-000000000042`):
+    /// which replica owns a connection then comes out the same in every run.
+    public static func connectionId(_ index: Int) -> String {
+        String(format: "00000000-0000-4000-8000-%012d", index)
+    }
+
     public static func start() async throws -> ProbeFarm {
         let record = Record()
         let router = Router()

@@ -1,5 +1,6 @@
 import Foundation
 @testable import SwitchboardEngine
+import SwitchboardTestSupport
 import Testing
 
 /// Ownership by rendezvous hashing: even, the same in every process, and minimal when
@@ -31,7 +32,7 @@ struct ReplicaSetTests {
     @Test func theReplicaTestsFixedIdsSplitWithinTheirBound() throws {
         var counts: [String: Int] = [:]
         for index in 0..<300 {
-            let id = try #require(UUID(uuidString: String(format: "00000000-0000-4000-8000-%012d", index)))
+            let id = try #require(UUID(uuidString: ProbeFarm.connectionId(index)))
             counts[Rendezvous.owner(of: id, among: ["r1", "r2", "r3"]) ?? "none", default: 0] += 1
         }
         #expect(["r1", "r2", "r3"].allSatisfy { (80...120).contains(counts[$0, default: 0]) }, "\(counts)")

@@ -292,13 +292,13 @@ final class ReplicaCluster: @unchecked Sendable {
         }
     }
 
-    /// `count` http connections to the farm's targets, registered (so the monitor checks
-    /// them), made through the replicas in turn.
     /// Connection `target`'s id: fixed, so which replica owns it is the same in every run.
     /// With random ids the split of 300 over three replicas varies by about 8 (binomial), and
     /// fell outside ±20% in a fresh clone's run; ownership itself is what the test checks.
-    static func id(_ target: Int) -> String { String(format: "00000000-0000-4000-8000-%012d", target) }
+    static func id(_ target: Int) -> String { ProbeFarm.connectionId(target) }
 
+    /// `count` http connections to the farm's targets, registered (so the monitor checks
+    /// them), made through the replicas in turn.
     func createConnections(_ count: Int, from first: Int = 0, status: String = "registered") async throws -> [String] {
         let replicas = liveIds
         var created: [(Int, String)] = []
